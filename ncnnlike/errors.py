@@ -1,0 +1,5 @@
+"""The one exception type: its message is the single line a user sees (the CLI exits with status 2)."""
+
+
+class NcnnlikeError(Exception):
+    """A user-facing error: bad file, bad argument, unsupported construct."""

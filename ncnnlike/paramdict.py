@@ -1,0 +1,79 @@
+"""ParamDict: the typed `id=value` params of one ncnn layer, and their text tokens (spec 1.2, 1.3).
+
+Values are Python ints, floats (always float32-representable), strings, or lists of ints or of
+floats (arrays). Insertion order is kept; the writer decides the output order from the layer schema.
+"""
+import numpy as np
+
+from ncnnlike.errors import NcnnlikeError
+
+MAX_PARAM_ID = 31
+ARRAY_KEY_BASE = -23300
+SHAPE_HINT_ID = 30
+
+
+def f32(value):
+    """Round a number to the nearest float32, as ncnn stores every float param."""
+    return float(np.float32(value))
+
+
+def format_float(value):
+    """ncnn's writer format for floats: printf %e of the float32 value."""
+    v = f32(value)
+    if not np.isfinite(v):
+        v = 3.402823e38 if v > 0 else -3.402823e38
+    return "%e" % v
+
+
+def format_value(value):
+    """Format one param value (scalar or array) the way ncnn's ModelWriter does."""
+    if isinstance(value, str):
+        return '"%s"' % value
+    if isinstance(value, list):
+        if value and isinstance(value[0], float):
+            return ",".join([str(len(value))] + [format_float(v) for v in value])
+        return ",".join([str(len(value))] + ["%d" % v for v in value])
+    if isinstance(value, float):
+        return format_float(value)
+    return "%d" % value
+
+
+def format_param(pid, value):
+    """One `key=value` token: arrays use the old-style negative key (-233xx)."""
+    if isinstance(value, list):
+        return "%d=%s" % (ARRAY_KEY_BASE - pid, format_value(value))
+    return "%d=%s" % (pid, format_value(value))
+
+
+def parse_number(token):
+    """Classify one value token as ncnn does: float if it has '.', 'e' or 'E', else int."""
+    if any(ch in token for ch in ".eE"):
+        try:
+            return f32(float(token))
+        except ValueError:
+            return None
+    try:
+        return int(token)
+    except ValueError:
+        return None
+
+
+class ParamDict(dict):
+    """Mapping param id -> value for one layer; only explicitly set ids are stored."""
+
+    def get_int(self, pid, default=0):
+        return int(self.get(pid, default))
+
+    def get_float(self, pid, default=0.0):
+        return float(self.get(pid, default))
+
+    def copy(self):
+        return ParamDict({k: (list(v) if isinstance(v, list) else v) for k, v in self.items()})
+
+
+def check_value_token(token, where):
+    """Reject a token ncnn's `%15[^,\\n ]` scanf would misread (too long, tab, CR)."""
+    if len(token) > 15:
+        raise NcnnlikeError("%s: value token '%s' is longer than the 15 characters ncnn reads" % (where, token))
+    if "\t" in token or "\r" in token:
+        raise NcnnlikeError("%s: value token %r contains a tab or carriage return, which ncnn misreads" % (where, token))

@@ -1,0 +1,56 @@
+"""Lower a Graph to an in-memory ONNX model: every layer module's `lower()` in layer order."""
+import onnx
+from onnx import helper
+
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.layers.base import layer_module, resolve
+from ncnnlike.layers.lowering import OPSET, LowerCtx
+
+IR_VERSION = 8
+
+
+def needed_layers(graph, outputs):
+    """The layers that contribute to `outputs`, in graph order (so extract runs only what it needs)."""
+    wanted = set(outputs)
+    keep = []
+    for layer in reversed(graph.layers):
+        if wanted.intersection(layer.tops):
+            keep.append(layer)
+            wanted.update(layer.bottoms)
+    missing = set(outputs) - {t for layer in keep for t in layer.tops}
+    if missing:
+        raise NcnnlikeError("no layer produces blob '%s'" % sorted(missing)[0])
+    return keep[::-1]
+
+
+def lower_graph(graph, input_shapes, outputs, int8=True):
+    """ONNX model computing `outputs` (float32, batch axis first) from inputs of ncnn shapes
+    `input_shapes` (blob -> shape without batch). Returns (model, output tensor names)."""
+    ctx = LowerCtx(int8=int8)
+    graph_inputs = []
+    for layer in needed_layers(graph, outputs):
+        if layer.type == "Input":
+            blob = layer.tops[0]
+            if blob not in input_shapes:
+                raise NcnnlikeError("input blob '%s' was not given" % blob)
+            shape = tuple(input_shapes[blob])
+            graph_inputs.append(helper.make_tensor_value_info(blob, onnx.TensorProto.FLOAT, ["N", *shape]))
+            ctx.bind(blob, blob, shape)
+            continue
+        module = layer_module(layer.type, "layer %s" % layer.name)
+        try:
+            module.lower(layer, resolve(layer), ctx)
+        except NcnnlikeError:
+            raise
+        except Exception as exc:  # a layer the lowering cannot express: name it
+            raise NcnnlikeError("layer %s (%s): cannot run: %s" % (layer.name, layer.type, exc)) from exc
+    names, graph_outputs = [], []
+    for blob in outputs:
+        out = "out:" + blob
+        ctx.nodes.append(helper.make_node("Identity", [ctx.float_of(blob)], [out], name="n_" + out))
+        graph_outputs.append(helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT, None))
+        names.append(out)
+    g = helper.make_graph(ctx.nodes, "ncnnlike", graph_inputs, graph_outputs, ctx.initializers)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    return model, names, ctx

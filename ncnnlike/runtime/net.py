@@ -1,0 +1,110 @@
+"""Net / Extractor: the pip ncnn API over our graph, executed by onnxruntime (sessions cached)."""
+import os
+
+import numpy as np
+import onnxruntime as ort
+
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.graph import Graph
+from ncnnlike.runtime.lower import lower_graph
+
+
+class Option:
+    """Subset of ncnn.Option that means something here; other ncnn options are accepted and ignored."""
+
+    def __init__(self):
+        self.num_threads = os.cpu_count() or 1
+        self.use_int8_inference = True
+        self.lightmode = True
+        self.use_fp16_storage = False
+        self.use_fp16_arithmetic = False
+        self.use_fp16_packed = False
+        self.use_packing_layout = True
+        self.use_vulkan_compute = False
+
+
+class Net:
+    """An ncnn model ready to run: `load_param` + `load_model`, or `from_graph`."""
+
+    def __init__(self):
+        self.opt = Option()
+        self.graph = None
+        self._param_path = None
+        self._sessions = {}
+
+    @classmethod
+    def from_graph(cls, graph):
+        net = cls()
+        net.graph = graph
+        return net
+
+    def load_param(self, path):
+        from ncnnlike.io.param import read_param
+        self.graph = read_param(path)
+        self._sessions.clear()
+        return 0
+
+    def load_model(self, path):
+        from ncnnlike.io.bin import read_bin
+        if self.graph is None:
+            raise NcnnlikeError("%s: load_param must come before load_model" % path)
+        read_bin(self.graph, path)
+        self._sessions.clear()
+        return 0
+
+    def input_names(self):
+        return self.graph.input_names()
+
+    def output_names(self):
+        return self.graph.output_names()
+
+    def create_extractor(self):
+        return Extractor(self)
+
+    def clear(self):
+        self._sessions.clear()
+
+    def _session(self, input_shapes, outputs):
+        key = (tuple(sorted(input_shapes.items())), tuple(outputs), bool(self.opt.use_int8_inference),
+               int(self.opt.num_threads))
+        if key not in self._sessions:
+            model, names, _ = lower_graph(self.graph, input_shapes, outputs, int8=self.opt.use_int8_inference)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = max(1, int(self.opt.num_threads))
+            so.inter_op_num_threads = 1
+            so.log_severity_level = 3
+            sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            self._sessions[key] = (sess, names)
+        return self._sessions[key]
+
+    def run(self, inputs, outputs):
+        """Batch API: inputs blob -> array (N, *ncnn shape); returns blob -> array (N, *shape)."""
+        if self.graph is None:
+            raise NcnnlikeError("no model loaded")
+        feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in inputs.items()}
+        shapes = {k: tuple(v.shape[1:]) for k, v in feeds.items()}
+        sess, names = self._session(shapes, list(outputs))
+        needed = {i.name for i in sess.get_inputs()}
+        result = sess.run(names, {k: v for k, v in feeds.items() if k in needed})
+        return dict(zip(outputs, result))
+
+
+class Extractor:
+    """One inference: `input(name, array)` then `extract(name)` -> numpy array (ncnn shape)."""
+
+    def __init__(self, net):
+        self.net = net
+        self._inputs = {}
+        self._cache = {}
+
+    def input(self, name, array):
+        if name not in self.net.graph.input_names():
+            raise NcnnlikeError("'%s' is not an input blob of this model" % name)
+        self._inputs[name] = np.asarray(array, dtype=np.float32)[None]
+        self._cache.clear()
+        return 0
+
+    def extract(self, name):
+        if name not in self._cache:
+            self._cache[name] = self.net.run(self._inputs, [name])[name][0]
+        return self._cache[name]
