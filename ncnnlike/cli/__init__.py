@@ -1,0 +1,1 @@
+"""Console scripts, one module each; argument syntax exactly ncnn's (positional files, then key=value)."""
