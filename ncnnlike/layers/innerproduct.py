@@ -1,0 +1,66 @@
+"""InnerProduct (spec 3): params, .bin buffers, float lowering to ONNX Gemm / MatMul."""
+import numpy as np
+
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.layers.activation import lower_fused
+from ncnnlike.layers.base import Param, WeightSpec
+
+TYPE = "InnerProduct"
+
+# ModelWriter order: 0 1 2 8 9 [-23310]
+PARAMS = (
+    Param(0, "num_output", 0),
+    Param(1, "bias_term", 0),
+    Param(2, "weight_data_size", 0),
+    Param(8, "int8_scale_term", 0),
+    Param(9, "activation_type", 0),
+    Param(10, "activation_params", []),
+)
+
+
+def weights(p):
+    """weight (tagged), bias, then int8 scales: weight per output row, bottom 1; never a top scale."""
+    specs = [WeightSpec("weight_data", p.weight_data_size, True)]
+    if p.bias_term:
+        specs.append(WeightSpec("bias_data", p.num_output, False))
+    if p.int8_scale_term:
+        specs.append(WeightSpec("weight_data_int8_scales", p.num_output, False))
+        specs.append(WeightSpec("bottom_blob_int8_scales", 1, False))
+    return specs
+
+
+def out_shape(in_shape, num_output, num_input):
+    """ncnn's output shape: a 2-D bottom with w == num_input is a batch of rows, else flattened to 1-D."""
+    if len(in_shape) == 2 and in_shape[1] == num_input:
+        return (in_shape[0], num_output)
+    return (num_output,)
+
+
+def lower(layer, p, ctx):
+    """y = x . W^T + b, then the fused activation (innerproduct.cpp forward)."""
+    if p.int8_scale_term and ctx.int8:
+        raise NcnnlikeError("layer %s (InnerProduct): int8 execution not available yet" % layer.name)
+    if p.num_output <= 0 or p.weight_data_size % p.num_output:
+        raise NcnnlikeError("layer %s (InnerProduct): weight_data_size %d is not a multiple of num_output %d"
+                            % (layer.name, p.weight_data_size, p.num_output))
+    num_input = p.weight_data_size // p.num_output
+    in_shape = ctx.in_shape(layer)
+    shape = out_shape(in_shape, p.num_output, num_input)
+    if len(shape) == 1 and int(np.prod(in_shape)) != num_input:
+        raise NcnnlikeError("layer %s (InnerProduct): bottom shape %s has %d elements, weights expect %d"
+                            % (layer.name, in_shape, int(np.prod(in_shape)), num_input))
+    w = layer.weight("weight_data").reshape(p.num_output, num_input)
+    x = ctx.bottom(layer)
+    if len(shape) == 2:
+        y = ctx.op("MatMul", [x, ctx.const(np.ascontiguousarray(w.T), layer.name + "_w")])
+        if p.bias_term:
+            y = ctx.op("Add", [y, ctx.const(layer.weight("bias_data"), layer.name + "_b")])
+    else:
+        if len(in_shape) != 1:
+            x = ctx.op("Flatten", [x], axis=1)
+        inputs = [x, ctx.const(w, layer.name + "_w")]
+        if p.bias_term:
+            inputs.append(ctx.const(layer.weight("bias_data"), layer.name + "_b"))
+        y = ctx.op("Gemm", inputs, transB=1)
+    y = lower_fused(ctx, y, p.activation_type, p.activation_params)
+    ctx.top(layer, 0, y, shape)

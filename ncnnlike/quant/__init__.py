@@ -1,0 +1,1 @@
+"""Post-training int8 quantization: calibration inputs (images.py), statistics, methods, table, conversion."""

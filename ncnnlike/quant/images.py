@@ -1,0 +1,388 @@
+"""Calibration inputs exactly as ncnn2table makes them (spec 5.1, 5.2): BGR decode, ncnn's fixed-point
+bilinear resize, pixel conversion, x*norm - mean*norm; npy inputs; list files; streaming batches.
+
+Relative paths in a list file are resolved like ncnn (against the current directory) and, when no such
+file exists there, against the list file's own folder (the reference lists are written that way).
+"""
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from ncnnlike.errors import NcnnlikeError
+
+PIXEL_CHANNELS = {"BGR": 3, "RGB": 3, "GRAY": 1, "RGBA": 4, "BGRA": 4}
+INTER_RESIZE_COEF_SCALE = 1 << 11
+TYPE_IMAGE, TYPE_NPY = 0, 1
+
+
+# ---------------------------------------------------------------- resize (src/mat_pixel_resize.cpp)
+
+def _saturate_short(x):
+    """ncnn SATURATE_CAST_SHORT on float32: add +-0.5f in float32, truncate, clamp to int16."""
+    half = np.where(x >= 0, np.float32(0.5), np.float32(-0.5)).astype(np.float32)
+    return np.clip(np.trunc(x + half), -32768, 32767).astype(np.int32)
+
+
+def _coefficients(src_size, size):
+    """Source index and int16 weights of each output position (spec 5.2 step 4, both directions)."""
+    scale = src_size / size
+    f = ((np.arange(size, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    s = np.floor(f)
+    f = f - s
+    s = s.astype(np.int64)
+    low = s < 0
+    s[low], f[low] = 0, 0
+    high = s >= src_size - 1
+    s[high], f[high] = src_size - 2, 1
+    w0 = _saturate_short((np.float32(1) - f) * np.float32(INTER_RESIZE_COEF_SCALE))
+    w1 = _saturate_short(f * np.float32(INTER_RESIZE_COEF_SCALE))
+    # a 1-pixel source gives index -1 with weight 0 (ncnn reads out of bounds, times 0): clamp it
+    return np.maximum(s, 0), s + 1, w0, w1
+
+
+def resize_bilinear(src, w, h):
+    """ncnn resize_bilinear_c1/c3/c4: uint8 (H, W[, C]) -> uint8 (h, w[, C]), bit-exact, vectorised."""
+    src = np.asarray(src)
+    if src.dtype != np.uint8 or src.ndim not in (2, 3):
+        raise NcnnlikeError("resize_bilinear expects a uint8 (H, W) or (H, W, C) array, got %s %s"
+                            % (src.dtype, src.shape))
+    if w < 1 or h < 1:
+        raise NcnnlikeError("resize_bilinear target size %dx%d must be at least 1x1" % (w, h))
+    planar = src.ndim == 2
+    src3 = src[:, :, None] if planar else src
+    srch, srcw, c = src3.shape
+    x0, x1, a0, a1 = _coefficients(srcw, w)
+    y0, y1, b0, b1 = _coefficients(srch, h)
+    # channels stay interleaved: row k of `rows` is (srcw*c,) and column dx*c+k is channel k of dx
+    i0 = (x0[:, None] * c + np.arange(c)).ravel()
+    i1 = (x1[:, None] * c + np.arange(c)).ravel()
+    # horizontal pass once per source row used: int16 rows (S[sx]*a0 + S[sx+1]*a1) >> 4
+    used = np.unique(np.concatenate([y0, y1]))
+    rows = src3.reshape(srch, srcw * c)[used]
+    lo = np.take(rows, i0, axis=1).astype(np.int32)
+    lo *= np.repeat(a0, c)
+    hi = np.take(rows, i1, axis=1).astype(np.int32)
+    hi *= np.repeat(a1, c)
+    lo += hi
+    lo >>= 4
+    # vertical pass: ((b0*r0 >> 16) + (b1*r1 >> 16) + 2) >> 2, stored as unsigned char
+    r0, r1 = lo[np.searchsorted(used, y0)], lo[np.searchsorted(used, y1)]
+    r0 *= b0[:, None]
+    r1 *= b1[:, None]
+    r0 >>= 16
+    r1 >>= 16
+    r0 += r1
+    r0 += 2
+    r0 >>= 2
+    out = (r0 & 0xFF).astype(np.uint8).reshape(h, w, c)
+    return out[:, :, 0] if planar else out
+
+
+# ---------------------------------------------------------------- pixels, size, normalisation
+
+def _planes(bgr, pixel):
+    """ncnn from_pixels with PIXEL_BGR[2X], kept in uint8: BGR (H, W, 3) -> planar (C, H, W)."""
+    check_pixel(pixel)
+    if pixel in ("BGR", "RGB"):
+        return np.ascontiguousarray((bgr if pixel == "BGR" else bgr[:, :, ::-1]).transpose(2, 0, 1))
+    b, g, r = (bgr[:, :, k].astype(np.int32) for k in range(3))
+    if pixel == "GRAY":
+        return (((r * 77 + g * 150 + b * 29) >> 8).astype(np.uint8))[None]
+    alpha = np.full_like(b, 255)
+    return np.stack((r, g, b, alpha) if pixel == "RGBA" else (b, g, r, alpha)).astype(np.uint8)
+
+
+def convert_pixels(bgr, pixel):
+    """ncnn from_pixels with PIXEL_BGR[2X]: uint8 BGR (H, W, 3) -> float32 planar (C, H, W) (spec 5.2.5)."""
+    return _planes(bgr, pixel).astype(np.float32)
+
+
+def check_pixel(pixel):
+    """An image pixel type must be one of BGR, RGB, GRAY, RGBA, BGRA (RAW is invalid for images)."""
+    if pixel not in PIXEL_CHANNELS:
+        hint = " (RAW is not valid for images: ncnn maps it to an invalid convert type)" \
+            if pixel == "RAW" else ""
+        raise NcnnlikeError("unknown pixel type '%s' (expected one of %s)%s"
+                            % (pixel, ", ".join(PIXEL_CHANNELS), hint))
+
+
+def target_size(cols, rows, w, h):
+    """Target (w, h) of an image cols x rows for shape [w, h] (spec 5.2 step 3, read_and_resize_image)."""
+    if w <= 0 and h <= 0:
+        return cols, rows
+    tw, th = w, h
+    if h <= 0:
+        th = int(rows / float(np.float32(cols / w)))
+    elif w <= 0:
+        tw = int(cols / float(np.float32(rows / h)))
+    if tw < 1 or th < 1:
+        raise NcnnlikeError("image of %dx%d gives target size %dx%d with shape=[%d,%d]"
+                            % (cols, rows, tw, th, w, h))
+    return tw, th
+
+
+def _fma32(x, a, b):
+    """float32 fma(x, a, b) with one rounding (x86 FMA): exact float64 product, TwoSum, round-to-odd."""
+    p = x.astype(np.float64) * a.astype(np.float64)
+    b = b.astype(np.float64)
+    s = p + b
+    bb = s - p
+    err = (p - (s - bb)) + (b - bb)
+    inexact_even = (err != 0) & ((s.view(np.int64) & 1) == 0)
+    s = np.where(inexact_even, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+    return s.astype(np.float32)
+
+
+def _per_channel(values, channels, default, what):
+    """mean/norm list -> float32 per channel; missing entries take the default (ncnn reads past the end)."""
+    values = list(values or [])
+    if len(values) > channels:
+        raise NcnnlikeError("%s has %d values but the input has %d channels" % (what, len(values), channels))
+    out = np.full(channels, default, np.float32)
+    out[:len(values)] = np.asarray(values, np.float32)
+    return out
+
+
+def substract_mean_normalize(mat, mean, norm):
+    """ncnn Mat::substract_mean_normalize on float32 (C, ...): y = fma(x, norm, -mean*norm) (spec 5.2.6)."""
+    mat = np.asarray(mat, np.float32)
+    c = mat.shape[0]
+    scale = _per_channel(norm, c, 1.0, "norm")
+    bias = -_per_channel(mean, c, 0.0, "mean") * scale
+    shape = (c,) + (1,) * (mat.ndim - 1)
+    return _fma32(mat, scale.reshape(shape), bias.reshape(shape))
+
+
+def from_bgr(bgr, pixel, w, h, mean=None, norm=None):
+    """Decoded BGR uint8 (H, W, 3) -> float32 (C, h, w): from_pixels_resize, then substract_mean_normalize."""
+    bgr = np.asarray(bgr)
+    if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
+        raise NcnnlikeError("expected a uint8 BGR image (H, W, 3), got %s %s" % (bgr.dtype, bgr.shape))
+    tw, th = target_size(bgr.shape[1], bgr.shape[0], w, h)
+    if (tw, th) != (bgr.shape[1], bgr.shape[0]):
+        bgr = resize_bilinear(bgr, tw, th)
+    planes = _planes(bgr, pixel)
+    # pixels are 0..255: normalise the 256 possible values of each channel once, then look them up
+    c = planes.shape[0]
+    lut = substract_mean_normalize(np.tile(np.arange(256, dtype=np.float32), (c, 1)), mean, norm)
+    out = np.empty(planes.shape, np.float32)
+    for k in range(c):
+        np.take(lut[k], planes[k], out=out[k])
+    return out
+
+
+def load_image(path, w, h, pixel="BGR", mean=None, norm=None, where=None):
+    """Image file -> float32 (C, h, w) as ncnn2table feeds it; `where` ("list.txt line 3") goes in errors."""
+    check_pixel(pixel)
+    at = " (%s)" % where if where else ""
+    if not os.path.isfile(path):  # checked first: cv2.imread would also print its own warning
+        raise NcnnlikeError("image '%s'%s does not exist" % (path, at))
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise NcnnlikeError("cannot decode image '%s'%s" % (path, at))
+    return from_bgr(bgr, pixel, w, h, mean, norm)
+
+
+def load_npy(path, shape, where=None):
+    """float32 .npy -> array; shape is ncnn's [w, h, (d,) c]: npy_shape[rank-1-i] == shape[i] (spec 5.2)."""
+    at = " (%s)" % where if where else ""
+    expected = tuple(reversed(list(shape)))
+    if not os.path.isfile(path):
+        raise NcnnlikeError("npy file '%s'%s does not exist" % (path, at))
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise NcnnlikeError("cannot read npy file '%s'%s: %s" % (path, at, exc)) from None
+    if data.dtype != np.float32:
+        raise NcnnlikeError("npy file '%s'%s holds %s, expected float32" % (path, at, data.dtype))
+    if data.shape != expected:
+        raise NcnnlikeError("npy file '%s'%s has shape %s, expected %s for shape=[%s]"
+                            % (path, at, data.shape, expected, ",".join(map(str, shape))))
+    return np.ascontiguousarray(data)
+
+
+# ---------------------------------------------------------------- options (spec 5.1)
+
+@dataclass
+class Preprocess:
+    """How one Input blob is fed: image (type 0: w, h, pixel, mean, norm) or npy (type 1: shape)."""
+    name: str
+    shape: list
+    pixel: str = "BGR"
+    mean: list = field(default_factory=list)
+    norm: list = field(default_factory=list)
+    type: int = TYPE_IMAGE
+
+    @property
+    def w(self):
+        return self.shape[0]
+
+    @property
+    def h(self):
+        return self.shape[1] if len(self.shape) > 1 else 0
+
+    def load(self, path, where=None):
+        """One sample of this input: float32 (C, H, W) for images, the npy array for npy."""
+        if self.type == TYPE_NPY:
+            return load_npy(path, self.shape, where)
+        return load_image(path, self.w, self.h, self.pixel, self.mean, self.norm, where)
+
+
+def parse_lists(key, value, number):
+    """'[104,117,123],[128]' (or a bare '104,117,123') -> [[104.0, 117.0, 123.0], [128.0]]."""
+    text = value.strip()
+    groups = re.findall(r"\[([^\]]*)\]", text) if "[" in text else [text]
+    if "[" in text and re.sub(r"\[[^\]]*\]", "", text).strip(", ") != "":
+        raise NcnnlikeError("%s=%s: expected bracketed lists like [1,2,3],[4]" % (key, value))
+    lists = []
+    for group in groups:
+        try:
+            lists.append([number(v) for v in group.split(",") if v.strip() != ""])
+        except ValueError:
+            raise NcnnlikeError("%s=%s: '%s' is not a list of numbers" % (key, value, group)) from None
+        if not lists[-1]:
+            raise NcnnlikeError("%s=%s: empty list" % (key, value))
+        if not np.all(np.isfinite(lists[-1])):
+            raise NcnnlikeError("%s=%s: values must be finite" % (key, value))
+    return lists
+
+
+def _per_input(key, lists, names):
+    if len(lists) != len(names):
+        raise NcnnlikeError("%s= has %d list%s but the model has %d input%s"
+                            % (key, len(lists), "" if len(lists) == 1 else "s",
+                               len(names), "" if len(names) == 1 else "s"))
+    return lists
+
+
+def parse_preprocess(options, input_names):
+    """ncnn2table options {mean, norm, shape, pixel, type} -> one Preprocess per Input, in param order.
+
+    shape= is required; mean= absent means no mean, norm= absent means no norm, pixel= absent means BGR
+    (ncnn2table requires all four for images)."""
+    names = list(input_names)
+    ftype = str(options.get("type", "0")).strip()
+    if ftype not in ("0", "1"):
+        raise NcnnlikeError("type=%s: expected 0 (images) or 1 (npy)" % ftype)
+    ftype = int(ftype)
+    if "shape" not in options:
+        raise NcnnlikeError("shape= is required, e.g. shape=[224,224,3]")
+    shapes = _per_input("shape", parse_lists("shape", options["shape"], int), names)
+    if ftype == TYPE_NPY:
+        for key in ("mean", "norm", "pixel"):
+            if key in options:
+                raise NcnnlikeError("%s= is not used with type=1 (npy inputs are fed as they are)" % key)
+        for shape in shapes:
+            if not 1 <= len(shape) <= 4 or min(shape) < 1:
+                raise NcnnlikeError("shape=%s: npy shapes are 1 to 4 positive sizes [w,h,(d,)c]"
+                                    % options["shape"])
+        return [Preprocess(n, s, type=TYPE_NPY) for n, s in zip(names, shapes)]
+    for shape in shapes:
+        if len(shape) not in (2, 3):
+            raise NcnnlikeError("shape=%s: image shapes are [w,h] or [w,h,c]" % options["shape"])
+    means = _per_input("mean", parse_lists("mean", options["mean"], float), names) \
+        if "mean" in options else [[]] * len(names)
+    norms = _per_input("norm", parse_lists("norm", options["norm"], float), names) \
+        if "norm" in options else [[]] * len(names)
+    for norm in norms:
+        if norm and all(v == 0 for v in norm):
+            raise NcnnlikeError("norm=%s: a norm list of zeros makes every input 0" % options["norm"])
+    pixel_text = re.sub(r"[\[\]]", "", options.get("pixel", ",".join(["BGR"] * len(names))))
+    pixels = [p.strip().upper() for p in pixel_text.split(",")]
+    _per_input("pixel", pixels, names)
+    preps = []
+    for name, shape, pixel, mean, norm in zip(names, shapes, pixels, means, norms):
+        check_pixel(pixel)
+        for what, values in (("mean", mean), ("norm", norm)):
+            if len(values) > PIXEL_CHANNELS[pixel]:
+                raise NcnnlikeError("%s=%s: input '%s' has %d channels with pixel=%s but %d values"
+                                    % (what, options[what], name, PIXEL_CHANNELS[pixel], pixel, len(values)))
+        preps.append(Preprocess(name, shape, pixel, mean, norm))
+    return preps
+
+
+# ---------------------------------------------------------------- list files and batches
+
+class ListEntry(NamedTuple):
+    """One sample path and where it came from (for error messages)."""
+    path: str
+    list_file: str
+    line: int
+
+    @property
+    def where(self):
+        return "%s line %d" % (self.list_file, self.line)
+
+
+def read_list(path):
+    """List file -> [ListEntry]: first whitespace-free token of each non-blank line (spec 5.1)."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise NcnnlikeError("cannot read list file '%s': %s" % (path, exc.strerror)) from None
+    folder = os.path.dirname(os.path.abspath(path))
+    entries = []
+    for number, line in enumerate(lines, 1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        sample = tokens[0]
+        if not os.path.isabs(sample) and not os.path.exists(sample):
+            beside = os.path.join(folder, sample)
+            sample = beside if os.path.exists(beside) else sample
+        entries.append(ListEntry(sample, path, number))
+    if not entries:
+        raise NcnnlikeError("list file '%s' has no entries" % path)
+    return entries
+
+
+def read_lists(paths):
+    """One list file per Input, all of the same length: sample i is line i of every list (spec 5.1)."""
+    lists = [read_list(p) for p in paths]
+    lengths = {len(entries) for entries in lists}
+    if len(lengths) > 1:
+        raise NcnnlikeError("list files have different lengths: %s"
+                            % ", ".join("%s (%d)" % (p, len(e)) for p, e in zip(paths, lists)))
+    return lists
+
+
+def _stack(arrays, prep, entries):
+    """Stack one input's samples into (N, ...); images of different sizes cannot share a batch."""
+    for entry, array in zip(entries, arrays):
+        if array.shape != arrays[0].shape:
+            raise NcnnlikeError("input '%s': samples %s and %s have different shapes %s and %s;"
+                                " give shape=[w,h] or use batches of 1"
+                                % (prep.name, entries[0].where, entry.where, arrays[0].shape, array.shape))
+    return np.stack(arrays)
+
+
+def iter_batches(lists, preprocess, batch_size, threads=1):
+    """Yield {input name: float32 (N, ...)} for consecutive samples, in list order, N <= batch_size.
+
+    Decoding runs on a thread pool of `threads` (cv2 and numpy release the GIL) and reads one batch
+    ahead, so it overlaps the caller's work on the current batch; results do not depend on `threads`."""
+    if len(lists) != len(preprocess):
+        raise NcnnlikeError("%d list files for %d model inputs" % (len(lists), len(preprocess)))
+    count = len(lists[0])
+    if any(len(entries) != count for entries in lists):
+        raise NcnnlikeError("list files have different lengths: %s" % [len(e) for e in lists])
+    batch_size = max(1, int(batch_size))
+
+    with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
+        def submit(start):
+            stop = min(count, start + batch_size)
+            return start, stop, [[pool.submit(prep.load, e.path, e.where) for e in entries[start:stop]]
+                                 for prep, entries in zip(preprocess, lists)]
+
+        pending = submit(0)
+        while pending is not None:
+            start, stop, futures = pending
+            pending = submit(stop) if stop < count else None
+            yield {prep.name: _stack([f.result() for f in fs], prep, entries[start:stop])
+                   for prep, entries, fs in zip(preprocess, lists, futures)}

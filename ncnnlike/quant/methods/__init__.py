@@ -1,0 +1,77 @@
+"""Threshold methods: name -> function(LayerStats) -> threshold in activation units; the table.
+
+The blob scale written to the table is 127 / threshold in float32 (spec 5.5 step 5). kl and aciq
+reproduce ncnn2table; minmax, percentile and mse go beyond it. A zero threshold (an all-zero blob)
+gives scale 1.0 instead of ncnn's inf.
+"""
+import functools
+from collections import OrderedDict
+
+import numpy as np
+
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.quant.methods import aciq, kl, minmax, mse, percentile
+
+METHODS = OrderedDict([
+    ("kl", kl.threshold),
+    ("aciq", aciq.threshold),
+    ("minmax", minmax.threshold),
+    ("percentile", percentile.threshold),
+    ("mse", mse.threshold),
+])
+NEEDS_HISTOGRAM = frozenset(["kl", "percentile", "mse"])
+OPTIONS = {"percentile": ("percentile",)}
+
+
+def get(name, **options):
+    """The threshold function of a method, with its options bound (e.g. percentile=99.9)."""
+    if name not in METHODS:
+        raise NcnnlikeError("unknown method '%s' (expected one of %s)" % (name, ", ".join(METHODS)))
+    unknown = set(options) - set(OPTIONS.get(name, ()))
+    if unknown:
+        raise NcnnlikeError("method %s takes no option %s" % (name, ", ".join(sorted(unknown))))
+    return functools.partial(METHODS[name], **options) if options else METHODS[name]
+
+
+def needs_histogram(name):
+    """Whether the method reads the phase-2 histogram (else phase 1 is enough)."""
+    return name in NEEDS_HISTOGRAM
+
+
+def blob_scale(threshold):
+    """127 / threshold in float32, or 1.0 when the threshold is 0 or the scale would not be finite."""
+    threshold = np.float32(threshold)
+    if not threshold > 0:
+        return 1.0
+    with np.errstate(over="ignore"):
+        scale = np.float32(127) / threshold
+    return float(scale) if np.isfinite(scale) else 1.0
+
+
+def blob_scales(stats, method, **options):
+    """OrderedDict layer name -> blob scale for every layer of a CalibrationStats."""
+    fn = get(method, **options)
+    scales = OrderedDict()
+    for name, layer_stats in stats.items():
+        try:
+            scales[name] = blob_scale(fn(layer_stats))
+        except NcnnlikeError as e:
+            raise NcnnlikeError("layer %s: %s" % (name, e)) from None
+    return scales
+
+
+def compute_table(graph, stats, method, **options):
+    """The calibration table of a model: (weight lines, blob lines, static lines), each an OrderedDict
+    key -> float32 values, ready for tablefile.write_table (spec 5.9 order).
+
+    Conv layers (Convolution, ConvolutionDepthWise, InnerProduct) need statistics under their
+    layer name; the blob line key is the layer name, not the blob name.
+    """
+    from ncnnlike.quant.weights import CONV_TYPES, conv_weight_lines, static_weight_lines
+    names = [layer.name for layer in graph if layer.type in CONV_TYPES]
+    missing = [name for name in names if name not in stats]
+    if missing:
+        raise NcnnlikeError("no calibration statistics for layer %s" % missing[0])
+    scales = blob_scales(OrderedDict((name, stats[name]) for name in names), method, **options)
+    blob_lines = OrderedDict((name, np.array([scale], np.float32)) for name, scale in scales.items())
+    return conv_weight_lines(graph, method), blob_lines, static_weight_lines(graph)
