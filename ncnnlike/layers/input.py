@@ -4,12 +4,12 @@ from ncnnlike.layers.base import Param
 
 TYPE = "Input"
 
-# ModelWriter order: 0 1 2 (the real writer drops 11=d; we keep it, spec 1.3 QUIRK)
+# ModelWriter order: 0 1 2 (the real writer drops 11=d; we keep it, last, as MemoryData's writer does)
 PARAMS = (
     Param(0, "w", 0),
     Param(1, "h", 0),
-    Param(11, "d", 0),
     Param(2, "c", 0),
+    Param(11, "d", 0),
 )
 
 

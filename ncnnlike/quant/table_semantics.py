@@ -87,13 +87,13 @@ def static_rows(layer):
     return [split_rows(layer, first_weight(layer, i), rows) for i in (0, 2)]
 
 
-def checked_scales(line, rows, table_path, what, warnings):
+def checked_scales(line, rows, table_path, what, warnings, unit="weight row"):
     """A table line's values for a weight matrix of `rows.shape[0]` rows: count checked, inf only on
     an all-zero row (replaced by 1.0, with a warning), %f round trip."""
     where = "%s:%d" % (table_path, line.line)
     if line.values.size != rows.shape[0]:
-        raise NcnnlikeError("%s: %s needs %d values, the table line '%s' has %d"
-                            % (where, what, rows.shape[0], line.key, line.values.size))
+        raise NcnnlikeError("%s: %s needs %d values (one per %s), the table line '%s' has %d"
+                            % (where, what, rows.shape[0], unit, line.key, line.values.size))
     values = np.array(line.values, np.float32)
     inf = np.flatnonzero(np.isinf(values))
     if inf.size:
@@ -120,9 +120,9 @@ def plan_conv(layer, table, plan):
         plan.warnings.append("layer %s (%s): dynamic weights cannot be quantized: it stays float"
                              % (layer.name, layer.type))
         return
-    count = "group" if layer.type == "ConvolutionDepthWise" else "num_output"
-    weight = checked_scales(wline, conv_rows(layer), table.path,
-                            "layer %s (%s, %s weight scales)" % (layer.name, layer.type, count), plan.warnings)
+    unit = "group" if layer.type == "ConvolutionDepthWise" else "output channel"
+    weight = checked_scales(wline, conv_rows(layer), table.path, "layer %s (%s)" % (layer.name, layer.type),
+                            plan.warnings, unit)
     if bline.values.size != 1 or not np.isfinite(bline.values).all():
         raise NcnnlikeError("%s:%d: layer %s needs one finite activation scale, the table line '%s' has %s"
                             % (table.path, bline.line, layer.name, bline.key,
@@ -145,9 +145,9 @@ def plan_static(layer, table, plan):
                             "make them with model2table" % (layer.name, layer.type, " and ".join(keys),
                                                             source, " ".join(missing)))
     rows = static_rows(layer)
-    plan.static[layer.name] = [checked_scales(line, r, table.path, "layer %s (%s) line %d" % (layer.name, layer.type, n),
-                                              plan.warnings)
-                               for n, (line, r) in enumerate(zip(lines, rows))]
+    what = "layer %s (%s)" % (layer.name, layer.type)
+    plan.static[layer.name] = [checked_scales(line, r, table.path, what, plan.warnings)
+                               for line, r in zip(lines, rows)]
 
 
 def unmatched_lines(graph, table):

@@ -15,9 +15,9 @@ def test_shape_from_non_zero_dims(params, shape):
     assert input_layer.shape(resolve(layer("Input", "in", [], ["x"], params))) == shape
 
 
-def test_writer_order_is_w_h_d_c():
-    l = layer("Input", "in", [], ["x"], {2: 3, 1: 224, 0: 224})
-    assert explicit_params(l) == [(0, 224), (1, 224), (2, 3)]
+def test_writer_order_is_w_h_c_then_d():
+    l = layer("Input", "in", [], ["x"], {11: 2, 2: 3, 1: 224, 0: 224})
+    assert explicit_params(l) == [(0, 224), (1, 224), (2, 3), (11, 2)]
 
 
 def test_lower_is_never_valid():

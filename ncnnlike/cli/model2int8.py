@@ -1,0 +1,53 @@
+"""model2int8: convert a float model to int8 with a calibration table, with ncnn2int8's arguments (spec 6.1).
+
+    model2int8 in.param in.bin out.param out.bin [table] [fp16=0|1]
+
+The table follows our semantics (quant/table_semantics.py): `#` comments, a conv layer is int8 only
+if both its lines are present. Without a table only Gemm is quantized, like ncnn2int8. Float
+weights that remain are stored as fp16 like ncnn2int8 (fp16=0 keeps them fp32). Progress and
+warnings go to stderr; `fuse_requantize a b` is printed only when a fusion happens.
+"""
+import sys
+
+from ncnnlike.cli.common import check_keys, run_main, split_args
+from ncnnlike.errors import NcnnlikeError
+
+USAGE = "usage: model2int8 in.param in.bin out.param out.bin [table] [fp16=0|1]"
+KEYS = ("fp16",)
+
+
+def _fp16_option(options):
+    value = options.get("fp16", "1")
+    if value not in ("0", "1"):
+        raise NcnnlikeError("fp16=%s: expected 0 (keep float weights fp32) or 1 (store them as fp16)" % value)
+    return value == "1"
+
+
+def _main(argv):
+    from ncnnlike.io.model import load_model, save_model
+    from ncnnlike.quant.convert import quantize_graph
+    from ncnnlike.quant.tablefile import read_table
+
+    positionals, options = split_args(argv, USAGE)
+    check_keys(options, KEYS)
+    if len(positionals) not in (4, 5):
+        raise NcnnlikeError("expected 4 or 5 file arguments, got %d (%s)" % (len(positionals), USAGE))
+    fp16 = _fp16_option(options)
+    in_param, in_bin, out_param, out_bin = positionals[:4]
+    table = read_table(positionals[4]) if len(positionals) == 5 else None
+    graph = load_model(in_param, in_bin)
+    if table is None:
+        sys.stderr.write("warning: no table given: only Gemm layers are quantized (make a table with model2table)\n")
+    quantized, log = quantize_graph(graph, table)
+    for line in log:
+        sys.stderr.write(line + "\n")
+    save_model(quantized, out_param, out_bin, fp16=fp16)
+    return 0
+
+
+def main(argv=None):
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

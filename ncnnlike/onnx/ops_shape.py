@@ -1,0 +1,145 @@
+"""Shape ops: Flatten/Reshape/Squeeze/Unsqueeze -> Reshape, Transpose -> Permute, Concat, Split ->
+Slice, Slice -> Crop, Identity/Dropout/Cast -> nothing (spec 3 param ids; ncnn axes are numpy order
+without batch, ctx.axis maps them)."""
+import numpy as np
+
+from ncnnlike.onnx.importer import converter, shape_params
+
+
+@converter("Identity", "Dropout")
+def identity(ctx, node):
+    """No layer: the output is the input blob (Dropout is the identity at inference)."""
+    if len([o for o in node.output if o]) > 1:
+        ctx.fail("Dropout mask output is not supported")
+    ctx.alias(node.output[0], node.input[0])
+
+
+@converter("Cast")
+def cast(ctx, node):
+    """A float cast of a computed tensor is the identity in ncnn (every blob is float)."""
+    to = int(ctx.attrs(node)["to"])
+    if to not in (1, 10, 11, 16):     # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+        ctx.fail("cast of a computed tensor to a non-float type is not supported")
+    ctx.alias(node.output[0], node.input[0])
+
+
+@converter("Flatten", "Reshape", "Squeeze", "Unsqueeze")
+def reshape(ctx, node):
+    """Reshape to the inferred ONNX output shape without batch; nothing when the blob already has it
+    (ncnn global pooling already yields the 1-D blob a Flatten asks for)."""
+    x, y = node.input[0], node.output[0]
+    target = tuple(ctx.ncnn_shape(y))
+    blob, actual = ctx.actual(x)
+    if tuple(actual) == target:
+        ctx.alias(y, x)
+        return
+    if int(np.prod(actual)) != int(np.prod(target)):
+        ctx.fail("cannot reshape %s to %s" % (list(actual), list(target)))
+    ctx.add("Reshape", [blob], [y], shape_params(target), shapes=[target])
+
+
+_PATTERN = [(0, 1, 2), (1, 0, 2), (0, 2, 1), (2, 0, 1), (1, 2, 0), (2, 1, 0)]
+
+
+def _names(rank):
+    """ncnn Permute order names (out w, h, [d,] c as input dims), index = order_type (permute.cpp)."""
+    if rank == 3:
+        return ["".join("whc"[i] for i in p) for p in _PATTERN]
+    names = []
+    for last in "cdhw":
+        rest = [ch for ch in "whdc" if ch != last]
+        names += ["".join(rest[i] for i in p) + last for p in _PATTERN]
+    return names
+
+
+def order_type(perm):
+    """ncnn Permute order_type for a numpy-order permutation of a 2/3/4-D blob."""
+    rank = len(perm)
+    if rank == 2:
+        return {(0, 1): 0, (1, 0): 1}[tuple(perm)]
+    axes = "chw" if rank == 3 else "cdhw"           # numpy axis -> ncnn dim letter
+    out = "".join(axes[p] for p in perm)[::-1]      # output (w, h, [d,] c) as input letters
+    return _names(rank).index(out)
+
+
+@converter("Transpose")
+def transpose(ctx, node):
+    """Permute; the batch axis may move (then the output records where it went)."""
+    x, y = node.input[0], node.output[0]
+    r = ctx.rank(x)
+    perm = list(ctx.attrs(node).get("perm", range(r - 1, -1, -1)))
+    b = ctx.batch_axis(x)
+    ncnn_perm = [ctx.axis(x, p) for p in perm if p != b]
+    if ncnn_perm == sorted(ncnn_perm):
+        ctx.alias(y, x)
+        ctx.set_batch_axis(y, perm.index(b))
+        return
+    ctx.set_batch_axis(y, perm.index(b))
+    if len(ncnn_perm) not in (2, 3, 4):
+        ctx.fail("Permute of a %d-D blob is not supported" % len(ncnn_perm))
+    ctx.add("Permute", [ctx.blob(x)], [y], {0: order_type(ncnn_perm)})
+
+
+@converter("Concat")
+def concat(ctx, node):
+    y = node.output[0]
+    axis = int(ctx.attrs(node)["axis"])
+    inputs = [n for n in node.input if n and int(np.prod(ctx.shape(n))) > 0]
+    if len(inputs) == 1:
+        ctx.alias(y, inputs[0])
+        return
+    bottoms = [ctx.blob(n, ctx.operand_shape(n, y)) for n in inputs]
+    ctx.add("Concat", bottoms, [y], {0: ctx.axis(y, axis)})
+
+
+@converter("Split")
+def split(ctx, node):
+    """Slice with the sizes of the inferred outputs along the axis."""
+    x = node.input[0]
+    r = ctx.rank(x)
+    axis = int(ctx.attrs(node).get("axis", 0))
+    axis = axis + r if axis < 0 else axis
+    sizes = [ctx.shape(o)[axis] for o in node.output]
+    ctx.add("Slice", [ctx.blob(x)], list(node.output), {0: sizes, 1: ctx.axis(x, axis)})
+
+
+def _slice_bounds(ctx, node):
+    """(axes, starts, ends) normalised to 0 <= start < end <= dim, steps must be 1."""
+    x = node.input[0]
+    shape = ctx.shape(x)
+    a = ctx.attrs(node)
+    if "starts" in a:      # opset < 10
+        starts, ends = list(a["starts"]), list(a["ends"])
+        axes, steps = list(a.get("axes", range(len(starts)))), [1] * len(starts)
+    else:
+        starts = [int(v) for v in ctx.const_input(node, 1).ravel()]
+        ends = [int(v) for v in ctx.const_input(node, 2).ravel()]
+        axes = [int(v) for v in ctx.const_input(node, 3, range(len(starts))).ravel()]
+        steps = [int(v) for v in ctx.const_input(node, 4, [1] * len(starts)).ravel()]
+    out = []
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        axis = axis + len(shape) if axis < 0 else axis
+        n = shape[axis]
+        if step != 1:
+            ctx.fail("Slice with step %d is not supported (ncnn Crop has step 1)" % step)
+        start = min(max(start + n if start < 0 else start, 0), n)
+        end = min(max(end + n if end < 0 else end, 0), n)
+        out.append((axis, start, end))
+    return out
+
+
+@converter("Slice")
+def slice_(ctx, node):
+    """Crop with numpy-style starts/ends/axes (-23309/-23310/-23311), ncnn axes."""
+    x, y = node.input[0], node.output[0]
+    b = ctx.batch_axis(x)
+    bounds = [(axis, s, e) for axis, s, e in _slice_bounds(ctx, node)
+              if not (s == 0 and e == ctx.shape(x)[axis])]
+    if any(axis == b for axis, _, _ in bounds):
+        ctx.fail("slicing the batch axis is not supported")
+    if not bounds:
+        ctx.alias(y, x)
+        return
+    ctx.add("Crop", [ctx.blob(x)], [y], {9: [s for _, s, _ in bounds], 10: [e for _, _, e in bounds],
+                                         11: [ctx.axis(x, axis) for axis, _, _ in bounds]})
+
