@@ -1,4 +1,6 @@
 """ConvolutionDepthWise (spec 3): Convolution's params plus 7=group; float lowering to grouped ONNX Conv."""
+import numpy as np
+
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers import convolution
 from ncnnlike.layers.base import Param, WeightSpec
@@ -30,14 +32,17 @@ def weights(p):
 
 
 def check(layer, p, ctx):
-    """Reject what the float lowering cannot run: bad group, dynamic weight, int8 execution."""
+    """Reject what the float lowering cannot run: bad group, dynamic weight, int8 execution (float
+    weights with scales still run as float when use_int8_inference is off)."""
     if p.group < 1 or p.num_output % p.group:
         raise NcnnlikeError("layer %s (ConvolutionDepthWise): num_output %d is not a multiple of group %d"
                             % (layer.name, p.num_output, p.group))
     if p.dynamic_weight:
         raise NcnnlikeError("layer %s (ConvolutionDepthWise): dynamic_weight=1 is not supported" % layer.name)
-    if p.int8_scale_term and ctx.int8:
-        raise NcnnlikeError("layer %s (ConvolutionDepthWise): int8 execution not available yet" % layer.name)
+    stored_int8 = layer.weights.get("weight_data", np.zeros(0)).dtype == np.int8
+    if p.int8_scale_term and (ctx.int8 or stored_int8):
+        raise NcnnlikeError("layer %s (ConvolutionDepthWise): int8_scale_term=%d: int8 execution not available yet"
+                            % (layer.name, p.int8_scale_term))
     if len(ctx.in_shape(layer)) != 3:
         raise NcnnlikeError("layer %s (ConvolutionDepthWise): expects a 3-D (c, h, w) bottom, got shape %s"
                             % (layer.name, ctx.in_shape(layer)))

@@ -80,7 +80,8 @@ def lower_deconv(ctx, layer, p, group):
     """Float transposed convolution with `group` groups, bias and fused activation."""
     shape = ctx.in_shape(layer)
     if len(shape) != 3:
-        raise NcnnlikeError("layer %s (%s): expects a 3-D (c, h, w) bottom, got shape %s" % (layer.name, layer.type, shape))
+        raise NcnnlikeError("layer %s (%s): expects a 3-D (c, h, w) bottom, got shape %s"
+                            % (layer.name, layer.type, shape))
     if p.dynamic_weight:
         raise NcnnlikeError("layer %s (%s): dynamic_weight=1 is not supported" % (layer.name, layer.type))
     c, in_h, in_w = shape
@@ -88,8 +89,9 @@ def lower_deconv(ctx, layer, p, group):
         raise NcnnlikeError("layer %s (%s): group %d does not divide channels %d and num_output %d"
                             % (layer.name, layer.type, group, c, p.num_output))
     if p.weight_data_size != p.num_output * (c // group) * p.kernel_h * p.kernel_w:
-        raise NcnnlikeError("layer %s (%s): weight_data_size %d does not match %d inputs x %d outputs / group %d x %dx%d"
-                            % (layer.name, layer.type, p.weight_data_size, c, p.num_output, group, p.kernel_h, p.kernel_w))
+        raise NcnnlikeError("layer %s (%s): weight_data_size %d does not match %d inputs x %d outputs"
+                            " / group %d x %dx%d kernel" % (layer.name, layer.type, p.weight_data_size, c,
+                                                            p.num_output, group, p.kernel_h, p.kernel_w))
     try:
         cut, out_hw = cut_and_out(p, in_h, in_w)
     except ValueError as exc:

@@ -37,7 +37,8 @@ PARAMS = (
 
 def c_count(p):
     """Elements of the constant C by constant_broadcast_type_C: scalar, M, (M,1), (M,N), (1,N)."""
-    return {0: 1, 1: p.constantM, 2: p.constantM, 3: p.constantM * p.constantN, 4: p.constantN}[p.constant_broadcast_type_C]
+    m, n = p.constantM, p.constantN
+    return {0: 1, 1: m, 2: m, 3: m * n, 4: n}[p.constant_broadcast_type_C]
 
 
 def weights(p):

@@ -34,8 +34,8 @@ def shape(p):
 
 
 def weights(p):
-    """One buffer of the shape's size, tagged when load_type is 0, else raw. All dims 0 reads nothing
-    (memorydata.cpp); QUIRK spec 3: ncnn's writer then still writes 4 bytes, which its reader skips not."""
+    """One buffer of the shape's size, tagged when load_type is 0, else raw. All dims 0 reads nothing,
+    as memorydata.cpp; ncnn's writer still writes 4 bytes there (spec 3 QUIRK), we follow the reader."""
     if not (p.w or p.h or p.c or p.d):
         return []
     return [WeightSpec("data", int(np.prod(shape(p))), p.load_type == 0)]

@@ -42,7 +42,8 @@ def per_channel_border(p, layer, in_shape, out_shape, pads):
     values = layer.weight("per_channel_pad_data")
     c = out_shape[0]
     if values.size < c:
-        raise NcnnlikeError("layer %s (Padding): per_channel_pad_data_size %d < %d channels" % (layer.name, values.size, c))
+        raise NcnnlikeError("layer %s (Padding): per_channel_pad_data_size %d < %d channels"
+                            % (layer.name, values.size, c))
     border = np.ones(out_shape, np.float32)
     inner = tuple(slice(b, b + n) for (b, _), n in zip(pads, in_shape))
     border[inner] = 0
@@ -55,12 +56,14 @@ def lower(layer, p, ctx):
     if rank not in (1, 2, 3, 4):
         raise NcnnlikeError("layer %s (Padding): unsupported bottom shape %s" % (layer.name, shape))
     if p.type not in MODES:
-        raise NcnnlikeError("layer %s (Padding): type %d is not 0 constant, 1 replicate or 2 reflect" % (layer.name, p.type))
+        raise NcnnlikeError("layer %s (Padding): type %d is not 0 constant, 1 replicate or 2 reflect"
+                            % (layer.name, p.type))
     pads = axis_pads(p, rank)
     if any(v < 0 for pair in pads for v in pair):
         raise NcnnlikeError("layer %s (Padding): negative pads %s are not supported" % (layer.name, pads))
     if p.type == 2 and any(max(pair) >= n for pair, n in zip(pads, shape)):
-        raise NcnnlikeError("layer %s (Padding): reflect pads %s must be smaller than the blob %s" % (layer.name, pads, shape))
+        raise NcnnlikeError("layer %s (Padding): reflect pads %s must be smaller than the blob %s"
+                            % (layer.name, pads, shape))
     x = ctx.bottom(layer)
     if not any(v for pair in pads for v in pair):
         ctx.top(layer, 0, x, shape)

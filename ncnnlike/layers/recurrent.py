@@ -208,7 +208,11 @@ def lower_native(ctx, layer, kind, dws, d, x, init, direction):
 
 
 def lower_recurrent(layer, p, ctx, kind):
-    """Lower one RNN / LSTM / GRU layer (see module docstring for which path is taken)."""
+    """Lower one RNN / LSTM / GRU layer: the native ONNX op, or the Scan (LSTM projection; int8).
+
+    int8 weights with ctx.int8 (use_int8_inference) run ncnn's exact int8 arithmetic. Without it they
+    are dequantized (value / row scale) and run in float: a float view of the int8 model, which ncnn
+    itself does not offer (its recurrent layers always run int8 when int8_scale_term is set)."""
     check_blobs(layer, kind)
     d = dims(kind, p, "layer %s (%s)" % (layer.name, kind.name))
     int8 = p.int8_scale_term != 0

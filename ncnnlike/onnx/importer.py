@@ -323,9 +323,13 @@ def load_model(path):
     if not os.path.isfile(path):
         raise NcnnlikeError("%s: no such file" % path)
     try:
-        return onnx.load(path)
+        model = onnx.load(path)
     except Exception as exc:
-        raise NcnnlikeError("%s: not a readable ONNX model (%s)" % (path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)) from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NcnnlikeError("%s: not a readable ONNX model (%s)" % (path, reason)) from None
+    if not model.ir_version or not model.HasField("graph") or not model.graph.output:
+        raise NcnnlikeError("%s: not an ONNX model (no IR version, graph or outputs)" % path)
+    return model
 
 
 def import_onnx(path_or_model, where=None):

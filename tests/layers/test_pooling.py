@@ -125,6 +125,8 @@ def ncnn_pool(param_line, x):
         x.shape[2], x.shape[1], x.shape[0], param_line)
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
+    net.opt.use_fp16_storage = False    # pip ncnn stores some weights/blobs as fp16 on x86 by default
+    net.opt.use_bf16_storage = False
     net.load_param_mem(text)
     net.load_model_mem(b"")
     arr = np.ascontiguousarray(x)

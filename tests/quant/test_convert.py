@@ -274,3 +274,39 @@ def test_recurrent_layers_quantize_with_their_table_lines_and_run_in_pip_ncnn(tm
         results.append(np.array(y).copy())
     assert results[0].shape == (steps, 2 * hidden)
     assert 0 < np.abs(results[0] - results[1]).max() < 0.03 * np.abs(results[0]).max()
+
+
+GEMM_CASES = {  # params, constant weights, bottom shape (rows, w)
+    "constant B, transB=0": ({5: 1, 6: 1, 8: 5, 9: 8, 10: 4}, {"B_data": (8, 5), "C_data": (5,)}, (3, 8)),
+    "constant A, transA=1": ({2: 1, 3: 1, 4: 1, 7: 3, 9: 8, 10: -1}, {"A_data": (8, 3)}, (5, 8)),
+}
+
+
+@pytest.mark.parametrize("case", list(GEMM_CASES))
+def test_gemm_is_quantized_without_a_table_transposed_like_ncnn2int8_and_runs_in_pip_ncnn(tmp_path, case):
+    ncnn = pytest.importorskip("ncnn")
+    params, shapes, x_shape = GEMM_CASES[case]
+    rng = np.random.default_rng(4)
+    weights = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    graph = Graph([layer("Input", "in0", [], ["x"], {0: x_shape[1], 1: x_shape[0]}),
+                   layer("Gemm", "gemm1", ["x"], ["y"], params, {k: w.reshape(-1) for k, w in weights.items()})])
+    out, log = quantize_graph(graph, None)
+    q = out.layer("gemm1")
+    assert log == ["quantize_gemm gemm1"] and q.params[18] == 2
+    assert (q.params.get(2, 0), q.params.get(3, 0)) == (0, 1)  # A as (M, K) rows, B as (N, K) rows
+    name = "A_data" if "A_data" in weights else "B_data"
+    scales = list(q.weights.values())[-1]
+    dequantized = q.weights[name].astype(np.float32).reshape(-1, 8) / scales.reshape(-1, 1)
+    assert np.abs(dequantized - weights[name].T).max() <= 0.501 / scales.min()
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    results = []
+    for g in (graph, out):
+        param, binf = str(tmp_path / "g.param"), str(tmp_path / "g.bin")
+        save_model(g, param, binf, fp16=False)
+        net = ncnn.Net()
+        assert net.load_param(param) == 0 and net.load_model(binf) == 0
+        ex = net.create_extractor()
+        ex.input("x", ncnn.Mat(x))
+        results.append(np.array(ex.extract("y")[1]).copy())
+    assert results[0].shape == (3, 5)
+    assert 0 < np.abs(results[0] - results[1]).max() < 0.03 * np.abs(results[0]).max()

@@ -89,7 +89,7 @@ def test_inf_weight_scale_of_an_all_zero_channel_becomes_one_with_a_warning():
 
 
 def test_inf_weight_scale_of_a_nonzero_channel_is_an_error():
-    with pytest.raises(NcnnlikeError, match=r"m\.table:2: .*dw1.*scale inf for channel 1, whose weights are not all zero"):
+    with pytest.raises(NcnnlikeError, match=r"m\.table:2: .*dw1.*scale inf for channel 1, whose weights are not"):
         plan_of(FULL.replace("dw1_param_0 30.0 40.0", "dw1_param_0 30.0 inf"))
 
 

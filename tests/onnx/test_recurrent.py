@@ -1,0 +1,133 @@
+"""ONNX RNN / LSTM / GRU -> ncnn layers: our runtime vs onnxruntime on the source ONNX, our written
+files in pip ncnn, PyTorch-style export glue around Y, and clear errors for what ncnn lacks."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from layers.recurrent_ref import cosine
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.io.model import save_model
+from ncnnlike.onnx import import_onnx
+from ncnnlike.runtime import Net
+
+T, SIZE, HIDDEN = 5, 8, 16
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+GRU_ATTRS = {"linear_before_reset": 1}
+
+
+def weights(kind, D, rng, with_states=False):
+    """Random W, R, B (and initial states) initializers of an ONNX recurrent node."""
+    rows = GATES[kind] * HIDDEN
+    inits = {"W": rng.uniform(-0.4, 0.4, (D, rows, SIZE)), "R": rng.uniform(-0.4, 0.4, (D, rows, HIDDEN)),
+             "B": rng.uniform(-0.4, 0.4, (D, 2 * rows))}
+    if with_states:
+        inits["h0"] = rng.uniform(-1, 1, (D, 1, HIDDEN))
+        if kind == "LSTM":
+            inits["c0"] = rng.uniform(-1, 1, (D, 1, HIDDEN))
+    return {k: numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()}
+
+
+def model(nodes, inputs, outputs, inits):
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info(o, TensorProto.FLOAT, None)
+                                                   for o in outputs], list(inits.values()))
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def recurrent_node(kind, direction, x, outputs, inits, layout=0, **attrs):
+    states = [n for n in ("h0", "c0") if n in inits]
+    inputs = [x, "W", "R", "B"] + ([""] + states if states else [])
+    if kind == "GRU":
+        attrs = dict(GRU_ATTRS, **attrs)
+    return helper.make_node(kind, inputs, outputs, name="rnn0", hidden_size=HIDDEN, direction=direction,
+                            layout=layout, **attrs)
+
+
+def state_outputs(kind):
+    return ["Y_h", "Y_c"] if kind == "LSTM" else ["Y_h"]
+
+
+def run_ort(m, feeds):
+    sess = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+
+
+def run_ours(graph, feeds, outputs):
+    net = Net.from_graph(graph)
+    net.opt.num_threads = 1
+    return net.run(feeds, outputs)
+
+
+def run_pip_ncnn(graph, x, outputs, tmp_path):
+    import ncnn
+    param, binary = str(tmp_path / "m.param"), str(tmp_path / "m.bin")
+    save_model(graph, param, binary)
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.opt.num_threads = 1
+    assert net.load_param(param) == 0 and net.load_model(binary) == 0
+    ex = net.create_extractor()
+    arr = np.ascontiguousarray(x, dtype=np.float32)   # ncnn.Mat does not copy: keep it alive
+    ex.input("x", ncnn.Mat(arr))
+    return {name: np.array(ex.extract(name)[1]) for name in outputs}
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_batch_first_node_with_initial_states_matches_onnxruntime(kind, direction):
+    """layout=1 takes X (1, T, size) straight from the graph input; onnxruntime runs the layout=0 twin."""
+    D = 2 if direction == "bidirectional" else 1
+    rng = np.random.default_rng(len(kind) * 7 + D)
+    inits = weights(kind, D, rng, with_states=True)
+    outs = ["Y"] + state_outputs(kind)
+    x = rng.standard_normal((1, T, SIZE)).astype(np.float32)
+    twin = model([recurrent_node(kind, direction, "x", outs, inits)],
+                 [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, 1, SIZE])], outs, inits)
+    want = run_ort(twin, {"x": x.transpose(1, 0, 2)})
+    # layout 1: initial states are (1, D, H); the twin's are (D, 1, H)
+    inits1 = {k: numpy_helper.from_array(numpy_helper.to_array(v).transpose(1, 0, 2).copy(), k) if k in ("h0", "c0")
+              else v for k, v in inits.items()}
+    m = model([recurrent_node(kind, direction, "x", outs, inits1, layout=1)],
+              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, T, SIZE])], outs, inits1)
+    graph = import_onnx(m)
+    rnn = [layer for layer in graph if layer.type == kind][0]
+    assert len(rnn.bottoms) == 1 + len(state_outputs(kind)) and rnn.params[2] == ["forward", "reverse", "bidirectional"].index(direction)
+    got = run_ours(graph, {"x": x}, outs)
+    np.testing.assert_allclose(got["Y"][0], want["Y"].reshape(T, D * HIDDEN), atol=1e-4)
+    for name in state_outputs(kind):
+        np.testing.assert_allclose(got[name][0], want[name].reshape(D, HIDDEN), atol=1e-4)
+
+
+def test_single_step_node_on_graph_input_matches_onnxruntime_and_pip_ncnn(tmp_path):
+    """T=1 in layout 0: X (1, 1, size) is a graph input; Y (1, D, 1, H) a graph output."""
+    rng = np.random.default_rng(3)
+    inits = weights("LSTM", 2, rng, with_states=True)
+    m = model([recurrent_node("LSTM", "bidirectional", "x", ["Y"], inits)],
+              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, SIZE])], ["Y"], inits)
+    x = rng.standard_normal((1, 1, SIZE)).astype(np.float32)
+    want = run_ort(m, {"x": x})["Y"].reshape(1, 2 * HIDDEN)
+    graph = import_onnx(m)
+    np.testing.assert_allclose(run_ours(graph, {"x": x}, ["Y"])["Y"][0], want, atol=1e-4)
+    theirs = run_pip_ncnn(graph, x[0], ["Y"], tmp_path)["Y"]
+    assert cosine(theirs, want) >= 0.99999
+
+
+def test_gru_without_linear_before_reset_is_a_clear_error():
+    inits = weights("GRU", 1, np.random.default_rng(0))
+    node = helper.make_node("GRU", ["x", "W", "R", "B"], ["Y"], name="gru0", hidden_size=HIDDEN)
+    m = model([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, SIZE])], ["Y"], inits)
+    with pytest.raises(NcnnlikeError, match="node 'gru0' \\(GRU\\): linear_before_reset=0 has no ncnn equivalent"):
+        import_onnx(m)
+
+
+@pytest.mark.parametrize("attrs,message", [({"clip": 3.0}, "clip is not supported"),
+                                           ({"activations": ["Relu"]}, "activations \\['Relu'\\] are not supported")])
+def test_rnn_features_ncnn_lacks_are_clear_errors(attrs, message):
+    inits = weights("RNN", 1, np.random.default_rng(0))
+    m = model([recurrent_node("RNN", "forward", "x", ["Y"], inits, **attrs)],
+              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, SIZE])], ["Y"], inits)
+    with pytest.raises(NcnnlikeError, match=message):
+        import_onnx(m)
