@@ -1,0 +1,52 @@
+"""LayerNorm (spec 3, layernorm.cpp): normalise over the innermost dims whose size is affine_size.
+
+y = (x - mean) / sqrt(var + eps) * gamma + beta, population variance. Which dims: 1-D and 2-D
+normalise w; 3-D normalises w when affine_size == w, else h*w; 4-D w, h*w, or d*h*w likewise.
+Params 0=affine_size, 1=eps (0.001), 2=affine (1); weights gamma, beta raw x affine_size if affine.
+"""
+import numpy as np
+
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.layers.base import Param, WeightSpec
+
+TYPE = "LayerNorm"
+
+# ModelWriter order: 0 1 2
+PARAMS = (
+    Param(0, "affine_size", 0),
+    Param(1, "eps", 0.001),
+    Param(2, "affine", 1),
+)
+
+
+def weights(p):
+    """gamma_data then beta_data, raw float32 x affine_size each, only when affine."""
+    if not p.affine:
+        return []
+    return [WeightSpec("gamma_data", p.affine_size, False), WeightSpec("beta_data", p.affine_size, False)]
+
+
+def normalized_dims(shape, affine_size):
+    """How many innermost numpy axes one normalisation group spans (layernorm.cpp forward_inplace)."""
+    if len(shape) <= 2 or affine_size == shape[-1]:
+        return 1
+    if len(shape) == 3 or affine_size == shape[-1] * shape[-2]:
+        return 2
+    return 3
+
+
+def lower(layer, p, ctx):
+    shape = ctx.in_shape(layer)
+    k = normalized_dims(shape, p.affine_size)
+    inner = tuple(shape[-k:])
+    if p.affine:
+        if int(np.prod(inner)) != p.affine_size:
+            raise NcnnlikeError("layer %s (LayerNorm): affine_size %d does not match the normalised dims %s of shape %s"
+                                % (layer.name, p.affine_size, inner, shape))
+        gamma = layer.weight("gamma_data").reshape(inner)
+        beta = layer.weight("beta_data").reshape(inner)
+    else:
+        gamma, beta = np.ones(inner, np.float32), np.zeros(inner, np.float32)
+    y = ctx.op("LayerNormalization", [ctx.bottom(layer), ctx.const(gamma, layer.name + "_gamma"),
+                                      ctx.const(beta, layer.name + "_beta")], axis=-k, epsilon=float(p.eps))
+    ctx.top(layer, 0, y, shape)
