@@ -6,6 +6,8 @@ from numpy's: a lower-rank operand is aligned to the *outer* axes. In numpy orde
   1-D (n,) against 3-D/4-D:    (n, 1, 1[, 1]) if n == c, else (1, 1[, 1], n)
   2-D (h, w) against 3-D/4-D:  (h, w, 1[, 1]);  3-D (c, h, w) against 4-D: (c, h, w, 1)
 then every axis is either equal or 1 in one operand. The R* ops swap the operands.
+Maths follow the reference binaryop.cpp (powf, remainderf); pip ncnn's x86 SIMD paths differ on
+ties of REMAINDER and give garbage for POW of negative bases.
 """
 import numpy as np
 

@@ -3,9 +3,10 @@
 The lowering builds ncnn's own index and weight tables (linear_coeffs, cubic_coeffs, the nearest
 index rule) in float32 at lowering time and applies them with Gather + Mul + Add, w first then h,
 so the result is ncnn's, including its coordinate conventions:
-  nearest   in_x = min(int(x * ws), w - 1), ws = w/outw when 4=output_width or 9=size_expr is set,
-            else 1/width_scale (even with dynamic_target_size, as ncnn does)
-  bilinear  half-pixel ((x + 0.5) * w/outw - 0.5, clamped to the edge), or align_corner
+  step      ws = w/outw when the size is given (4=output_width, 9=size_expr or a reference blob),
+            else ws = 1/width_scale (pip ncnn 20261020, measured: not w/outw), likewise hs
+  nearest   in_x = min(int(x * ws), w - 1)
+  bilinear  half-pixel (x + 0.5) * ws - 0.5, clamped to the edge; align_corner: x * (w-1)/(outw-1)
   bicubic   A = -0.75, taps clamped to the edge, same coordinates as bilinear
 Output size: 3=output_height / 4=output_width, else int(h * height_scale) / int(w * width_scale);
 5=dynamic_target_size takes it from the second bottom's (h, w); 9=size_expr overrides both.
@@ -55,26 +56,28 @@ def out_size(p, shapes):
     return outh, outw
 
 
-def nearest_table(size, out, step):
-    """Source index of each output position: min(int(x * step), size - 1) in float32."""
-    x = np.arange(out, dtype=np.float32) * np.float32(step)
+def nearest_table(size, out, scale):
+    """Source index of each output position: min(int(x * ws), size - 1) in float32."""
+    ws = np.float32(size) / np.float32(out) if scale is None else np.float32(1) / np.float32(scale)
+    x = np.arange(out, dtype=np.float32) * ws
     return [np.minimum(x.astype(np.int64), size - 1)], [None]
 
 
-def source_coords(size, out, align_corner):
+def source_coords(size, out, align_corner, scale):
     """(floor index, fraction) per output position, as linear_coeffs / cubic_coeffs compute fx."""
     dx = np.arange(out, dtype=np.float64)
     if align_corner:
         fx = (dx * ((size - 1) / (out - 1) if out > 1 else 0.0)).astype(np.float32)
     else:
-        fx = ((dx + 0.5) * (size / out) - 0.5).astype(np.float32)
+        step = size / out if scale is None else 1.0 / float(np.float32(scale))
+        fx = ((dx + 0.5) * step - 0.5).astype(np.float32)
     sx = np.floor(fx).astype(np.int64)
     return sx, fx - sx.astype(np.float32)
 
 
-def linear_table(size, out, align_corner):
+def linear_table(size, out, align_corner, scale):
     """Two taps (sx, sx+1) and weights (1-fx, fx), clamped to the edges as linear_coeffs does."""
-    sx, fx = source_coords(size, out, align_corner)
+    sx, fx = source_coords(size, out, align_corner, scale)
     fx = np.where(sx < 0, np.float32(0), fx)
     sx = np.maximum(sx, 0)
     fx = np.where(sx >= size - 1, np.float32(1), fx)
@@ -92,9 +95,9 @@ def cubic_weights(fx):
     return [c0, c1, c2, np.float32(1) - c0 - c1 - c2]
 
 
-def cubic_table(size, out, align_corner):
+def cubic_table(size, out, align_corner, scale):
     """Four taps sx-1..sx+2 with cubic weights; taps outside the blob fold onto the edge pixel."""
-    sx, fx = source_coords(size, out, align_corner)
+    sx, fx = source_coords(size, out, align_corner, scale)
     weights = [w.astype(np.float32) for w in cubic_weights(fx.astype(np.float32))]
     taps = [np.clip(sx + k, 0, size - 1) for k in (-1, 0, 1, 2)]
     return taps, weights
@@ -113,14 +116,13 @@ def resize_axis(ctx, x, axis, rank, table, name):
     return out
 
 
-def table_for(p, size, out, scale, from_size):
-    """The tap table for one axis of length `size` resized to `out`."""
+def table_for(p, size, out, scale):
+    """The tap table for one axis of length `size` resized to `out`; `scale` None when sized."""
     if p.resize_type == NEAREST:
-        step = np.float32(size) / np.float32(out) if from_size else np.float32(1) / np.float32(scale)
-        return nearest_table(size, out, step)
+        return nearest_table(size, out, scale)
     if p.resize_type == BILINEAR:
-        return linear_table(size, out, p.align_corner)
-    return cubic_table(size, out, p.align_corner)
+        return linear_table(size, out, p.align_corner, scale)
+    return cubic_table(size, out, p.align_corner, scale)
 
 
 def lower(layer, p, ctx):
@@ -144,10 +146,11 @@ def lower(layer, p, ctx):
     if out == tuple(shape):
         ctx.top(layer, 0, x, shape)
         return
-    from_w = bool(p.output_width or p.size_expr)
-    from_h = bool(p.output_height or p.size_expr)
+    sized = bool(p.size_expr or (p.dynamic_target_size and len(shapes) > 1))
+    w_scale = None if sized or p.output_width else p.width_scale
+    h_scale = None if sized or p.output_height else p.height_scale
     rank = len(shape) + 1
-    y = resize_axis(ctx, x, rank - 1, rank, table_for(p, w, outw, p.width_scale, from_w), layer.name + "_x")
+    y = resize_axis(ctx, x, rank - 1, rank, table_for(p, w, outw, w_scale), layer.name + "_x")
     if len(shape) == 3:
-        y = resize_axis(ctx, y, 2, rank, table_for(p, h, outh, p.height_scale, from_h), layer.name + "_y")
+        y = resize_axis(ctx, y, 2, rank, table_for(p, h, outh, h_scale), layer.name + "_y")
     ctx.top(layer, 0, y, out)

@@ -102,5 +102,9 @@ class LowerCtx:
         as_float = self.op("Cast", [tensor], to=onnx.TensorProto.FLOAT)
         return self.op("Sub", [as_float, self.const(np.float32(128.0))])
 
+    def blobs(self):
+        """Names of all blobs bound so far."""
+        return list(self._shapes)
+
     def tensor(self, blob):
         return self._tensor[blob]

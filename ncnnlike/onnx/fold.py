@@ -1,21 +1,29 @@
 """Static shapes and constant folding for the importer: fix batch = 1, infer shapes, fold constants.
 
 ncnn blobs have no batch axis and ncnn layers take static params, so the importer works on a model
-whose every tensor has a static shape (onnx shape inference with data propagation) and folds all
-shape glue (Shape, Gather, Concat, Cast, Unsqueeze ... on constants) with the onnx reference
-evaluator, one node at a time.
+whose every tensor has a static shape (onnx shape inference with data propagation) and whose shape
+glue (Shape, Gather, Concat, Cast, Unsqueeze ... on constants) is folded to initializers with the
+onnx reference evaluator, one node at a time. Folding can make more shapes static (a Reshape whose
+target was computed), so inference and folding alternate until nothing more folds.
 """
 import numpy as np
 import onnx
-from onnx import numpy_helper, shape_inference
+from onnx import helper, numpy_helper, shape_inference
 from onnx.reference import ReferenceEvaluator
 
 from ncnnlike.errors import NcnnlikeError
+
+_NEVER_FOLD = ("RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial")
+_MAX_ROUNDS = 8
 
 
 def _first_line(exc):
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _node_label(node):
+    return "node '%s' (%s)" % (node.name, node.op_type)
 
 
 def _fix_inputs(model, where, inits):
@@ -54,56 +62,82 @@ def _static_shapes(model):
     return shapes
 
 
-def prepare(model, where):
-    """(model with static shapes, shapes, constants, input names, output names)."""
-    model = onnx.ModelProto.FromString(model.SerializeToString())
-    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    inputs = _fix_inputs(model, where, inits)
+def _infer(model, where):
     del model.graph.value_info[:]
     for value in model.graph.output:
         value.type.tensor_type.ClearField("shape")
     try:
-        model = shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        return shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
     except Exception as exc:
         raise NcnnlikeError("%s: ONNX shape inference failed: %s" % (where, _first_line(exc))) from None
-    outputs = [o.name for o in model.graph.output]
-    return model, _static_shapes(model), inits, inputs, outputs
 
 
-def _shape_of(node, ctx):
-    """Shape (opset 15 start/end) and Size of a tensor whose shape inference made static."""
-    shape = ctx.shape(node.input[0])
-    if node.op_type == "Size":
-        return np.array(int(np.prod(shape)), dtype=np.int64)
-    attrs = ctx.attrs(node)
-    start, end = attrs.get("start", 0), attrs.get("end", len(shape))
-    return np.array(shape[start:end], dtype=np.int64)
+def _attrs(node):
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def evaluate(node, values, opsets, ctx):
-    """Run one node on constant inputs with the onnx reference evaluator."""
+def _fold_one(node, shapes, consts, opsets, where):
+    """Output values of `node` when computable now (all inputs constant, or Shape/Size of a static
+    tensor), else None."""
+    if node.domain not in ("", "ai.onnx") or node.op_type in _NEVER_FOLD:
+        return None
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+        return None
+    if node.op_type in ("Shape", "Size"):
+        shape = consts[node.input[0]].shape if node.input[0] in consts else shapes.get(node.input[0])
+        if shape is None:
+            return None
+        if node.op_type == "Size":
+            return [np.array(int(np.prod(shape)), dtype=np.int64)]
+        a = _attrs(node)
+        return [np.array(shape[a.get("start", 0):a.get("end", len(shape))], dtype=np.int64)]
+    if any(n and n not in consts for n in node.input):
+        return None
     try:
         ref = ReferenceEvaluator(node, opsets=opsets)
-        outs = ref.run(None, {n: v for n, v in values.items()})
+        return [np.asarray(v) for v in ref.run(None, {n: consts[n] for n in node.input if n})]
     except Exception as exc:
-        ctx.fail("constant folding failed: %s" % _first_line(exc), node)
-    return outs
+        raise NcnnlikeError("%s: %s: constant folding failed: %s" % (where, _node_label(node), _first_line(exc))) from None
 
 
-def fold_node(node, ctx, opsets):
-    """Fold the node to constants when possible (all inputs constant, or Shape/Size); True if folded."""
-    if node.op_type in ("Shape", "Size") and node.domain in ("", "ai.onnx"):
-        ctx._consts[node.output[0]] = _shape_of(node, ctx)
-        return True
-    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
-        return False
-    if node.op_type in ("RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"):
-        return False
-    inputs = [n for n in node.input if n]
-    if any(ctx.const(n) is None for n in inputs):
-        return False
-    outs = evaluate(node, {n: ctx.const(n) for n in inputs}, opsets, ctx)
-    for name, value in zip(node.output, outs):
-        if name:
-            ctx._consts[name] = np.asarray(value)
-    return True
+def _fold_pass(model, shapes, consts, opsets, where):
+    """Fold what can be folded now; returns the remaining nodes and whether anything folded."""
+    remaining, folded = [], False
+    for node in model.graph.node:
+        values = _fold_one(node, shapes, consts, opsets, where)
+        if values is None:
+            remaining.append(node)
+            continue
+        folded = True
+        for name, value in zip(node.output, values):
+            if name:
+                consts[name] = value
+    return remaining, folded
+
+
+def _rebuild(model, nodes, consts):
+    """The model with only `nodes`, and the constants they (or the outputs) read as initializers."""
+    used = {n for node in nodes for n in node.input} | {o.name for o in model.graph.output}
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items() if k in used)
+    return model
+
+
+def prepare(model, where):
+    """(static model, shapes, constants, input names, output names): batch 1, shapes inferred,
+    constants folded. The returned model's nodes are the ones left to convert."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    inputs = _fix_inputs(model, where, consts)
+    opsets = {o.domain or "": o.version for o in model.opset_import}
+    for _ in range(_MAX_ROUNDS):
+        model = _infer(model, where)
+        shapes = _static_shapes(model)
+        nodes, folded = _fold_pass(model, shapes, consts, opsets, where)
+        model = _rebuild(model, nodes, consts)
+        if not folded:
+            break
+    outputs = [o.name for o in model.graph.output]
+    return model, shapes, consts, inputs, outputs

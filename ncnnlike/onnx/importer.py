@@ -37,7 +37,7 @@ from onnx import helper
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.graph import Graph, Layer
-from ncnnlike.layers.base import layer_module, schema, weight_specs
+from ncnnlike.layers.base import registry, schema, weight_specs
 from ncnnlike.paramdict import ParamDict
 
 _CONVERTERS = {}
@@ -57,11 +57,10 @@ def converter(*op_types):
 
 def converters():
     """ONNX op type -> converter, importing every ncnnlike/onnx/ops_*.py module on first use."""
-    if not _CONVERTERS:
-        import ncnnlike.onnx as pkg
-        for info in pkgutil.iter_modules(pkg.__path__):
-            if info.name.startswith("ops_"):
-                importlib.import_module("ncnnlike.onnx." + info.name)
+    import ncnnlike.onnx as pkg
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("ops_"):
+            importlib.import_module("ncnnlike.onnx." + info.name)    # cached after the first call
     return _CONVERTERS
 
 
@@ -171,25 +170,43 @@ class ImportCtx:
         return len(self.shape(name))
 
     def batch_axis(self, name):
+        """The ONNX axis holding the batch (size 1), or None when the tensor has none (a Squeeze
+        removed it): since the batch is 1, dropping any size-1 axis keeps the data layout."""
         return self._batch_axis.get(name, 0)
 
     def set_batch_axis(self, name, axis):
-        """Declare that `name` carries the batch on ONNX axis `axis` (e.g. LSTM's [T, 1, F])."""
+        """Declare that `name` carries the batch on ONNX axis `axis` (e.g. LSTM's [T, 1, F]), or None."""
         self._batch_axis[name] = axis
+
+    def inherit_batch_axis(self, node):
+        """Outputs of the rank of the node's first computed input take its batch axis (elementwise
+        ops keep layouts); converters that change layouts set it themselves."""
+        x = next((n for n in node.input if n and self.const(n) is None and n in self._shapes), None)
+        b = None if x is None else self.batch_axis(x)
+        if x is None or b == 0:
+            return
+        for out in node.output:
+            shape = self._shapes.get(out)
+            if shape is not None and len(shape) == self.rank(x) and (b is None or shape[b] == 1):
+                self._batch_axis[out] = b
 
     def ncnn_shape(self, name):
         """ncnn shape (numpy order, no batch) that ONNX tensor `name` maps to."""
         if name not in self._shapes and name in self._blobs:
             return self._blobs[name][1]
-        shape = self.shape(name)
+        shape = tuple(self.shape(name))
         b = self.batch_axis(name)
-        if tuple(shape) == (1,):      # a full reduction keeps only the batch: ncnn holds one value
+        if shape in ((), (1,)):      # a full reduction: ncnn holds one value
             return (1,)
+        if b is None:
+            if len(shape) > 4:
+                self.fail("tensor '%s' has rank %d; ncnn blobs have at most 4 dims" % (name, len(shape)))
+            return shape
         if len(shape) < 2 or shape[b] != 1:
             self.fail("tensor '%s' of shape %s has no batch axis of size 1 at axis %d" % (name, list(shape), b))
         if len(shape) > 5:
             self.fail("tensor '%s' has rank %d; ncnn blobs have at most 4 dims plus batch" % (name, len(shape)))
-        return tuple(shape[:b]) + tuple(shape[b + 1:])
+        return shape[:b] + shape[b + 1:]
 
     def axis(self, name, a):
         """ncnn axis (numpy order, no batch) of ONNX axis `a` of tensor `name`; the batch axis is an error."""
@@ -198,7 +215,7 @@ class ImportCtx:
         b = self.batch_axis(name)
         if not 0 <= a < r or a == b:
             self.fail("axis %d of tensor '%s' is the batch axis or out of range; ncnn has no batch" % (a, name))
-        return a - 1 if a > b else a
+        return a - 1 if b is not None and a > b else a
 
     def operand_shape(self, name, like):
         """ncnn shape of tensor `name` used next to tensor `like` (broadcasting, Concat of a
@@ -207,6 +224,8 @@ class ImportCtx:
         r = self.rank(like)
         padded = (1,) * (r - len(shape)) + tuple(shape)
         b = self.batch_axis(like)
+        if b is None:
+            return padded
         if len(padded) > r or padded[b] != 1:
             self.fail("tensor '%s' of shape %s varies along the batch axis" % (name, list(shape)))
         return padded[:b] + padded[b + 1:]
@@ -263,7 +282,7 @@ class ImportCtx:
         key = (name, want)
         if key not in self._cache:
             top = self.fresh(name + "_reshape")
-            self.add("Reshape", [blob], [top], shape_params(want), shapes=[want])
+            self.add("Reshape", [blob], [top], shape_params(want), shapes=[want], name=top)
             self._cache[key] = self._blobs[top][0]
         return self._cache[key]
 
@@ -293,7 +312,8 @@ class ImportCtx:
         """Append an ncnn layer. bottoms: ncnn blob names (from ctx.blob); tops: ONNX (or fresh)
         tensor names; params: {id: value}; weights: arrays in .bin order; shapes: actual ncnn shapes
         of the tops (default: from the ONNX shapes). Returns the Layer."""
-        layer_module(type_name, "%s: layer type" % self.where)
+        if type_name not in registry():
+            self.fail("unsupported ONNX op: ncnnlike has no ncnn layer '%s' for it" % type_name)
         if name is None:
             name = self.node.name if self.node is not None else ""
         layer = Layer(type_name, self._layer_name(name, type_name), list(bottoms), [],
@@ -335,49 +355,52 @@ def load_model(path):
 def import_onnx(path_or_model, where=None):
     """Convert an ONNX model (path or ModelProto) to an ncnn Graph."""
     from ncnnlike.onnx.fanout import insert_splits
-    from ncnnlike.onnx.fold import fold_node, prepare
+    from ncnnlike.onnx.fold import prepare
     model = load_model(path_or_model) if isinstance(path_or_model, str) else path_or_model
     where = where or (path_or_model if isinstance(path_or_model, str) else "model")
     model, shapes, consts, inputs, outputs = prepare(model, where)
     ctx = ImportCtx(where, shapes, consts)
+    ctx.opset = {o.domain or "": o.version for o in model.opset_import}.get("", 1)
     for name in inputs:
         ctx.add("Input", [], [name], shape_params(ctx.ncnn_shape(name)), name=name)
     table = converters()
-    opsets = {o.domain or "": o.version for o in model.opset_import}
-    ctx.opset = opsets.get("", 1)
     for node in model.graph.node:
         ctx.node = node
-        if fold_node(node, ctx, opsets):
-            continue
+        ctx.inherit_batch_axis(node)
         fn = table.get(node.op_type) if node.domain in ("", "ai.onnx") else None
         if fn is None:
             ctx.fail("unsupported ONNX op")
         fn(ctx, node)
+    _bind_outputs(ctx, outputs)
+    return insert_splits(Graph(ctx.layers), [sanitize(o, "out") for o in outputs])
+
+
+def _bind_outputs(ctx, outputs):
+    """Give each graph output's blob its ONNX name: rename an aliased blob (Identity removed), or
+    add a Noop when the blob is an input or another output; a constant output becomes MemoryData."""
     ctx.node = None
-    graph = Graph(ctx.layers)
-    _bind_outputs(ctx, graph, outputs)
-    return insert_splits(graph, [sanitize(o, "out") for o in outputs])
-
-
-def _bind_outputs(ctx, graph, outputs):
-    """Give each graph output's blob its ONNX name (renaming an aliased blob; constants -> MemoryData)."""
+    claimed = {layer.tops[0] for layer in ctx.layers if layer.type == "Input"}
     for out in outputs:
-        if ctx.const(out) is not None and out not in ctx._blobs:
-            blob = ctx.blob(out)
-        else:
-            blob = ctx.actual(out)[0]
         want = sanitize(out, "out")
+        if ctx.const(out) is not None and out not in ctx._blobs:
+            ctx.blob(out)
+        blob, shape = ctx.actual(out)
         if blob == want:
+            claimed.add(want)
             continue
-        if want in ctx._blob_names or blob in graph.input_names():
-            ctx.fail("graph output '%s' cannot keep its name (it is another blob)" % out)
-        for layer in graph.layers:
-            layer.bottoms = [want if b == blob else b for b in layer.bottoms]
-            layer.tops = [want if t == blob else t for t in layer.tops]
-        ctx._blob_names.add(want)
-        for key, (b, shape) in list(ctx._blobs.items()):
-            if b == blob:
-                ctx._blobs[key] = (want, shape)
+        if want in ctx._blob_names:
+            ctx.fail("graph output '%s' cannot keep its name: another blob has it" % out)
+        if blob in claimed:
+            ctx.add("Noop", [blob], [want], shapes=[shape], name=want)
+        else:
+            for layer in ctx.layers:
+                layer.bottoms = [want if b == blob else b for b in layer.bottoms]
+                layer.tops = [want if t == blob else t for t in layer.tops]
+            ctx._blob_names.add(want)
+            for key, (b, s) in list(ctx._blobs.items()):
+                if b == blob:
+                    ctx._blobs[key] = (want, s)
+        claimed.add(want)
 
 
 def convert(onnx_path, param_path, bin_path):

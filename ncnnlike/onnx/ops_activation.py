@@ -1,12 +1,12 @@
 """Activations: Relu, LeakyRelu, PRelu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Elu, Gelu, Mish,
-Softplus, Softmax and the UnaryOp family (spec 3 param ids)."""
+Softmax and the UnaryOp family (spec 3 param ids)."""
 import numpy as np
 
 from ncnnlike.onnx.importer import converter
 
 FLT_MAX = float(np.finfo(np.float32).max)
 
-_SIMPLE = {"Sigmoid": "Sigmoid", "Tanh": "TanH", "Mish": "Mish", "Softplus": "Softplus"}
+_SIMPLE = {"Sigmoid": "Sigmoid", "Tanh": "TanH", "Mish": "Mish"}
 
 # UnaryOp op_type (spec 3)
 _UNARY = {"Abs": 0, "Neg": 1, "Floor": 2, "Ceil": 3, "Sqrt": 5, "Exp": 7, "Log": 8, "Sin": 9,

@@ -16,9 +16,10 @@ def inner_product(ctx, a, y, weight, bias):
     blob, actual = ctx.actual(a)
     if len(shape) == 2 or len(actual) == 2:
         blob = ctx.blob(a)     # a 2-D blob must be exactly (rows, K): ncnn batches its rows
+    out = (shape[0], num_output) if len(shape) == 2 else (num_output,)
     params = {0: num_output, 1: int(bias is not None), 2: int(weight.size)}
     weights = [weight] if bias is None else [weight, bias]
-    ctx.add("InnerProduct", [blob], [y], params, weights)
+    ctx.add("InnerProduct", [blob], [y], params, weights, shapes=[out])
 
 
 @converter("Gemm")

@@ -88,7 +88,7 @@ def pad(ctx, node):
     if min(begin + end) < 0:
         ctx.fail("negative pads (cropping) are not supported")
     b = ctx.batch_axis(x)
-    if begin[b] or end[b]:
+    if b is not None and (begin[b] or end[b]):
         ctx.fail("padding the batch axis is not supported")
     per_axis = [(begin[i], end[i]) for i in range(r) if i != b]
     names = {1: [(2, 3)], 2: [(0, 1), (2, 3)], 3: [(7, 8), (0, 1), (2, 3)], 4: [None, (7, 8), (0, 1), (2, 3)]}

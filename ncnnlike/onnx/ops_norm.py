@@ -1,5 +1,4 @@
-"""BatchNormalization -> BatchNorm, LayerNormalization -> LayerNorm, InstanceNormalization ->
-InstanceNorm, GroupNormalization -> GroupNorm (spec 3; gamma/beta buffers raw)."""
+"""BatchNormalization -> BatchNorm, LayerNormalization -> LayerNorm (spec 3; buffers raw)."""
 import numpy as np
 
 from ncnnlike.onnx.importer import converter
@@ -27,7 +26,8 @@ def layer_norm(ctx, node):
     axis = axis + r if axis < 0 else axis
     shape = ctx.ncnn_shape(x)
     k = r - axis
-    if not (k == 1 or (k == 2 and len(shape) == 3)) or ctx.batch_axis(x) >= axis:
+    b = ctx.batch_axis(x)
+    if not (k == 1 or (k == 2 and len(shape) == 3)) or (b is not None and b >= axis):
         ctx.fail("LayerNormalization over the last %d axes of a %d-D blob is not supported" % (k, len(shape)))
     size = int(np.prod(ctx.shape(x)[axis:]))
     gamma = np.broadcast_to(ctx.const_input(node, 1).astype(np.float32), ctx.shape(x)[axis:]).ravel()
@@ -36,24 +36,3 @@ def layer_norm(ctx, node):
         beta = np.broadcast_to(ctx.const_input(node, 2).astype(np.float32), ctx.shape(x)[axis:]).ravel()
     eps = float(ctx.attrs(node).get("epsilon", 1e-5))
     ctx.add("LayerNorm", [ctx.blob(x)], [node.output[0]], {0: size, 1: eps, 2: 1}, [gamma, beta])
-
-
-@converter("InstanceNormalization")
-def instance_norm(ctx, node):
-    scale, bias = (ctx.const_input(node, i).astype(np.float32) for i in (1, 2))
-    eps = float(ctx.attrs(node).get("epsilon", 1e-5))
-    ctx.add("InstanceNorm", [ctx.blob(node.input[0])], [node.output[0]], {0: int(scale.size), 1: eps, 2: 1},
-            [scale, bias])
-
-
-@converter("GroupNormalization")
-def group_norm(ctx, node):
-    """GroupNorm; opset 18 gives per-group scale/bias, opset 21 per-channel: ncnn wants per channel."""
-    x = node.input[0]
-    channels = ctx.shape(x)[1]
-    groups = int(ctx.attrs(node)["num_groups"])
-    scale, bias = (ctx.const_input(node, i).astype(np.float32).ravel() for i in (1, 2))
-    if scale.size == groups and groups != channels:
-        scale, bias = np.repeat(scale, channels // groups), np.repeat(bias, channels // groups)
-    eps = float(ctx.attrs(node).get("epsilon", 1e-5))
-    ctx.add("GroupNorm", [ctx.blob(x)], [node.output[0]], {0: groups, 1: channels, 2: eps, 3: 1}, [scale, bias])

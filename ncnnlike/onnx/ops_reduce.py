@@ -32,10 +32,13 @@ def reduce(ctx, node):
         axes = list(range(r))
     axes = sorted({ax + r if ax < 0 else ax for ax in axes})
     b = ctx.batch_axis(x)
-    if b in axes and not keepdims:
-        ctx.fail("reducing the batch axis without keepdims is not supported (ncnn has no batch)")
+    out_b = b
+    if not keepdims and b is not None:       # the batch axis moves left, or is reduced away
+        out_b = None if b in axes else b - sum(ax < b for ax in axes)
     ncnn_axes = [ctx.axis(x, ax) for ax in axes if ax != b]
     if not ncnn_axes:
         ctx.alias(y, x)
+        ctx.set_batch_axis(y, out_b)
         return
+    ctx.set_batch_axis(y, out_b)
     ctx.add("Reduction", [ctx.blob(x)], [y], {0: _OPS[node.op_type], 1: 0, 3: ncnn_axes, 4: keepdims, 5: 1})

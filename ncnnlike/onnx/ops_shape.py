@@ -28,14 +28,49 @@ def reshape(ctx, node):
     """Reshape to the inferred ONNX output shape without batch; nothing when the blob already has it
     (ncnn global pooling already yields the 1-D blob a Flatten asks for)."""
     x, y = node.input[0], node.output[0]
+    ctx.set_batch_axis(y, _reshaped_batch_axis(ctx, node, x, y))
     target = tuple(ctx.ncnn_shape(y))
     blob, actual = ctx.actual(x)
     if tuple(actual) == target:
         ctx.alias(y, x)
+        ctx.set_batch_axis(y, _reshaped_batch_axis(ctx, node, x, y))
         return
     if int(np.prod(actual)) != int(np.prod(target)):
         ctx.fail("cannot reshape %s to %s" % (list(actual), list(target)))
     ctx.add("Reshape", [blob], [y], shape_params(target), shapes=[target])
+
+
+def _squeeze_axes(ctx, node, rank):
+    """Axes of Squeeze/Unsqueeze (attribute before opset 13, else input 1), normalised to `rank`."""
+    a = ctx.attrs(node)
+    if "axes" in a:
+        axes = list(a["axes"])
+    elif ctx.has_input(node, 1):
+        axes = [int(v) for v in ctx.const_input(node, 1).ravel()]
+    else:
+        axes = [i for i, n in enumerate(ctx.shape(node.input[0])) if n == 1]
+    return sorted(ax + rank if ax < 0 else ax for ax in axes)
+
+
+def _reshaped_batch_axis(ctx, node, x, y):
+    """Where the batch axis goes: exact for Squeeze/Unsqueeze (None once squeezed away), else the
+    first size-1 output axis after as many elements as before the input's batch axis. Batch is 1,
+    so dropping any size-1 axis keeps the layout: the fallback is the first size-1 axis, or None."""
+    b = ctx.batch_axis(x)
+    in_shape, out_shape = ctx.shape(x), ctx.shape(y)
+    if b is None:
+        return next((j for j, n in enumerate(out_shape) if n == 1), None)
+    if node.op_type == "Squeeze":
+        axes = _squeeze_axes(ctx, node, len(in_shape))
+        return None if b in axes else b - sum(ax < b for ax in axes)
+    if node.op_type == "Unsqueeze":
+        axes = _squeeze_axes(ctx, node, len(out_shape))
+        return [j for j in range(len(out_shape)) if j not in axes][b]
+    before = int(np.prod(in_shape[:b]))
+    for j, n in enumerate(out_shape):
+        if n == 1 and int(np.prod(out_shape[:j])) == before:
+            return j
+    return next((j for j, n in enumerate(out_shape) if n == 1), None)
 
 
 _PATTERN = [(0, 1, 2), (1, 0, 2), (0, 2, 1), (2, 0, 1), (1, 2, 0), (2, 1, 0)]
@@ -69,12 +104,13 @@ def transpose(ctx, node):
     r = ctx.rank(x)
     perm = list(ctx.attrs(node).get("perm", range(r - 1, -1, -1)))
     b = ctx.batch_axis(x)
+    out_b = None if b is None else perm.index(b)
     ncnn_perm = [ctx.axis(x, p) for p in perm if p != b]
     if ncnn_perm == sorted(ncnn_perm):
         ctx.alias(y, x)
-        ctx.set_batch_axis(y, perm.index(b))
+        ctx.set_batch_axis(y, out_b)
         return
-    ctx.set_batch_axis(y, perm.index(b))
+    ctx.set_batch_axis(y, out_b)
     if len(ncnn_perm) not in (2, 3, 4):
         ctx.fail("Permute of a %d-D blob is not supported" % len(ncnn_perm))
     ctx.add("Permute", [ctx.blob(x)], [y], {0: order_type(ncnn_perm)})

@@ -72,7 +72,7 @@ def find_consumer(graph, i, types, bottom_count=1, slots=(0,)):
     return None
 
 
-def fuse_into(graph, survivor, fused):
+def fuse_into(survivor, fused):
     """The survivor takes over the fused layer's top (spec 4.2: the name after the fused op survives)."""
     survivor.tops[0] = fused.tops[0]
     fused.type = FUSED

@@ -93,7 +93,7 @@ def _after_global_pooling(graph, layer_type, accept, pass_name, log):
         if layer is None or not accept(layer) or not sole_reader(graph, pool.tops[0], layer):
             continue
         note(log, pass_name, pool.name, layer.name)
-        fuse_into(graph, pool, layer)
+        fuse_into(pool, layer)
         count += 1
     purge(graph)
     return count
@@ -142,16 +142,20 @@ def eliminate_reshape_before_binaryop(graph, log=None):
 
 
 def eliminate_flatten_after_innerproduct(graph, log=None):
-    """InnerProduct already gives a 1-D blob for a non-batched input (spec 4.3 pass 33)."""
-    count = 0
+    """InnerProduct already gives a 1-D blob (spec 4.3 pass 33); skipped when the shapes are known
+    and its output is 2-D (a batch of rows, spec 3 InnerProduct), which Flatten does change."""
+    count, shapes = 0, None
     for i, ip in live(graph):
         if ip.type != "InnerProduct":
             continue
         flatten = find_consumer(graph, i, ("Flatten",))
         if flatten is None or not sole_reader(graph, ip.tops[0], flatten):
             continue
+        shapes = shapes if shapes is not None else infer_shapes(graph) or {}
+        if len(shapes.get(ip.tops[0], (0,))) != 1:
+            continue
         note(log, "eliminate_flatten_after_innerproduct", ip.name, flatten.name)
-        fuse_into(graph, ip, flatten)
+        fuse_into(ip, flatten)
         count += 1
     purge(graph)
     return count

@@ -55,7 +55,7 @@ def _fuse_activation(graph, log, layer_types, allowed, pass_name):
         else:
             layer.params.pop(ACTIVATION_PARAMS, None)
         note(log, pass_name, layer.name, act.name)
-        fuse_into(graph, layer, act)
+        fuse_into(layer, act)
         count += 1
     purge(graph)
     return count

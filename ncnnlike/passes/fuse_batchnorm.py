@@ -43,7 +43,7 @@ def fuse_batchnorm_scale(graph, log=None):
             bias = bias + scale.weight("bias_data")
         set_weights(bn, slope_data=bn.weight("slope_data") * s, bias_data=bias)
         note(log, "fuse_batchnorm_scale", bn.name, scale.name)
-        fuse_into(graph, bn, scale)
+        fuse_into(bn, scale)
         count += 1
     purge(graph)
     return count
@@ -83,7 +83,7 @@ def _fuse_batchnorm(graph, log, layer_type, pass_name):
         if not scale_output_channels(layer, b, a):
             continue
         note(log, pass_name, layer.name, bn.name)
-        fuse_into(graph, layer, bn)
+        fuse_into(layer, bn)
         count += 1
     purge(graph)
     return count

@@ -56,7 +56,7 @@ def _fuse_mul(graph, log, layer_type, pass_name):
             new["bias_data"] = layer.weight("bias_data") * m
         set_weights(layer, **new)
         note(log, pass_name, layer.name, op.name)
-        fuse_into(graph, layer, op)
+        fuse_into(layer, op)
         count += 1
     purge(graph)
     return count
@@ -77,7 +77,7 @@ def _fuse_add(graph, log, layer_type, pass_name):
             set_param(layer, "bias_term", 1)
         set_weights(layer, bias_data=bias)
         note(log, pass_name, layer.name, op.name)
-        fuse_into(graph, layer, op)
+        fuse_into(layer, op)
         count += 1
     purge(graph)
     return count
@@ -137,7 +137,7 @@ def fuse_innerproduct_dropout(graph, log=None):
                 new["bias_data"] = layer.weight("bias_data") * s
             set_weights(layer, **new)
         note(log, "fuse_innerproduct_dropout", layer.name, drop.name)
-        fuse_into(graph, layer, drop)
+        fuse_into(layer, drop)
         count += 1
     purge(graph)
     return count

@@ -6,14 +6,13 @@ absmax, phase 2 histograms |v| over [0, absmax]. Each statistic is a small objec
 different machines and combined: merging in list order gives exactly the result of one pass.
 A batch is an array (N, *blob_shape) of N samples of one layer's bottom blob (ncnn shape, no batch).
 """
-import io
 import zipfile
 from collections import OrderedDict
 
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.quant.tablefile import atomic_write
+from ncnnlike.io.atomic import atomic_open
 
 NUM_BINS = 2048
 _CHUNK = 65536
@@ -62,6 +61,21 @@ class AbsMax:
         self.absmax = np.float32(max(self.absmax, -lo, hi))
         self.count = int(np.prod(batch.shape[1:]))
         self.samples += batch.shape[0]
+
+    def update_extrema(self, lows, highs, count):
+        """Phase 1 from per-sample minima and maxima reduced elsewhere (in the runtime graph);
+        `count` is the per-sample element count. Same result as update() on the samples."""
+        lows, highs = np.asarray(lows, np.float32), np.asarray(highs, np.float32)
+        if lows.size == 0:
+            return
+        lo, hi = np.float32(lows.min()), np.float32(highs.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise NcnnlikeError("non-finite value (inf or nan) in a calibration blob")
+        self.min = min(self.min, lo)
+        self.max = max(self.max, hi)
+        self.absmax = np.float32(max(self.absmax, -lo, hi))
+        self.count = int(count)
+        self.samples += lows.size
 
     def merge(self, other):
         """Combine with the statistics of the samples that come *after* ours."""
@@ -246,9 +260,8 @@ def save_stats(path, stats):
                                  for s, h in zip(layers, has_hist)], np.uint64).reshape(len(layers), NUM_BINS),
         "hist_zeros": np.array([s.histogram.zeros if h else 0 for s, h in zip(layers, has_hist)], np.int64),
     }
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write(path, buffer.getvalue())
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def load_stats(path):

@@ -11,15 +11,14 @@ are fine, a line is `key v1 v2 ...`; keys containing `_param_` are weight lines,
 ncnn2table writes it for all-zero channels, and such a line is flagged (`has_inf`) for the
 converter to warn about. Anything else is an error naming file:line.
 """
-import os
 import re
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
+from ncnnlike.io.atomic import atomic_open
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _INF = re.compile(r"^\+?inf(inity)?$", re.IGNORECASE)
@@ -69,29 +68,8 @@ def write_table(path, weight_lines, blob_lines, static_lines=None):
     for lines in (weight_lines, blob_lines, static_lines or {}):
         for key, values in lines.items():
             text.append(format_line(key, _check_line(key, values)))
-    atomic_write(path, "".join(text).encode("utf-8"))
-
-
-def atomic_write(path, data):
-    """Write bytes to a temporary file beside `path`, then rename it over `path` (no partial file)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    except OSError as e:
-        raise NcnnlikeError("cannot write %s: %s" % (path, e.strerror)) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as e:
-        os.unlink(tmp)
-        raise NcnnlikeError("cannot write %s: %s" % (path, e.strerror)) from None
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        f.write("".join(text).encode("utf-8"))
 
 
 def parse_value(token, where):

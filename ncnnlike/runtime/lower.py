@@ -23,9 +23,13 @@ def needed_layers(graph, outputs):
     return keep[::-1]
 
 
-def lower_graph(graph, input_shapes, outputs, int8=True):
+def lower_graph(graph, input_shapes, outputs, int8=True, probe=None):
     """ONNX model computing `outputs` (float32, batch axis first) from inputs of ncnn shapes
-    `input_shapes` (blob -> shape without batch). Returns (model, output tensor names)."""
+    `input_shapes` (blob -> shape without batch). Returns (model, output tensor names, ctx).
+
+    With `probe`, a function (ctx, blob, float tensor) -> [tensors], each output blob is replaced by
+    the tensors the probe computes from it in the graph (e.g. reductions for calibration), so that
+    large blobs need not leave onnxruntime; the output names then list them blob after blob."""
     ctx = LowerCtx(int8=int8)
     graph_inputs = []
     for layer in needed_layers(graph, outputs):
@@ -46,10 +50,12 @@ def lower_graph(graph, input_shapes, outputs, int8=True):
             raise NcnnlikeError("layer %s (%s): cannot run: %s" % (layer.name, layer.type, exc)) from exc
     names, graph_outputs = [], []
     for blob in outputs:
-        out = "out:" + blob
-        ctx.nodes.append(helper.make_node("Identity", [ctx.float_of(blob)], [out], name="n_" + out))
-        graph_outputs.append(helper.make_tensor_value_info(out, onnx.TensorProto.FLOAT, None))
-        names.append(out)
+        tensors = probe(ctx, blob, ctx.float_of(blob)) if probe else [ctx.float_of(blob)]
+        for k, tensor in enumerate(tensors):
+            out = "out:%s:%d" % (blob, k)
+            ctx.nodes.append(helper.make_node("Identity", [tensor], [out], name="n_" + out))
+            graph_outputs.append(onnx.ValueInfoProto(name=out))  # type left to inference
+            names.append(out)
     g = helper.make_graph(ctx.nodes, "ncnnlike", graph_inputs, graph_outputs, ctx.initializers)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION

@@ -31,6 +31,7 @@ class Net:
         self.graph = None
         self._param_path = None
         self._sessions = {}
+        self._shapes = {}
 
     @classmethod
     def from_graph(cls, graph):
@@ -58,35 +59,49 @@ class Net:
     def output_names(self):
         return self.graph.output_names()
 
+    def blob_shape(self, blob):
+        """ncnn shape (no batch) of a blob in the most recent run."""
+        return self._shapes[blob]
+
     def create_extractor(self):
         return Extractor(self)
 
     def clear(self):
         self._sessions.clear()
 
-    def _session(self, input_shapes, outputs):
+    def _session(self, input_shapes, outputs, probe=None):
         key = (tuple(sorted(input_shapes.items())), tuple(outputs), bool(self.opt.use_int8_inference),
-               int(self.opt.num_threads))
+               int(self.opt.num_threads), probe)
         if key not in self._sessions:
-            model, names, _ = lower_graph(self.graph, input_shapes, outputs, int8=self.opt.use_int8_inference)
+            model, names, ctx = lower_graph(self.graph, input_shapes, outputs, int8=self.opt.use_int8_inference,
+                                          probe=probe)
             so = ort.SessionOptions()
             so.intra_op_num_threads = max(1, int(self.opt.num_threads))
             so.inter_op_num_threads = 1
             so.log_severity_level = 3
             sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-            self._sessions[key] = (sess, names)
-        return self._sessions[key]
+            self._sessions[key] = (sess, names, {b: ctx.shape(b) for b in ctx.blobs()})
+        sess, names, self._shapes = self._sessions[key]
+        return sess, names
 
-    def run(self, inputs, outputs):
-        """Batch API: inputs blob -> array (N, *ncnn shape); returns blob -> array (N, *shape)."""
+    def run(self, inputs, outputs, probe=None):
+        """Batch API: inputs blob -> array (N, *ncnn shape); returns blob -> array (N, *shape).
+
+        With `probe` (see runtime.lower.lower_graph; it must be hashable, e.g. a module-level
+        function, as it keys the session cache) each blob maps to the list of probe results."""
         if self.graph is None:
             raise NcnnlikeError("no model loaded")
         feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in inputs.items()}
         shapes = {k: tuple(v.shape[1:]) for k, v in feeds.items()}
-        sess, names = self._session(shapes, list(outputs))
+        sess, names = self._session(shapes, list(outputs), probe)
         needed = {i.name for i in sess.get_inputs()}
         result = sess.run(names, {k: v for k, v in feeds.items() if k in needed})
-        return dict(zip(outputs, result))
+        if probe is None:
+            return dict(zip(outputs, result))
+        grouped = {blob: [] for blob in outputs}
+        for name, value in zip(names, result):
+            grouped[name[4:name.rindex(":")]].append(value)
+        return grouped
 
 
 class Extractor:

@@ -131,3 +131,39 @@ def test_rnn_features_ncnn_lacks_are_clear_errors(attrs, message):
               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, SIZE])], ["Y"], inits)
     with pytest.raises(NcnnlikeError, match=message):
         import_onnx(m)
+
+
+def pytorch_style_model(kind, direction, rng):
+    """What torch.onnx exports for nn.<kind>(batch_first=True): Transpose -> node -> Squeeze (one
+    direction) or Transpose + Reshape (two) -> Transpose; the last hidden state Y_h is an output."""
+    D = 2 if direction == "bidirectional" else 1
+    inits = weights(kind, D, rng)
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+             recurrent_node(kind, direction, "xt", ["Y", "Y_h"], inits)]
+    if D == 1:
+        inits["axes"] = numpy_helper.from_array(np.array([1], np.int64), "axes")
+        nodes.append(helper.make_node("Squeeze", ["Y", "axes"], ["ys"]))
+    else:
+        inits["shape"] = numpy_helper.from_array(np.array([0, 0, -1], np.int64), "shape")
+        nodes += [helper.make_node("Transpose", ["Y"], ["yt"], perm=[0, 2, 1, 3]),
+                  helper.make_node("Reshape", ["yt", "shape"], ["ys"])]
+    nodes.append(helper.make_node("Transpose", ["ys"], ["y"], perm=[1, 0, 2]))
+    return model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, T, SIZE])], ["y", "Y_h"], inits)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("direction", ["forward", "bidirectional"])
+def test_pytorch_style_export_matches_onnxruntime_and_pip_ncnn(kind, direction, tmp_path):
+    D = 2 if direction == "bidirectional" else 1
+    rng = np.random.default_rng(11 + D)
+    m = pytorch_style_model(kind, direction, rng)
+    x = rng.standard_normal((1, T, SIZE)).astype(np.float32)
+    want = run_ort(m, {"x": x})
+    graph = import_onnx(m)
+    assert [layer.type for layer in graph].count(kind) == 1
+    got = run_ours(graph, {"x": x}, ["y", "Y_h"])
+    np.testing.assert_allclose(got["y"][0], want["y"][0], atol=1e-4)
+    np.testing.assert_allclose(got["Y_h"][0], want["Y_h"].reshape(D, HIDDEN), atol=1e-4)
+    theirs = run_pip_ncnn(graph, x[0], ["y", "Y_h"], tmp_path)
+    assert cosine(theirs["y"], want["y"]) >= 0.99999
+    assert cosine(theirs["Y_h"], want["Y_h"]) >= 0.99999

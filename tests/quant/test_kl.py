@@ -1,11 +1,12 @@
-"""KL method: bit-exact float32 reproduction of ncnn2table's search (spec 5.5)."""
+"""KL method: bit-exact float32 reproduction of ncnn2table's search (spec 5.5), and its fast path."""
 import ctypes
 import ctypes.util
 
 import numpy as np
 import pytest
 
-from ncnnlike.quant.methods import blob_scale, kl
+from ncnnlike.quant.methods import blob_scale, kl, kl_bound
+from ncnnlike.quant.methods.logf import logf
 from ncnnlike.quant.stats import Histogram, LayerStats
 
 f32 = np.float32
@@ -51,8 +52,24 @@ def reference_kl(counts):
             if rs > 0:
                 E[rl] = E[rl] + rs * Q[j]
             E[lu:rl] = E[lu:rl] + Q[j]
-        result.append(np.cumsum(P * kl.logf(P / E))[-1])
+        result.append(np.cumsum(P * logf(P / E))[-1])
     return np.array(result, np.float32)
+
+
+def histograms():
+    """Histograms of very different shapes: heavy tails, relu'd normals, sparse counts, flat, spiky."""
+    rng = np.random.default_rng(2)
+    out = []
+    for df in (1.5, 3, 30):
+        v = np.abs(rng.standard_t(df, 200000))
+        out.append(np.bincount(np.minimum((v / v.max() * 2048).astype(int), 2047), minlength=2048))
+    for density in (0.02, 0.3, 0.9):
+        c = rng.integers(0, 6, 2048) * (rng.random(2048) < density)
+        c[2047] = 1
+        out.append(c)
+    spiky = np.zeros(2048, np.int64)
+    spiky[[0, 1, 64, 900, 2047]] = [10 ** 6, 5, 7, 3, 1]
+    return out + [np.full(2048, 3), spiky]
 
 
 def stats_of(counts, absmax):
@@ -68,7 +85,7 @@ def test_logf_equals_the_c_library_logf_bit_for_bit():
     x = np.concatenate([np.exp(rng.uniform(-12, 12, 40000)), rng.uniform(0.98, 1.02, 20000),
                         [1.0, 2.0, 0.5, 1e-4, 1e4]]).astype(np.float32)
     expected = np.array([libm.logf(float(v)) for v in x], np.float32)
-    assert np.array_equal(kl.logf(x), expected)
+    assert np.array_equal(logf(x), expected)
     assert np.count_nonzero(np.log(x) != expected) > 100    # numpy's float32 log would not do
 
 
@@ -92,7 +109,7 @@ def test_single_outlier_is_clipped_at_the_first_candidate():
     # t = 128: Q = H bin for bin, so only the folded outlier differs: P = eps + h, E = eps
     h = f32(1 / 100001)
     p = f32(EPS + f32(0)) + h
-    assert curve[0] == f32(p * kl.logf(np.array([p / EPS]))[0])
+    assert curve[0] == f32(p * logf(np.array([p / EPS]))[0])
     assert kl.best_bin(counts) == 128
     assert kl.threshold(stats_of(counts, 8.0)) == float(f32(128.5) * f32(8.0) / f32(2048))
 
@@ -115,3 +132,23 @@ def test_threshold_is_computed_in_float32():
 def test_all_zero_blob_gives_zero_threshold_and_finite_scale():
     assert kl.threshold(stats_of(np.zeros(2048), 0.0)) == 0.0
     assert blob_scale(0.0) == 1.0
+
+
+def test_estimate_bound_holds_for_every_candidate():
+    g = kl._geometry()
+    for counts in histograms():
+        estimate, bound = kl_bound.estimate(kl.normalize(counts), g)
+        exact = kl.kl_divergences(counts).astype(np.float64)
+        assert np.all(np.abs(exact - estimate) <= bound)
+        assert np.all(bound < 0.01 * np.abs(estimate).max() + 1e-6)      # tight enough to prune
+
+
+def test_fast_search_finds_the_same_bin_as_the_full_curve():
+    for counts in histograms():
+        assert kl.best_bin(counts) == 128 + int(np.argmin(kl.kl_divergences(counts)))
+
+
+def test_exact_kl_at_chosen_bins_equals_the_full_curve():
+    counts = histograms()[1]
+    ts = np.array([128, 129, 200, 1000, 1023, 2047])
+    assert np.array_equal(kl.kl_divergences_at(kl.normalize(counts), ts), kl.kl_divergences(counts)[ts - 128])

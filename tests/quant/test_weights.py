@@ -1,6 +1,5 @@
 """Weight scales: parity with ncnn2table's weight lines (spec 5.4, 5.6), the zero guard, 5.7 layers."""
 import os
-import struct
 
 import numpy as np
 import pytest
@@ -8,47 +7,14 @@ import pytest
 from helpers import REFERENCE, layer
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.graph import Graph
+from ncnnlike.io.model import load_model
 from ncnnlike.quant.tablefile import read_table
 from ncnnlike.quant.weights import (conv_weight_lines, embed_scales, mha_scales, rnn_scales,
                                     static_weight_lines, weight_scales)
 
-CONV_TYPES = ("Convolution", "ConvolutionDepthWise", "InnerProduct")
 
-
-def load_fp32_conv_model(param_path, bin_path):
-    """A Graph of an fp32 model whose only weighted layers are Convolution/ConvolutionDepthWise/
-    InnerProduct (true of tiny-opt and lite0-opt): .param tokens and .bin buffers read directly."""
-    with open(bin_path, "rb") as f:
-        data = f.read()
-    pos, layers = 0, []
-    with open(param_path) as f:
-        lines = f.read().splitlines()[2:]
-    for line in lines:
-        fields = line.split()
-        type_, name, nb, nt = fields[0], fields[1], int(fields[2]), int(fields[3])
-        params = {}
-        for token in fields[4 + nb + nt:]:
-            key, value = token.split("=")
-            if int(key) > -23300:
-                params[int(key)] = float(value) if any(c in value for c in ".eE") else int(value)
-        weights = {}
-        if type_ in CONV_TYPES:
-            ip = type_ == "InnerProduct"
-            size, bias, num_output = params[2 if ip else 6], params.get(1 if ip else 5, 0), params[0]
-            assert struct.unpack_from("<I", data, pos)[0] == 0      # fp32 tag
-            weights["weight_data"] = np.frombuffer(data, np.float32, size, pos + 4)
-            pos += 4 + 4 * size
-            if bias:
-                weights["bias_data"] = np.frombuffer(data, np.float32, num_output, pos)
-                pos += 4 * num_output
-        layers.append(layer(type_, name, fields[4:4 + nb], fields[4 + nb:4 + nb + nt], params, weights))
-    assert pos == len(data)
-    return Graph(layers)
-
-
-def tiny():
-    return load_fp32_conv_model(os.path.join(REFERENCE, "tiny", "tiny-opt.param"),
-                                os.path.join(REFERENCE, "tiny", "tiny-opt.bin"))
+def model(name):
+    return load_model(os.path.join(REFERENCE, name, name + "-opt.param"), os.path.join(REFERENCE, name, name + "-opt.bin"))
 
 
 def printed(values):
@@ -58,7 +24,7 @@ def printed(values):
 @pytest.mark.parametrize("method", ["kl", "aciq"])
 def test_tiny_weight_lines_print_as_ncnn2table_printed_them(method):
     expected = read_table(os.path.join(REFERENCE, "tiny", "tiny-png-%s.table" % method)).weights
-    lines = conv_weight_lines(tiny(), method)
+    lines = conv_weight_lines(model("tiny"), method)
     assert list(lines) == list(expected)
     for key, values in lines.items():
         assert printed(values) == printed(expected[key].values), key
@@ -66,8 +32,7 @@ def test_tiny_weight_lines_print_as_ncnn2table_printed_them(method):
 
 @pytest.mark.parametrize("method", ["kl", "aciq"])
 def test_lite0_weight_lines_match_and_all_zero_channels_get_scale_one(method):
-    graph = load_fp32_conv_model(os.path.join(REFERENCE, "lite0", "lite0-opt.param"),
-                                 os.path.join(REFERENCE, "lite0", "lite0-opt.bin"))
+    graph = model("lite0")
     expected = read_table(os.path.join(REFERENCE, "lite0", "lite0-png-%s.table" % method)).weights
     lines = conv_weight_lines(graph, method)
     assert list(lines) == list(expected)

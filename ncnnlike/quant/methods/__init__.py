@@ -48,16 +48,21 @@ def blob_scale(threshold):
     return float(scale) if np.isfinite(scale) else 1.0
 
 
-def blob_scales(stats, method, **options):
-    """OrderedDict layer name -> blob scale for every layer of a CalibrationStats."""
+def thresholds(stats, method, **options):
+    """OrderedDict layer name -> threshold for every layer of a CalibrationStats."""
     fn = get(method, **options)
-    scales = OrderedDict()
+    out = OrderedDict()
     for name, layer_stats in stats.items():
         try:
-            scales[name] = blob_scale(fn(layer_stats))
+            out[name] = fn(layer_stats)
         except NcnnlikeError as e:
             raise NcnnlikeError("layer %s: %s" % (name, e)) from None
-    return scales
+    return out
+
+
+def blob_scales(stats, method, **options):
+    """OrderedDict layer name -> blob scale (127/threshold, guarded) for every layer."""
+    return OrderedDict((name, blob_scale(t)) for name, t in thresholds(stats, method, **options).items())
 
 
 def compute_table(graph, stats, method, **options):

@@ -1,0 +1,72 @@
+"""model-optimize: fuse and simplify a float model, with ncnnoptimize's arguments (spec 4.1).
+
+    model-optimize in.param in.bin out.param out.bin flag [cutstart [cutend]]
+
+flag: 0 stores tagged weights as fp32, 1 or 65536 as fp16 (raw buffers stay fp32); any other
+integer means fp32, as ncnnoptimize's atoi; a non-integer is an error. One log line per rewrite on
+stderr, as ncnnoptimize. An int8 model is refused. Both output files appear only when complete.
+"""
+import sys
+
+import numpy as np
+
+from ncnnlike.cli.common import run_main
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.io.model import load_model, save_model
+from ncnnlike.layers.base import weight_specs
+from ncnnlike.passes import check_float, optimize
+from ncnnlike.passes.cut import apply_cut, cut_range
+
+USAGE = "usage: model-optimize in.param in.bin out.param out.bin flag [cutstart [cutend]]"
+FP16_FLAGS = (1, 65536)
+
+
+def parse_flag(text):
+    """The storage flag: True for fp16 (1 or 65536), False for fp32 (any other integer)."""
+    try:
+        return int(text.strip()) in FP16_FLAGS
+    except ValueError:
+        raise NcnnlikeError("flag '%s': expected an integer (0 = fp32, 1 or 65536 = fp16 weights)" % text) from None
+
+
+def widen_float16(graph):
+    """fp16-stored tagged weights back to fp32 (flag 0: ncnnoptimize widens them on load)."""
+    for layer in graph.layers:
+        for spec in weight_specs(layer):
+            values = layer.weights.get(spec.name)
+            if values is not None and values.dtype == np.float16:
+                layer.weights[spec.name] = values.astype(np.float32)
+
+
+def _log(line):
+    sys.stderr.write(line + "\n")
+
+
+def _main(argv):
+    if len(argv) < 5 or len(argv) > 7:
+        raise NcnnlikeError("expected 5 to 7 arguments, got %d (%s)" % (len(argv), USAGE))
+    in_param, in_bin, out_param, out_bin, flag = argv[:5]
+    fp16 = parse_flag(flag)
+    cutstart = argv[5] if len(argv) > 5 else None
+    cutend = argv[6] if len(argv) > 6 else None
+    graph = load_model(in_param, in_bin)
+    check_float(graph)
+    keep = cut_range(graph, cutstart, cutend) if cutstart is not None else None
+    layers_before = len(graph.layers)
+    rewrites = optimize(graph, _log)
+    if keep is not None:
+        apply_cut(graph, keep, _log)
+    if not fp16:
+        widen_float16(graph)
+    save_model(graph, out_param, out_bin, fp16=fp16)
+    _log("model-optimize: %d layers -> %d layers, %d rewrites, %s weights"
+         % (layers_before, len(graph.layers), len(rewrites), "fp16" if fp16 else "fp32"))
+    return 0
+
+
+def main(argv=None):
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

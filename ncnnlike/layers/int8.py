@@ -1,0 +1,160 @@
+"""int8 execution of Convolution, ConvolutionDepthWise and InnerProduct (spec 3, 7, 8; DESIGN "int8 execution").
+
+A layer runs int8 when int8_scale_term != 0 and ctx.int8 (net.opt.use_int8_inference) is set. Its
+weights are int8 as stored, or float weights quantized here as ncnn's load_model does (spec 3, 7.2).
+ncnn's maths (spec 8): q_in = clamp(round_half_away(x*s_in), +-127) (an int8 bottom is used as is);
+padding after quantization with (int8)pad_value; int32 accumulation; v = acc * scale_in[c] with
+scale_in = 0 if w_scale == 0 else 1/(s_in*w_scale[c]); + bias; fused activation; then, when
+int8_scale_term > 100, requantize q = clamp(round_half_away(v*s_top), +-127) and the top is int8
+(carried as uint8 q+128 and bound with quant=s_top), else the top is float.
+
+Two lowerings with these maths:
+  int8_sim.py   exact simulation: float ops on integer values (a float Conv on integer-valued tensors
+                is exact while partial sums stay below 2^24, always for inc*kh*kw <= 1040); rounding
+                as ncnn's x86 float2int8, trunc(x + copysign(0.5, x)). Chosen with ctx.int8 == "exact"
+                (lower_graph(..., int8="exact")).
+  int8_fast.py  onnxruntime's integer kernels on uint8 activations with zero point 128 (the default).
+Policy of the fast lowering, per layer (measured by tools/bench_int8_kernels.py, see int8_fast.py):
+  - requantized Convolution / ConvolutionDepthWise with activation none, ReLU or Clip: QLinearConv,
+    the activation a Clip on the uint8 output (rounding is monotone, so clip-then-round equals
+    round-then-clip); the chain stays uint8 from layer to layer. Deviation: the float bias becomes an
+    int32 bias round(bias/scale_in) and the requantize rounds half to even: the int8 output can
+    differ by 1 where v*s_top lies within 0.5*scale_in*s_top of a rounding boundary;
+  - every other int8 conv (float output, other activations) and InnerProduct: an exact int32
+    accumulation (ConvInteger / MatMulInteger), then the float tail of the simulation;
+  - float bottoms are quantized with QuantizeLinear (half to even): differs from ncnn only where
+    x*s_in is exactly k+0.5.
+  - weights: uint8 (w+128, zero point 128) unless the u8s8 kernels are exact (see int8_fast.py).
+With use_int8_inference off, ncnn's int8 layers do not run (pip ncnn reads the int8 weights as float
+and crashes); here they run as a float view of the int8 model: float weights w_q / w_scale[c].
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.layers.base import layer_module, resolve
+
+EXACT = "exact"
+
+
+def float2int8(x):
+    """ncnn's x86 float2int8 on float32 (spec 7.2): clamp(trunc(x + copysign(0.5, x)), -127, 127)."""
+    x = np.asarray(x, dtype=np.float32)
+    return np.clip(np.trunc(x + np.copysign(np.float32(0.5), x)), -127, 127).astype(np.int8)
+
+
+@dataclass
+class Int8Layer:
+    """What the int8 lowerings need of one layer, resolved as ncnn's load_model does."""
+    name: str
+    kind: str               # "conv" (Convolution / ConvolutionDepthWise) or "ip" (InnerProduct)
+    weight: np.ndarray      # int8: conv (outc, inc/group, kh, kw); ip (num_output, num_input)
+    scale_in: np.ndarray    # float32 (outc,): 1/(s_in*w_scale[c]), 0 where w_scale[c] == 0 (spec 8.4)
+    w_scale: np.ndarray     # float32 (outc,): the weight scale of each output channel
+    s_in: np.float32
+    s_top: object           # np.float32, or None when the top is float
+    bias: object            # float32 (outc,) or None
+    activation_type: int
+    activation_params: list
+    group: int = 1
+
+    @property
+    def num_output(self):
+        return self.weight.shape[0]
+
+
+def _where(layer):
+    return "layer %s (%s)" % (layer.name, layer.type)
+
+
+def _scales(layer, p, n_out):
+    """Weight scale of each output channel, bottom and top scale (spec 3 .bin layouts)."""
+    ws = np.atleast_1d(layer.weight("weight_data_int8_scales"))
+    s_in = np.float32(layer.weight("bottom_blob_int8_scales").ravel()[0])
+    s_top = np.float32(layer.weight("top_blob_int8_scales").ravel()[0]) if p.int8_scale_term > 100 else None
+    if layer.type == "ConvolutionDepthWise":
+        ws = np.repeat(np.broadcast_to(ws, (p.group,)), n_out // p.group)
+    elif ws.size != n_out:
+        raise NcnnlikeError("%s: %d weight scales for %d outputs" % (_where(layer), ws.size, n_out))
+    return ws.astype(np.float32), s_in, s_top
+
+
+def _int8_weights(layer, p, rows, ws_rows):
+    """The int8 weights as rows (one per scale); float weights are quantized per row (spec 3, 7.2)."""
+    w = layer.weights["weight_data"]
+    if np.asarray(w).dtype == np.int8:
+        return np.asarray(w).reshape(rows, -1)
+    w = layer.weight("weight_data").reshape(rows, -1)
+    return float2int8(w * ws_rows[:, None])
+
+
+def _check(layer, p, in_shape):
+    """The int8 terms and shapes ncnn's int8 forward accepts."""
+    if layer.type == "ConvolutionDepthWise" and p.int8_scale_term not in (1, 2, 101, 102):
+        raise NcnnlikeError("%s: int8_scale_term (8=) %d reads no scales; expected 1, 2, 101 or 102"
+                            % (_where(layer), p.int8_scale_term))
+    if layer.type == "InnerProduct" and p.int8_scale_term > 100:
+        raise NcnnlikeError("%s: int8_scale_term (8=) %d: InnerProduct has no requantize (top) scale"
+                            % (_where(layer), p.int8_scale_term))
+    if getattr(p, "dynamic_weight", 0):
+        raise NcnnlikeError("%s: dynamic_weight=1 cannot run int8" % _where(layer))
+    if layer.type != "InnerProduct" and len(in_shape) != 3:
+        raise NcnnlikeError("%s: int8 execution expects a 3-D (c, h, w) bottom, got shape %s"
+                            % (_where(layer), in_shape))
+
+
+def int8_layer(layer, p, in_shape):
+    """Int8Layer of a Convolution / ConvolutionDepthWise / InnerProduct with int8_scale_term != 0."""
+    _check(layer, p, in_shape)
+    n_out = p.num_output
+    group = getattr(p, "group", 1)
+    ws, s_in, s_top = _scales(layer, p, n_out)
+    if layer.type == "ConvolutionDepthWise":
+        w = _int8_weights(layer, p, group, ws[::n_out // group])
+    else:
+        w = _int8_weights(layer, p, n_out, ws)
+    if layer.type == "InnerProduct":
+        w = w.reshape(n_out, -1)
+    else:
+        c = in_shape[0]
+        if c % group or w.size != n_out * (c // group) * p.kernel_h * p.kernel_w:
+            raise NcnnlikeError("%s: weight_data_size %d does not match %d outputs, %d inputs, group %d, kernel %dx%d"
+                                % (_where(layer), w.size, n_out, c, group, p.kernel_h, p.kernel_w))
+        w = w.reshape(n_out, c // group, p.kernel_h, p.kernel_w)
+    with np.errstate(divide="ignore"):
+        scale_in = np.float32(1) / (s_in * ws)
+    scale_in = np.where(ws == 0, np.float32(0), scale_in).astype(np.float32)
+    bias = layer.weight("bias_data") if p.bias_term else None
+    return Int8Layer(layer.name, "ip" if layer.type == "InnerProduct" else "conv", w, scale_in, ws,
+                     s_in, s_top, bias, int(p.activation_type), list(p.activation_params or []), group)
+
+
+def pad_int8(p):
+    """The int8 pad value: ncnn casts pad_value to int8 without scaling it (spec 8.2 QUIRK)."""
+    return int(np.clip(np.trunc(p.pad_value), -128, 127))
+
+
+def lower_float_view(layer, L, ctx):
+    """use_int8_inference off: run the layer's float lowering on weights w_q / w_scale[c]."""
+    w = L.weight.reshape(L.num_output, -1).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(np.isfinite(L.w_scale[:, None]) & (L.w_scale[:, None] != 0), w / L.w_scale[:, None], 0)
+    view = type(layer)(layer.type, layer.name, layer.bottoms, layer.tops, layer.params.copy(),
+                       {"weight_data": w.astype(np.float32).ravel()})
+    if L.bias is not None:
+        view.weights["bias_data"] = L.bias
+    view.params[8] = 0
+    layer_module(layer.type).lower(view, resolve(view), ctx)
+
+
+def lower_int8(layer, p, ctx):
+    """Lower an int8 layer: fast kernels, exact simulation (ctx.int8 == "exact"), or the float view."""
+    L = int8_layer(layer, p, ctx.in_shape(layer))
+    if not ctx.int8:
+        return lower_float_view(layer, L, ctx)
+    from ncnnlike.layers import int8_fast, int8_sim
+    module = int8_sim if ctx.int8 == EXACT else int8_fast
+    if L.kind == "ip":
+        return module.lower_innerproduct(ctx, layer, L)
+    return module.lower_conv(ctx, layer, p, L)

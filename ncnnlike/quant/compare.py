@@ -1,0 +1,274 @@
+"""model-compare's measurements: per-layer output error fp32 vs int8, and network-output agreement.
+
+A quantized layer is judged by its top blob: the same blob is extracted from the fp32 model and from
+the int8 model, over every sample, and compared (cosine, SNR in dB, max abs error), accumulated in
+float64 so the figures do not depend on the batch size. A requantized top (int8_scale_term > 100,
+spec 6.5) is int8-valued when extracted (spec 8 "Extracting an int8 blob": a value cast, no scale),
+so it is compared after dividing by the layer's top scale. Network outputs are compared per sample:
+mean and min cosine, SNR, and top-1 agreement (argmax of each flattened sample).
+"""
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.quant.convert import quantized_layers
+from ncnnlike.quant.images import iter_batches
+
+REQUANTIZE = 100
+INT8_SCALE_TERM = 8
+REQUANTIZED_NOTE = ("requantized int8 tops (int8_scale_term > 100) are compared as extracted value / "
+                    "top_blob_int8_scale")
+DEFAULT_CACHE_BYTES = 1 << 30
+
+
+def snr_db(signal2, error2):
+    """10*log10(signal energy / error energy); inf when there is no error, -inf when no signal."""
+    if error2 == 0:
+        return float("inf")
+    if signal2 == 0:
+        return float("-inf")
+    return float(10.0 * np.log10(signal2 / error2))
+
+
+def cosine(dot, ref2, test2):
+    """Cosine from accumulated sums; two all-zero tensors are identical (1.0), one all-zero is 0.0."""
+    if ref2 == 0 and test2 == 0:
+        return 1.0
+    if ref2 == 0 or test2 == 0:
+        return 0.0
+    return float(dot / np.sqrt(ref2 * test2))
+
+
+@dataclass
+class ErrorStats:
+    """Streaming error of one tensor: sums over all samples and elements (float64), and max abs error."""
+    dot: float = 0.0
+    ref2: float = 0.0
+    test2: float = 0.0
+    err2: float = 0.0
+    max_abs: float = 0.0
+    count: int = 0
+
+    def update(self, ref, test):
+        ref = np.asarray(ref, np.float64).reshape(-1)
+        test = np.asarray(test, np.float64).reshape(-1)
+        if ref.shape != test.shape:
+            raise NcnnlikeError("cannot compare tensors of %d and %d elements" % (ref.size, test.size))
+        diff = test - ref
+        self.dot += float(ref @ test)
+        self.ref2 += float(ref @ ref)
+        self.test2 += float(test @ test)
+        self.err2 += float(diff @ diff)
+        self.max_abs = max(self.max_abs, float(np.abs(diff).max(initial=0.0)))
+        self.count += ref.size
+
+    @property
+    def cosine(self):
+        return cosine(self.dot, self.ref2, self.test2)
+
+    @property
+    def snr_db(self):
+        return snr_db(self.ref2, self.err2)
+
+    def as_dict(self):
+        return {"cosine": self.cosine, "snr_db": self.snr_db, "max_abs_error": self.max_abs}
+
+
+@dataclass
+class OutputStats:
+    """Agreement of one network output: per-sample cosine (mean, min), top-1 agreement, overall SNR."""
+    error: ErrorStats = field(default_factory=ErrorStats)
+    cos_sum: float = 0.0
+    cos_min: float = 1.0
+    agree: int = 0
+    samples: int = 0
+
+    def update(self, ref, test):
+        ref = np.asarray(ref, np.float64).reshape(len(ref), -1)
+        test = np.asarray(test, np.float64).reshape(len(test), -1)
+        self.error.update(ref, test)
+        for r, t in zip(ref, test):
+            c = cosine(float(r @ t), float(r @ r), float(t @ t))
+            self.cos_sum += c
+            self.cos_min = min(self.cos_min, c)
+        self.agree += int(np.sum(ref.argmax(axis=1) == test.argmax(axis=1)))
+        self.samples += len(ref)
+
+    @property
+    def cosine(self):
+        """Mean per-sample cosine."""
+        return self.cos_sum / self.samples if self.samples else 1.0
+
+    @property
+    def top1_agreement(self):
+        return self.agree / self.samples if self.samples else 1.0
+
+    def as_dict(self):
+        return {"cosine_mean": self.cosine, "cosine_min": self.cos_min, "top1_agreement": self.top1_agreement,
+                "snr_db": self.error.snr_db, "max_abs_error": self.error.max_abs, "samples": self.samples}
+
+
+def output_score(outputs):
+    """The one figure a target is checked against: the worst output's mean per-sample cosine."""
+    return min(stats.cosine for stats in outputs.values())
+
+
+@dataclass
+class Probe:
+    """What to compare for one quantized layer: its top blob, and 1/top scale when requantized."""
+    layer: str
+    type: str
+    blob: str
+    top_scale: float = None
+
+
+def probes(fp_graph, int8_graph):
+    """OrderedDict layer -> Probe for every quantized layer of the int8 model, in param order."""
+    found = OrderedDict()
+    fp_names = {layer.name: layer for layer in fp_graph}
+    for name in quantized_layers(int8_graph):
+        layer = int8_graph.layer(name)
+        fp_layer = fp_names.get(name)
+        if fp_layer is None or fp_layer.type != layer.type or fp_layer.tops[:1] != layer.tops[:1]:
+            raise NcnnlikeError("int8 layer %s (%s) has no matching layer in the fp32 model: the two models "
+                                "must come from the same float model" % (name, layer.type))
+        scale = None
+        if layer.params.get(INT8_SCALE_TERM, 0) > REQUANTIZE and "top_blob_int8_scales" in layer.weights:
+            scale = float(np.asarray(layer.weights["top_blob_int8_scales"], np.float32).reshape(-1)[0])
+        found[name] = Probe(name, layer.type, layer.tops[0], scale)
+    return found
+
+
+def check_outputs(fp_graph, int8_graph):
+    """The fp32 model's output blobs, which the int8 model must also produce."""
+    outputs = fp_graph.output_names()
+    missing = [o for o in outputs if o not in int8_graph.output_names()]
+    if missing:
+        raise NcnnlikeError("output blob '%s' of the fp32 model is not an output of the int8 model" % missing[0])
+    return outputs
+
+
+class Samples:
+    """The compared samples as input batches: decoded once and kept in memory while they fit in
+    `cache_bytes` (so repeated passes, as in automatic mixed precision, do not decode again)."""
+
+    def __init__(self, lists, preprocess, batch_size=8, threads=1, cache_bytes=DEFAULT_CACHE_BYTES):
+        self.lists, self.preprocess = lists, preprocess
+        self.batch_size, self.threads, self.cache_bytes = batch_size, threads, cache_bytes
+        self._cache = None
+        self.count = len(lists[0])
+
+    def __iter__(self):
+        if self._cache is not None:
+            yield from self._cache
+            return
+        cache, size = [], 0
+        for batch in iter_batches(self.lists, self.preprocess, self.batch_size, self.threads):
+            size += sum(a.nbytes for a in batch.values())
+            cache = cache if cache is not None and size <= self.cache_bytes else None
+            if cache is not None:
+                cache.append(batch)
+            yield batch
+        self._cache = cache
+
+
+@dataclass
+class Comparison:
+    """Result of one fp32-vs-int8 pass: per-layer errors, per-output agreement, cached fp32 outputs."""
+    layers: OrderedDict
+    probes: OrderedDict
+    outputs: OrderedDict
+    reference: list
+    samples: int
+
+    def worst_first(self):
+        """Layer names ordered by SNR, lowest (worst) first; ties keep param order."""
+        return sorted(self.layers, key=lambda name: self.layers[name].snr_db)
+
+
+def _batch_len(batch):
+    return len(next(iter(batch.values())))
+
+
+def compare_models(fp_net, int8_net, batches, keep_reference=True):
+    """Run both nets over `batches` ({input: (N, ...)}) and measure every quantized layer and output.
+
+    `fp_net` runs with use_int8_inference off, `int8_net` with it on. The fp32 outputs are kept
+    (small: network outputs only) so later passes need no second fp32 run."""
+    fp_net.opt.use_int8_inference = False
+    int8_net.opt.use_int8_inference = True
+    found = probes(fp_net.graph, int8_net.graph)
+    outputs = check_outputs(fp_net.graph, int8_net.graph)
+    blobs = list(dict.fromkeys([p.blob for p in found.values()] + outputs))
+    layers = OrderedDict((name, ErrorStats()) for name in found)
+    out_stats = OrderedDict((name, OutputStats()) for name in outputs)
+    reference, samples = [], 0
+    for batch in batches:
+        ref = fp_net.run(batch, blobs)
+        test = int8_net.run(batch, blobs)
+        for name, probe in found.items():
+            value = test[probe.blob]
+            layers[name].update(ref[probe.blob], value / probe.top_scale if probe.top_scale else value)
+        for name in outputs:
+            out_stats[name].update(ref[name], test[name])
+        if keep_reference:
+            reference.append({name: ref[name] for name in outputs})
+        samples += _batch_len(batch)
+    if samples == 0:
+        raise NcnnlikeError("no samples to compare")
+    return Comparison(layers, found, out_stats, reference, samples)
+
+
+def reference_outputs(fp_net, batches):
+    """The fp32 network outputs for every batch (the one fp32 pass later trials compare against)."""
+    fp_net.opt.use_int8_inference = False
+    outputs = fp_net.graph.output_names()
+    return [fp_net.run(batch, outputs) for batch in batches]
+
+
+def output_agreement(int8_net, batches, reference):
+    """OrderedDict output -> OutputStats of `int8_net` against cached fp32 outputs, batch by batch."""
+    int8_net.opt.use_int8_inference = True
+    names = list(reference[0]) if reference else int8_net.graph.output_names()
+    stats = OrderedDict((name, OutputStats()) for name in names)
+    count = 0
+    for batch, ref in zip(batches, reference):
+        test = int8_net.run(batch, names)
+        for name in names:
+            stats[name].update(ref[name], test[name])
+        count += 1
+    if count != len(reference):
+        raise NcnnlikeError("the samples gave %d batches, the cached fp32 outputs %d" % (count, len(reference)))
+    return stats
+
+
+def comparison_dict(comparison):
+    """The JSON form: layers worst first, outputs, and how requantized blobs were compared."""
+    layers = []
+    for name in comparison.worst_first():
+        probe = comparison.probes[name]
+        entry = {"layer": name, "type": probe.type, "blob": probe.blob, "requantized": probe.top_scale is not None}
+        entry.update(comparison.layers[name].as_dict())
+        layers.append(entry)
+    return {"samples": comparison.samples, "note": REQUANTIZED_NOTE, "layers": layers,
+            "outputs": OrderedDict((name, s.as_dict()) for name, s in comparison.outputs.items())}
+
+
+def format_comparison(comparison):
+    """The printed report: one line per quantized layer (worst first), then one per network output."""
+    lines = ["per-layer error, fp32 vs int8, %d samples, worst first (%s)" % (comparison.samples, REQUANTIZED_NOTE),
+             "%-4s %-32s %-22s %10s %9s %12s" % ("#", "layer", "type", "cosine", "SNR dB", "max abs err")]
+    for rank, name in enumerate(comparison.worst_first(), 1):
+        s = comparison.layers[name]
+        kind = comparison.probes[name].type + ("*" if comparison.probes[name].top_scale else "")
+        lines.append("%-4d %-32s %-22s %10.6f %9.2f %12.6g" % (rank, name, kind, s.cosine, s.snr_db, s.max_abs))
+    if not comparison.layers:
+        lines.append("(the int8 model has no quantized layer)")
+    lines.append("(* = requantized top, compared after dividing by its top scale)")
+    lines.append("network outputs:")
+    for name, s in comparison.outputs.items():
+        lines.append("%-20s cosine mean %.6f min %.6f  top-1 agreement %.2f%%  SNR %.2f dB"
+                     % (name, s.cosine, s.cos_min, 100.0 * s.top1_agreement, s.error.snr_db))
+    return "\n".join(lines)

@@ -1,0 +1,15 @@
+"""HardSigmoid: clamp(alpha*x + beta, 0, 1), defaults alpha 0.2, beta 0.5."""
+import numpy as np
+from helpers import layer, run_layers
+
+X = np.random.default_rng(0).uniform(-6, 6, (2, 3, 4, 5)).astype(np.float32)
+
+
+def test_hardsigmoid_defaults_are_tensorflow_values():
+    y = run_layers([layer("HardSigmoid", "h", ["x"], ["y"])], {"x": X})["y"]
+    np.testing.assert_allclose(y, np.clip(0.2 * X + 0.5, 0, 1), rtol=1e-6, atol=1e-7)
+
+
+def test_hardsigmoid_with_pytorch_alpha():
+    y = run_layers([layer("HardSigmoid", "h", ["x"], ["y"], {0: 1 / 6})], {"x": X})["y"]
+    np.testing.assert_allclose(y, np.clip(X / 6 + 0.5, 0, 1), rtol=1e-6, atol=1e-7)
