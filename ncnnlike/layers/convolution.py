@@ -85,4 +85,7 @@ def lower_conv(ctx, layer, p, group):
 
 
 def lower(layer, p, ctx):
+    from ncnnlike.layers.int8 import lower_int8, runs_int8
+    if runs_int8(layer, p, ctx):
+        return lower_int8(layer, p, ctx)
     lower_conv(ctx, layer, p, 1)

@@ -1,5 +1,4 @@
 """ConvolutionDepthWise (spec 3): Convolution's params plus 7=group; float lowering to grouped ONNX Conv."""
-import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers import convolution
@@ -39,10 +38,6 @@ def check(layer, p, ctx):
                             % (layer.name, p.num_output, p.group))
     if p.dynamic_weight:
         raise NcnnlikeError("layer %s (ConvolutionDepthWise): dynamic_weight=1 is not supported" % layer.name)
-    stored_int8 = layer.weights.get("weight_data", np.zeros(0)).dtype == np.int8
-    if p.int8_scale_term and (ctx.int8 or stored_int8):
-        raise NcnnlikeError("layer %s (ConvolutionDepthWise): int8_scale_term=%d: int8 execution not available yet"
-                            % (layer.name, p.int8_scale_term))
     if len(ctx.in_shape(layer)) != 3:
         raise NcnnlikeError("layer %s (ConvolutionDepthWise): expects a 3-D (c, h, w) bottom, got shape %s"
                             % (layer.name, ctx.in_shape(layer)))
@@ -50,4 +45,7 @@ def check(layer, p, ctx):
 
 def lower(layer, p, ctx):
     check(layer, p, ctx)
+    from ncnnlike.layers.int8 import lower_int8, runs_int8
+    if runs_int8(layer, p, ctx):
+        return lower_int8(layer, p, ctx)
     convolution.lower_conv(ctx, layer, p, p.group)

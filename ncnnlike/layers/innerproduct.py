@@ -38,10 +38,9 @@ def out_shape(in_shape, num_output, num_input):
 
 def lower(layer, p, ctx):
     """y = x . W^T + b, then the fused activation (innerproduct.cpp forward)."""
-    stored_int8 = layer.weights.get("weight_data", np.zeros(0)).dtype == np.int8
-    if p.int8_scale_term and (ctx.int8 or stored_int8):   # float weights + scales run as float when int8 is off
-        raise NcnnlikeError("layer %s (InnerProduct): int8_scale_term=%d: int8 execution not available yet"
-                            % (layer.name, p.int8_scale_term))
+    from ncnnlike.layers.int8 import lower_int8, runs_int8
+    if runs_int8(layer, p, ctx):   # float weights + scales run as float when int8 is off
+        return lower_int8(layer, p, ctx)
     if p.num_output <= 0 or p.weight_data_size % p.num_output:
         raise NcnnlikeError("layer %s (InnerProduct): weight_data_size %d is not a multiple of num_output %d"
                             % (layer.name, p.weight_data_size, p.num_output))

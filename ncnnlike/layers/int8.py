@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
+from ncnnlike.layers.activation import lower_fused
 from ncnnlike.layers.base import layer_module, resolve
 
 EXACT = "exact"
@@ -135,6 +136,40 @@ def pad_int8(p):
     return int(np.clip(np.trunc(p.pad_value), -128, 127))
 
 
+def conv_geometry(p, in_shape):
+    """(ONNX pads [top, left, bottom, right], ncnn top shape (c, h, w)), SAME modes resolved."""
+    from ncnnlike.layers.convolution import pads_and_out
+    pads, (out_h, out_w) = pads_and_out(p, in_shape[1], in_shape[2])
+    return pads, (p.num_output, out_h, out_w)
+
+
+def conv_attrs(p, group, pads):
+    """Attributes shared by ONNX Conv, ConvInteger and QLinearConv."""
+    return dict(group=group, kernel_shape=[p.kernel_h, p.kernel_w], dilations=[p.dilation_h, p.dilation_w],
+                strides=[p.stride_h, p.stride_w], pads=list(pads))
+
+
+def ip_shapes(L, in_shape):
+    """(flatten?, top shape): a 2-D bottom with w == num_input is a batch of rows (spec 3 InnerProduct)."""
+    from ncnnlike.layers.innerproduct import out_shape
+    num_input = L.weight.shape[1]
+    shape = out_shape(in_shape, L.num_output, num_input)
+    if len(shape) == 1 and int(np.prod(in_shape)) != num_input:
+        raise NcnnlikeError("layer %s (InnerProduct): bottom shape %s has %d elements, weights expect %d"
+                            % (L.name, in_shape, int(np.prod(in_shape)), num_input))
+    return len(shape) == 1 and len(in_shape) != 1, shape
+
+
+def dequantize(ctx, acc, L, rank):
+    """int32 accumulator -> float v: acc*scale_in[c] (one rounding, spec 8.4), + bias, activation."""
+    axis = 1 if L.kind == "conv" else rank - 1
+    v = ctx.op("DequantizeLinear", [acc, ctx.const(L.scale_in, L.name + "_scale_in")], axis=axis)
+    if L.bias is not None:
+        bias = L.bias.reshape(-1, 1, 1) if L.kind == "conv" else L.bias
+        v = ctx.op("Add", [v, ctx.const(bias, L.name + "_b")])
+    return lower_fused(ctx, v, L.activation_type, L.activation_params)
+
+
 def lower_float_view(layer, L, ctx):
     """use_int8_inference off: run the layer's float lowering on weights w_q / w_scale[c]."""
     w = L.weight.reshape(L.num_output, -1).astype(np.float32)
@@ -146,6 +181,13 @@ def lower_float_view(layer, L, ctx):
         view.weights["bias_data"] = L.bias
     view.params[8] = 0
     layer_module(layer.type).lower(view, resolve(view), ctx)
+
+
+def runs_int8(layer, p, ctx):
+    """Whether the int8 lowering handles the layer: int8_scale_term set, and use_int8_inference on or
+    the weights stored int8 (float weights with scales run as plain float when it is off)."""
+    stored_int8 = np.asarray(layer.weights.get("weight_data", np.zeros(0))).dtype == np.int8
+    return bool(p.int8_scale_term) and bool(ctx.int8 or stored_int8)
 
 
 def lower_int8(layer, p, ctx):

@@ -1,7 +1,24 @@
-"""Explicit fan-out (spec 1.1): a blob read by several layers, or read and also a graph output,
-goes through a Split layer whose tops are named `<blob>_splitncnn_<k>`, one per use."""
+"""The graph's edges, last steps of an import: graph outputs keep their ONNX names, and explicit
+fan-out (spec 1.1): a blob read by several layers, or read and also a graph output, goes through a
+Split layer whose tops are named `<blob>_splitncnn_<k>`, one per use."""
 from ncnnlike.graph import Graph, Layer
+from ncnnlike.onnx.importer import sanitize
 from ncnnlike.paramdict import ParamDict
+
+
+def bind_outputs(ctx, outputs):
+    """Give each graph output's blob its ONNX name: rename the blob (an Identity was removed), or add
+    a Noop when the blob is a graph input or another output; a constant output becomes MemoryData."""
+    ctx.node = None
+    claimed = {layer.tops[0] for layer in ctx.layers if layer.type == "Input"}
+    for out in outputs:
+        want = sanitize(out, "out")
+        blob, shape = ctx.actual(out)
+        if blob != want and blob in claimed:
+            ctx.add("Noop", [blob], [want], shapes=[shape], name=want)
+        elif blob != want:
+            ctx.rename_blob(blob, want)
+        claimed.add(want)
 
 
 def insert_splits(graph, outputs=()):

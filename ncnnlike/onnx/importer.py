@@ -2,9 +2,9 @@
 
 How a model is imported (`import_onnx`):
   1. load; fix the batch axis of every graph input to 1 (ncnn blobs have no batch axis);
-  2. onnx shape inference (data_prop=True), so every tensor has a static shape;
-  3. walk the nodes in order: a node whose inputs are all constants (and every Shape node) is
-     folded to constants (fold.py); any other node goes to the converter registered for its op type;
+  2. onnx shape inference (data_prop=True) alternating with constant folding (fold.py): every
+     tensor gets a static shape, every node computable from constants (Shape glue) is folded;
+  3. every remaining node goes, in order, to the converter registered for its op type;
   4. graph outputs keep their ONNX names; fan-out gets explicit Split layers (fanout.py).
 
 Writing a converter (one module per family, ncnnlike/onnx/ops_<family>.py, imported automatically):
@@ -97,6 +97,12 @@ def shape_params(shape):
         raise ValueError("ncnn blobs have 1 to 4 dims, not shape %s" % (shape,))
     ids = {1: (0,), 2: (1, 0), 3: (2, 1, 0), 4: (2, 11, 1, 0)}[len(shape)]
     return dict(zip(ids, shape))
+
+
+def _const_shape(const):
+    """Default ncnn shape of a constant used as a blob: a leading 1 is taken as the batch axis."""
+    shape = const.shape[1:] if const.ndim >= 2 and const.shape[0] == 1 else const.shape
+    return tuple(int(s) for s in shape) or (1,)
 
 
 class ImportCtx:
@@ -250,11 +256,13 @@ class ImportCtx:
         return name
 
     def actual(self, name):
-        """(ncnn blob, actual ncnn shape) of a computed tensor, as produced."""
+        """(ncnn blob, actual ncnn shape) of a tensor, as produced (a constant: its MemoryData)."""
         if name not in self._blobs:
-            if self.const(name) is not None:
-                return self.blob(name), self._blobs[name][1]
-            self.fail("tensor '%s' is used before it is produced" % name)
+            const = self.const(name)
+            if const is None:
+                self.fail("tensor '%s' is used before it is produced" % name)
+            shape = _const_shape(const)
+            return self.blob(name, shape), shape
         return self._blobs[name]
 
     def blob(self, name, shape=None):
@@ -263,9 +271,7 @@ class ImportCtx:
         A constant becomes a MemoryData layer; a blob whose actual shape differs gets a Reshape."""
         const = self.const(name)
         if const is not None and name not in self._blobs:
-            if shape is None:
-                shape = const.shape[1:] if const.ndim >= 2 and const.shape[0] == 1 else const.shape
-            shape = tuple(int(s) for s in shape) or (1,)
+            shape = _const_shape(const) if shape is None else tuple(int(s) for s in shape) or (1,)
             key = (name, shape)
             if key not in self._cache:
                 top = self.fresh(name)
@@ -294,6 +300,18 @@ class ImportCtx:
         self._blobs[out] = self._blobs[inp]
         if inp in self._batch_axis:
             self._batch_axis[out] = self._batch_axis[inp]
+
+    def rename_blob(self, blob, name):
+        """Rename ncnn blob `blob` to `name` everywhere (a graph output keeps its ONNX name)."""
+        if name in self._blob_names:
+            self.fail("blob '%s' cannot take the name '%s': another blob has it" % (blob, name))
+        self._blob_names.add(name)
+        for layer in self.layers:
+            layer.bottoms = [name if b == blob else b for b in layer.bottoms]
+            layer.tops = [name if t == blob else t for t in layer.tops]
+        for key, (b, shape) in list(self._blobs.items()):
+            if b == blob:
+                self._blobs[key] = (name, shape)
 
     # --- layers --------------------------------------------------------------------------
     def _layer_name(self, name, type_name):
@@ -354,7 +372,7 @@ def load_model(path):
 
 def import_onnx(path_or_model, where=None):
     """Convert an ONNX model (path or ModelProto) to an ncnn Graph."""
-    from ncnnlike.onnx.fanout import insert_splits
+    from ncnnlike.onnx.fanout import bind_outputs, insert_splits
     from ncnnlike.onnx.fold import prepare
     model = load_model(path_or_model) if isinstance(path_or_model, str) else path_or_model
     where = where or (path_or_model if isinstance(path_or_model, str) else "model")
@@ -371,36 +389,8 @@ def import_onnx(path_or_model, where=None):
         if fn is None:
             ctx.fail("unsupported ONNX op")
         fn(ctx, node)
-    _bind_outputs(ctx, outputs)
+    bind_outputs(ctx, outputs)
     return insert_splits(Graph(ctx.layers), [sanitize(o, "out") for o in outputs])
-
-
-def _bind_outputs(ctx, outputs):
-    """Give each graph output's blob its ONNX name: rename an aliased blob (Identity removed), or
-    add a Noop when the blob is an input or another output; a constant output becomes MemoryData."""
-    ctx.node = None
-    claimed = {layer.tops[0] for layer in ctx.layers if layer.type == "Input"}
-    for out in outputs:
-        want = sanitize(out, "out")
-        if ctx.const(out) is not None and out not in ctx._blobs:
-            ctx.blob(out)
-        blob, shape = ctx.actual(out)
-        if blob == want:
-            claimed.add(want)
-            continue
-        if want in ctx._blob_names:
-            ctx.fail("graph output '%s' cannot keep its name: another blob has it" % out)
-        if blob in claimed:
-            ctx.add("Noop", [blob], [want], shapes=[shape], name=want)
-        else:
-            for layer in ctx.layers:
-                layer.bottoms = [want if b == blob else b for b in layer.bottoms]
-                layer.tops = [want if t == blob else t for t in layer.tops]
-            ctx._blob_names.add(want)
-            for key, (b, s) in list(ctx._blobs.items()):
-                if b == blob:
-                    ctx._blobs[key] = (want, s)
-        claimed.add(want)
 
 
 def convert(onnx_path, param_path, bin_path):

@@ -47,7 +47,7 @@ def resize(ctx, node):
     kind, align = _interp_mode(ctx, node, in_hw, out_hw)
     params = {0: kind, 3: int(out_hw[0]), 4: int(out_hw[1]), 6: align}
     scales = _given_scales(ctx, node)
-    if scales is not None and kind != NEAREST and any(float(i) * s != o for i, s, o in zip(in_hw, scales, out_hw)):
+    if scales is not None and any(float(i) * s != o for i, s, o in zip(in_hw, scales, out_hw)):
         ctx.fail("Resize scales %s give fractional sizes; ncnn interpolates by sizes" % list(scales))
     ctx.add("Interp", [ctx.blob(x)], [y], params)
 

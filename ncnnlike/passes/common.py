@@ -13,8 +13,6 @@ from ncnnlike.layers.base import resolve, schema, weight_specs
 
 FUSED = "ncnnfused"
 
-CONV_TYPES = ("Convolution", "ConvolutionDepthWise", "Deconvolution", "DeconvolutionDepthWise")
-
 
 def note(log, *words):
     """One ncnnoptimize-style log line (`fuse_convolution_batchnorm conv1 bn1`)."""
@@ -42,9 +40,9 @@ def live(graph):
     return [(i, layer) for i, layer in enumerate(graph.layers) if layer.type != FUSED]
 
 
-def readers(graph, blob, exclude=None):
-    """Live layers that read `blob` (optionally not counting `exclude`)."""
-    return [l for l in graph.layers if l.type != FUSED and blob in l.bottoms and l is not exclude]
+def readers(graph, blob):
+    """Live layers that read `blob`."""
+    return [l for l in graph.layers if l.type != FUSED and blob in l.bottoms]
 
 
 def producer_of(graph, blob):
@@ -117,13 +115,6 @@ def set_weights(layer, **arrays):
         raise NcnnlikeError("layer %s (%s): weight %s is missing" % (layer.name, layer.type, missing[0]))
     extra = [name for name in layer.weights if name not in order]
     layer.weights = {name: layer.weights[name] for name in order + extra}
-
-
-def first_weight(layer):
-    """The layer's first (often only) weight buffer as float32, or None."""
-    for name in layer.weights:
-        return layer.weight(name)
-    return None
 
 
 def per_output(weight, channels):

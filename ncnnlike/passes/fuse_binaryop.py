@@ -23,10 +23,10 @@ def _memorydata_dims(md):
     return (p.w, p.h, p.c, p.d)
 
 
-def _channel_operand(graph, layer, op_type, shapes_ok):
-    """(BinaryOp, per-channel values) when `layer`'s top is operand 0 of a 2-input, non-scalar
+def _channel_operand(graph, i, op_type, shapes_ok):
+    """(BinaryOp, per-channel values) when the top of layer i is operand 0 of a 2-input, non-scalar
     BinaryOp `op_type` whose operand 1 comes straight from a MemoryData of an accepted shape."""
-    i = next(k for k, l in enumerate(graph.layers) if l is layer)
+    layer = graph.layers[i]
     op = find_consumer(graph, i, ("BinaryOp",), bottom_count=2)
     if op is None or params(op).op_type != op_type or params(op).with_scalar:
         return None, None
@@ -44,10 +44,10 @@ def _channel_operand(graph, layer, op_type, shapes_ok):
 def _fuse_mul(graph, log, layer_type, pass_name):
     """`layer_type` -> BinaryOp MUL MemoryData(w=C): weights and bias of channel c times m[c]."""
     count = 0
-    for _, layer in live(graph):
+    for i, layer in live(graph):
         if layer.type != layer_type:
             continue
-        op, m = _channel_operand(graph, layer, MUL, lambda c: [(c, 0, 0, 0)])
+        op, m = _channel_operand(graph, i, MUL, lambda c: [(c, 0, 0, 0)])
         w = None if op is None else per_output(layer.weight("weight_data"), len(m))
         if w is None:
             continue
@@ -65,10 +65,10 @@ def _fuse_mul(graph, log, layer_type, pass_name):
 def _fuse_add(graph, log, layer_type, pass_name):
     """`layer_type` -> BinaryOp ADD MemoryData(w=C, or w=1 h=1 c=C): bias += m (created if absent)."""
     count = 0
-    for _, layer in live(graph):
+    for i, layer in live(graph):
         if layer.type != layer_type:
             continue
-        op, m = _channel_operand(graph, layer, ADD, lambda c: [(c, 0, 0, 0), (1, 1, c, 0)])
+        op, m = _channel_operand(graph, i, ADD, lambda c: [(c, 0, 0, 0), (1, 1, c, 0)])
         if op is None:
             continue
         p = params(layer)

@@ -52,8 +52,8 @@ def format_line(key, values):
 
 
 def _check_line(key, values):
-    if not key or any(ch.isspace() for ch in key) or key.startswith("#"):
-        raise NcnnlikeError("table key %r is empty, has whitespace or starts with '#'" % (key,))
+    if not key or any(ch.isspace() for ch in key) or "#" in key:
+        raise NcnnlikeError("table key %r is empty or has whitespace or '#' (a comment when read)" % (key,))
     values = np.asarray(values, np.float32).reshape(-1)
     if values.size == 0:
         raise NcnnlikeError("table line %s has no values" % key)

@@ -380,6 +380,18 @@ MORE = {
     "sub_constant_first": ([node("Sub", ["c", "x"], ["y"])], {"x": [1, 3, 4, 5]}, ["y"], {"c": rand(3, 4, 1)}, 17),
     "add_both_sides_broadcast": ([node("Add", ["a", "b"], ["y"])], {"a": [1, 3, 1, 5], "b": [1, 1, 4, 1]}, ["y"],
                                  {}, 17),
+    "reduce_batch_and_channel_no_keepdims": ([node("ReduceMean", ["x"], ["r"], axes=[0, 1], keepdims=0),
+                                              node("Relu", ["r"], ["y"])], {"x": [1, 2, 3, 4]}, ["y"], {}, 13),
+    "squeeze_all_after_global_pool": ([node("GlobalAveragePool", ["x"], ["g"]), node("Squeeze", ["g"], ["s"]),
+                                       node("Unsqueeze", ["s"], ["u"], axes=[0]),
+                                       node("Gemm", ["u", "w"], ["y"], transB=1)],
+                                      {"x": [1, 6, 3, 3]}, ["y"], {"w": rand(4, 6)}, 11),
+    "reshape_without_batch_then_softmax": ([node("Reshape", ["x", "sh"], ["r"]), node("Softmax", ["r"], ["s"], axis=0),
+                                            node("Relu", ["s"], ["y"])], {"x": [1, 6, 3, 3]}, ["y"],
+                                           {"sh": np.array([6, 9], np.int64)}, 13),
+    "constant_graph_output": ([node("Relu", ["x"], ["y"]),
+                               node("Constant", [], ["c"], value=numpy_helper.from_array(rand(2, 3)))],
+                              {"x": [1, 2, 3]}, ["y", "c"], {}, 13),
 }
 
 

@@ -21,12 +21,12 @@ def seq_sum(start, values):
     return acc
 
 
-def reference_kl(counts):
+def reference_kl(counts, ts=range(128, 2048)):
     """Spec 5.5 steps 3-4 written out loop by loop in float32, one t at a time (slow, plain)."""
     counts = np.asarray(counts, np.uint64)
     H = (counts.astype(np.float64) / float(counts.sum())).astype(np.float32)
     result = []
-    for t in range(128, 2048):
+    for t in ts:
         P = EPS + H[:t]
         P[t - 1] = seq_sum(P[t - 1], H[t:])
         npb = f32(t) / f32(128)
@@ -91,6 +91,7 @@ def test_logf_equals_the_c_library_logf_bit_for_bit():
 
 @pytest.mark.parametrize("kind", ["dense", "sparse"])
 def test_kl_curve_equals_straightforward_loop_bit_for_bit(kind):
+    """Every t for the dense histogram, every third t for the sparse one (the plain loop is slow)."""
     rng = np.random.default_rng(11)
     if kind == "dense":   # relu'd normal activations with a long tail
         v = np.abs(rng.standard_t(4, 300000))
@@ -98,8 +99,8 @@ def test_kl_curve_equals_straightforward_loop_bit_for_bit(kind):
     else:                 # few samples: many empty bins
         counts = rng.integers(0, 4, 2048) * (rng.random(2048) < 0.2)
         counts[2047] = 1
-    fast = kl.kl_divergences(counts)
-    assert np.array_equal(fast, reference_kl(counts))
+    ts = np.arange(128, 2048) if kind == "dense" else np.arange(129, 2048, 3)
+    assert np.array_equal(kl.kl_divergences(counts)[ts - 128], reference_kl(counts, ts))
 
 
 def test_single_outlier_is_clipped_at_the_first_candidate():

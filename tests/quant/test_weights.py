@@ -14,7 +14,9 @@ from ncnnlike.quant.weights import (conv_weight_lines, embed_scales, mha_scales,
 
 
 def model(name):
-    return load_model(os.path.join(REFERENCE, name, name + "-opt.param"), os.path.join(REFERENCE, name, name + "-opt.bin"))
+    """The ncnnoptimize'd fp32 model of a reference set (tiny, lite0)."""
+    folder = os.path.join(REFERENCE, name)
+    return load_model(os.path.join(folder, name + "-opt.param"), os.path.join(folder, name + "-opt.bin"))
 
 
 def printed(values):
@@ -47,7 +49,8 @@ def test_lite0_weight_lines_match_and_all_zero_channels_get_scale_one(method):
 
 
 def conv(kernel=3, stride=1, dilation=1, num_output=2, weights=None):
-    w = np.float32([[0.5, -2.0, 1.0, 0, 0, 0, 0, 0, 0], [0.25, 0.1, 0, 0, 0, 0, 0, 0, 0]]) if weights is None else weights
+    """A Convolution layer; by default 2 channels of 9 weights with absmax 2.0 and 0.25."""
+    w = np.float32([[0.5, -2.0, 1, 0, 0, 0, 0, 0, 0], [0.25, 0.1, 0, 0, 0, 0, 0, 0, 0]]) if weights is None else weights
     return layer("Convolution", "c", ["x"], ["y"], {0: num_output, 1: kernel, 2: dilation, 3: stride, 6: w.size},
                  {"weight_data": w.reshape(-1)})
 

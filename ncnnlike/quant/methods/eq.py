@@ -145,19 +145,21 @@ def _session(ctx, inputs, threads):
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def _int8_tail(ctx, spec, q, w, group):
-    """Conv of int8 values (as float: exact) with int8 weights, * a + b, fused activation, reshaped by
-    the `shape` input (spec 8 steps 3-6)."""
-    acc = ctx.op("Conv", [q, w], group=group, pads=[0, 0, 0, 0], **spec.conv)
-    v = ctx.op("Add", [ctx.op("Mul", [acc, "a"]), "b"])
-    return ctx.op("Reshape", [lower_fused(ctx, v, *spec.activation), "shape"])
+def _int8_tail(ctx, spec, q, w, group, reshape_first):
+    """Conv of int8 values (as float: exact) with int8 weights, * a + b, fused activation (spec 8
+    steps 3-6), reshaped by the `shape` input before or after the dequantization."""
+    v = ctx.op("Conv", [q, w], group=group, pads=[0, 0, 0, 0], **spec.conv)
+    if reshape_first:
+        v = ctx.op("Reshape", [v, "shape"])
+    v = lower_fused(ctx, ctx.op("Add", [ctx.op("Mul", [v, "a"]), "b"]), *spec.activation)
+    return v if reshape_first else ctx.op("Reshape", [v, "shape"])
 
 
 def weight_search_session(spec, group, threads):
     """x (n, cin, hp, wp) quantized and padded bottom, w (M, ing, kh, kw) candidate int8 weight rows,
     a, b (M, 1, 1), y (n, U, L, 1), shape [n, U, K1, L] -> d = <out, y> (n, U, K1, 1), q = |out|^2."""
     ctx = LowerCtx(int8=False)
-    out = _int8_tail(ctx, spec, "x", "w", group)
+    out = _int8_tail(ctx, spec, "x", "w", group, False)
     ctx.nodes.append(helper.make_node("MatMul", [out, "y"], ["d"]))
     ctx.nodes.append(helper.make_node("ReduceSumSquare", [out], ["q"], axes=[3], keepdims=0))
     return _session(ctx, ["x", "w", "a", "b", "y", "shape"], threads)
@@ -175,7 +177,7 @@ def bottom_search_session(spec, threads):
     if any(spec.pads):
         t, left, b, r = spec.pads
         q = ctx.op("Pad", [q, ctx.ints([0, 0, t, left, 0, 0, b, r]), ctx.const(np.float32(spec.pad_q))])
-    out = _int8_tail(ctx, spec, q, "w", spec.group)
+    out = _int8_tail(ctx, spec, q, "w", spec.group, True)
     ctx.nodes.append(helper.make_node("ReduceSum", [ctx.op("Mul", [out, "y"]), ctx.ints([3])], ["d"], keepdims=0))
     ctx.nodes.append(helper.make_node("ReduceSumSquare", [out], ["q"], axes=[3], keepdims=0))
     return _session(ctx, ["x", "s", "w", "a", "b", "y", "shape"], threads)

@@ -11,7 +11,7 @@ The bound covers every way ncnn's float32 result can differ from that real-numbe
 - each term: division (u), glibc logf (<= 0.818 ulp; 1 ulp = 2u|y| used), product (u), giving
   |tau_i - P_i ln(P_i/E_i)| <= u P_i (3.1 |ln(P_i/E_i)| + 1.1);
 - the sequential sum of t terms: <= gamma_t sum|tau_i|, gamma_n = n u / (1 - n u);
-- this module's own float64 rounding: < 1e-9, allowed 1e-8.
+- this module's own float64 rounding (prefix sums of <= 2048 terms): < 1e-8, allowed 1e-7.
 sum|tau_i| needs sum P_i |ln P_i - ln E_j| over each target bin: by Cauchy-Schwarz it is at most
 sqrt(S(P) * S(P (ln P - ln E_j)^2)), again from prefix sums (of P, P ln P and P ln^2 P).
 """
@@ -21,7 +21,7 @@ U = 2.0 ** -24
 NUM_BINS = 2048
 TARGET_BIN = 128
 EPS = float(np.float32(0.0001))
-_FLOAT64_SLACK = 1e-8
+_FLOAT64_SLACK = 1e-7
 _MOMENT_SLACK = 1e-9      # float64 error of a second moment from prefix sums (|terms| <= ~100, 2048 adds)
 
 

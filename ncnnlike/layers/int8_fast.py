@@ -1,0 +1,140 @@
+"""Fast int8 lowering on onnxruntime's integer kernels (policy and measurements: int8.py docstring).
+
+int8 activations travel as uint8 q+128 (zero point 128), the layout onnxruntime's fast kernels want.
+  - requantized conv, activation none / ReLU / Clip: QLinearConv with x_scale 1, per-channel
+    w_scale = scale_in[c]*s_top, y_scale 1 and an int32 bias round(bias/scale_in[c]), then a Clip
+    on the uint8 output ([1, 255] keeps ncnn's -127 floor; ReLU and Clip map to their uint8 bounds);
+  - other convs: ConvInteger (exact int32), then int8.dequantize (float maths as ncnn);
+  - InnerProduct: MatMulInteger (exact int32), then int8.dequantize.
+Weights: on CPUs without VNNI, onnxruntime's u8 x s8 kernels add pairs of products in int16 and
+saturate (measured here: QLinearConv 1x1 errors of 55 on extreme values); u8 x u8 kernels widen
+first and are exact. So weights are int8 only when |w| <= 64 (a pair then stays below 2^15, e.g.
+ncnn's 6-bit 3x3 weights) or when a one-time probe finds the u8 x s8 kernel exact; otherwise they
+are stored as uint8 w+128 with zero point 128.
+"""
+import functools
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper, numpy_helper
+
+from ncnnlike.layers import int8
+
+U8 = onnx.TensorProto.UINT8
+CLIP_ACTIVATIONS = (0, 1, 3)   # none, ReLU, Clip: monotone clamps, exact on the uint8 output
+
+
+@functools.lru_cache(maxsize=None)
+def u8s8_exact(depthwise):
+    """Does this CPU's u8 x s8 QLinearConv (GEMM or depthwise kernel) accumulate exactly? One probe
+    with the worst case, x = 255 and w = 127, whose int16 pair sums overflow without VNNI."""
+    c, k = 8, 3
+    w = np.full((c, 1 if depthwise else c, k, k), 127, np.int8)
+    acc = w[0].size * 127 * 127
+    inits = [numpy_helper.from_array(a, n) for a, n in (
+        (np.float32(1), "one"), (np.uint8(128), "zp"), (w, "w"), (np.full(c, 100.0 / acc, np.float32), "ws"),
+        (np.zeros(c, np.int8), "wz"))]
+    node = helper.make_node("QLinearConv", ["x", "one", "zp", "w", "ws", "wz", "one", "zp"], ["y"],
+                            group=c if depthwise else 1, kernel_shape=[k, k])
+    graph = helper.make_graph([node], "probe", [helper.make_tensor_value_info("x", U8, [1, c, k, k])],
+                              [helper.make_tensor_value_info("y", U8, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    y = sess.run(None, {"x": np.full((1, c, k, k), 255, np.uint8)})[0]
+    return bool(np.all(y == 228))
+
+
+def weights_u8s8(L, depthwise):
+    """True when the int8 weights can go to a u8 x s8 kernel exactly (module docstring)."""
+    return int(np.abs(L.weight.astype(np.int16)).max(initial=0)) <= 64 or u8s8_exact(depthwise)
+
+
+def as_uint8(w):
+    """int8 values -> uint8 w+128 (zero point 128)."""
+    return (w.astype(np.int16) + 128).astype(np.uint8)
+
+
+def quantize(ctx, x, scale):
+    """float -> uint8 q+128 with q = clamp(round(x*scale), -127, 127); QuantizeLinear rounds ties to
+    even, the one difference from ncnn's round half away."""
+    t = ctx.op("Mul", [x, ctx.const(np.float32(scale))])
+    t = ctx.op("Clip", [t, ctx.const(np.float32(-127)), ctx.const(np.float32(127))])
+    return ctx.op("QuantizeLinear", [t, ctx.const(np.float32(1)), ctx.const(np.uint8(128))])
+
+
+def bottom(ctx, layer, L):
+    """q_in as uint8 q+128: an int8 bottom as is, a float bottom quantized with s_in."""
+    tensor, quant = ctx.bottom_q(layer)
+    return tensor if quant is not None else quantize(ctx, tensor, L.s_in)
+
+
+def clip_bounds(L):
+    """uint8 bounds equal to the fused activation followed by requantization (ReLU, Clip)."""
+    lo, hi = -127, 127
+    if L.activation_type == 1:
+        lo = 0
+    elif L.activation_type == 3:
+        a, b = (np.float32(v) * L.s_top for v in L.activation_params[:2])
+        lo, hi = max(lo, int(int8.float2int8(a))), min(hi, int(int8.float2int8(b)))
+    return np.uint8(lo + 128), np.uint8(hi + 128)
+
+
+def qlinear_conv(ctx, p, L, xq, pads):
+    """Requantized conv in one QLinearConv + Clip; a channel with scale_in 0 outputs round(bias*s_top)."""
+    zero = L.scale_in == 0
+    step = np.where(zero, np.float32(2 ** -10) / L.s_top, L.scale_in).astype(np.float32)
+    weight = np.where(zero[:, None, None, None], np.int8(0), L.weight).astype(np.int8)
+    bias = np.zeros(L.num_output) if L.bias is None else L.bias.astype(np.float64) / step.astype(np.float64)
+    bias = np.clip(np.rint(bias), -2 ** 31, 2 ** 31 - 1).astype(np.int32)
+    if weights_u8s8(L, L.group > 1 and L.group == L.num_output):
+        w, wz = weight, np.zeros(L.num_output, np.int8)
+    else:
+        w, wz = as_uint8(weight), np.full(L.num_output, 128, np.uint8)
+    one, zp = ctx.const(np.float32(1)), ctx.const(np.uint8(128))
+    y = ctx.op("QLinearConv", [xq, one, zp, ctx.const(w, L.name + "_wq"), ctx.const(step * L.s_top, L.name + "_ws"),
+                               ctx.const(wz, L.name + "_wz"), one, zp, ctx.const(bias, L.name + "_bq")],
+               **int8.conv_attrs(p, L.group, pads))
+    lo, hi = clip_bounds(L)
+    return ctx.op("Clip", [y, ctx.const(lo), ctx.const(hi)])
+
+
+def integer_conv(ctx, p, L, xq, pads):
+    """Exact int32 accumulator of the conv: ConvInteger on uint8 x and uint8 w+128."""
+    zp = ctx.const(np.uint8(128))
+    return ctx.op("ConvInteger", [xq, ctx.const(as_uint8(L.weight), L.name + "_wq"), zp, zp],
+                  **int8.conv_attrs(p, L.group, pads))
+
+
+def lower_conv(ctx, layer, p, L):
+    """Convolution / ConvolutionDepthWise on the fast kernels (module docstring)."""
+    pads, shape = int8.conv_geometry(p, ctx.in_shape(layer))
+    xq = bottom(ctx, layer, L)
+    pad_value = int8.pad_int8(p)
+    if pad_value and any(pads):
+        xq = ctx.op("Pad", [xq, ctx.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]),
+                            ctx.const(np.uint8(pad_value + 128))])
+        pads = [0, 0, 0, 0]
+    if L.s_top is not None and L.activation_type in CLIP_ACTIVATIONS:
+        ctx.top(layer, 0, qlinear_conv(ctx, p, L, xq, pads), shape, quant=float(L.s_top))
+        return
+    v = int8.dequantize(ctx, integer_conv(ctx, p, L, xq, pads), L, 4)
+    if L.s_top is None:
+        ctx.top(layer, 0, v, shape)
+    else:
+        ctx.top(layer, 0, quantize(ctx, v, L.s_top), shape, quant=float(L.s_top))
+
+
+def lower_innerproduct(ctx, layer, L):
+    """InnerProduct: MatMulInteger (exact int32) against the int8 rows, then dequantize; float out."""
+    flatten, shape = int8.ip_shapes(L, ctx.in_shape(layer))
+    xq = bottom(ctx, layer, L)
+    if flatten:
+        xq = ctx.op("Flatten", [xq], axis=1)
+    zp = ctx.const(np.uint8(128))
+    w_t = np.ascontiguousarray(as_uint8(L.weight).T)
+    acc = ctx.op("MatMulInteger", [xq, ctx.const(w_t, L.name + "_wq"), zp, zp])
+    ctx.top(layer, 0, int8.dequantize(ctx, acc, L, len(shape) + 1), shape)

@@ -1,0 +1,214 @@
+"""method=eq (spec 5.8): the int8 simulation, ncnn's sequential search order, and the objective on tiny."""
+import os
+
+import numpy as np
+import pytest
+
+from helpers import REFERENCE, layer, run_layers
+from ncnnlike.io.model import load_model
+from ncnnlike.layers.activation import apply_fused
+from ncnnlike.layers.base import resolve
+from ncnnlike.layers.convolution import pads_and_out
+from ncnnlike.quant.calibrate import collect_stats
+from ncnnlike.quant.images import parse_preprocess, read_lists
+from ncnnlike.quant.methods import compute_table, eq
+from ncnnlike.quant.weights import weight_scales
+from ncnnlike.runtime import Net
+
+TINY = os.path.join(REFERENCE, "tiny")
+
+
+# ---------------------------------------------------------------- numpy reference (spec 7.2, 8)
+
+def float2int8(v):
+    v = np.asarray(v, np.float32)
+    return np.clip(np.trunc(v + np.copysign(np.float32(0.5), v)), -127, 127)
+
+
+def int8_forward(lay, x, w_scales, s_in):
+    """ncnn's int8 Convolution / ConvolutionDepthWise / InnerProduct on fp32 bottoms x (n, *shape)."""
+    p = resolve(lay)
+    w = lay.weight("weight_data")
+    bias = lay.weight("bias_data") if p.bias_term else np.zeros(p.num_output, np.float32)
+    w_scales = np.asarray(w_scales, np.float32)
+    per_channel = np.repeat(w_scales, p.num_output // len(w_scales))
+    qw = float2int8(w.reshape(len(w_scales), -1) * w_scales[:, None]).reshape(p.num_output, -1)
+    qx = float2int8(x * np.float32(s_in)).astype(np.float64)
+    if lay.type == "InnerProduct":
+        acc = qx @ qw.T.astype(np.float64) if x.ndim == 3 else qx.reshape(len(x), -1) @ qw.T.astype(np.float64)
+        shape_bias = bias
+    else:
+        n, c, h, wd = x.shape
+        group = p.group if lay.type == "ConvolutionDepthWise" else 1
+        (t, left, b, r), (ho, wo) = pads_and_out(p, h, wd)
+        qx = np.pad(qx, ((0, 0), (0, 0), (t, b), (left, r)))
+        kernels = qw.reshape(group, p.num_output // group, c // group, p.kernel_h, p.kernel_w)
+        acc = np.zeros((n, group, p.num_output // group, ho, wo))
+        for i in range(p.kernel_h):
+            for j in range(p.kernel_w):
+                y0, x0 = i * p.dilation_h, j * p.dilation_w
+                patch = qx[:, :, y0:y0 + (ho - 1) * p.stride_h + 1:p.stride_h, x0:x0 + (wo - 1) * p.stride_w + 1:p.stride_w]
+                acc += np.einsum("ngchw,goc->ngohw", patch.reshape(n, group, c // group, ho, wo), kernels[..., i, j])
+        acc = acc.reshape(n, p.num_output, ho, wo)
+        per_channel, shape_bias = per_channel[:, None, None], bias[:, None, None]
+    scale_in = np.float32(1) / (np.float32(s_in) * per_channel)
+    v = acc.astype(np.float32) * scale_in + shape_bias
+    return apply_fused(v, p.activation_type, p.activation_params)
+
+
+def summed_cosine(lay, x, y, w_scales, s_in):
+    out = int8_forward(lay, x, w_scales, s_in).reshape(len(x), -1).astype(np.float64)
+    ref = y.reshape(len(y), -1).astype(np.float64)
+    return float(((out * ref).sum(1) / np.linalg.norm(out, axis=1) / np.linalg.norm(ref, axis=1)).sum())
+
+
+def brute_force_eq(lay, x, y, w_scales, s_in):
+    """The search done the slow way: every candidate re-runs the whole layer, units in order."""
+    w_scales = np.array(w_scales, np.float32)
+    for u in range(len(w_scales)):
+        sums = []
+        for s in list(eq.candidate_scales(w_scales[u])) + [w_scales[u]]:
+            trial = w_scales.copy()
+            trial[u] = s
+            sums.append(summed_cosine(lay, x, y, trial, s_in))
+        w_scales[u] = (list(eq.candidate_scales(w_scales[u])) + [w_scales[u]])[eq._pick(np.array(sums))]
+    candidates = list(eq.candidate_scales(s_in)) + [np.float32(s_in)]
+    sums = [summed_cosine(lay, x, y, w_scales, s) for s in candidates]
+    return w_scales, candidates[eq._pick(np.array(sums))]
+
+
+def fp32_top(lay, x):
+    return run_layers([lay], {lay.bottoms[0]: x}, [lay.tops[0]], int8=False)[lay.tops[0]]
+
+
+# ---------------------------------------------------------------- tests
+
+def test_candidates_are_ncnns_float32_grid():
+    c = eq.candidate_scales(np.float32(77.805656))
+    assert c.shape == (100,) and c[0] == np.float32(77.805656) * np.float32(0.5)
+    assert "%f" % c[50] == "97.257065"          # ncnn2table-eq.log: "convrelu_0 w 0 = 77.805656 -> 97.257065"
+    assert c[-1] / c[0] == pytest.approx(1.985 / 0.5, rel=1e-6)
+
+
+def test_quantize_rounds_half_away_and_clamps():
+    assert eq.quantize(np.array([0.5, -0.5, 1.5, -2.5, 200, -0.49999997], np.float32), 1).tolist() == \
+        [1, -1, 2, -3, 127, -1]
+
+
+SMALL_LAYERS = {
+    "conv_s2_leaky": layer("Convolution", "c", ["x"], ["y"], {0: 5, 1: 3, 3: 2, 4: 1, 5: 1, 6: 5 * 4 * 9, 9: 2,
+                                                               10: [0.1]}),
+    "dw_multiplier2_clip": layer("ConvolutionDepthWise", "d", ["x"], ["y"], {0: 8, 1: 3, 4: 1, 5: 1, 6: 8 * 9, 7: 4,
+                                                                             9: 3, 10: [-1.0, 1.5]}),
+    "ip_rows": layer("InnerProduct", "f", ["x"], ["y"], {0: 6, 1: 1, 2: 6 * 12}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_LAYERS))
+def test_search_equals_brute_force_sequential_order(name, monkeypatch):
+    rng = np.random.default_rng(7)
+    lay = SMALL_LAYERS[name]
+    p = resolve(lay)
+    lay.weights = {"weight_data": rng.standard_normal(p.weight_data_size).astype(np.float32) * 0.3,
+                   "bias_data": rng.standard_normal(p.num_output).astype(np.float32) * 0.1}
+    x = rng.standard_normal((3, 5, 12) if lay.type == "InnerProduct" else (3, 4, 7, 9)).astype(np.float32)
+    y = fp32_top(lay, x)
+    w0 = weight_scales(lay)
+    s0 = np.float32(127 / np.abs(x).max())
+    spec = eq.int8_layer(lay, x.shape[1:])
+    monkeypatch.setattr(eq, "_RUN_ELEMENTS", 700)       # many small chunks of units, samples, candidates
+    ws, s_in, before, after = eq.equalize_layer(spec, x, y, w0, s0)
+    ref_ws, ref_s = brute_force_eq(lay, x, y, w0, s0)
+    np.testing.assert_array_equal(ws, ref_ws)
+    assert s_in == ref_s
+    assert before == pytest.approx(summed_cosine(lay, x, y, w0, s0), abs=1e-6)
+    assert after == pytest.approx(summed_cosine(lay, x, y, ws, s_in), abs=1e-6)
+    assert after > before
+
+
+def test_outlier_weight_and_outlier_pixel_get_larger_scales():
+    """One 1x1 conv channel has an outlier weight on an input channel that is ~0, and one pixel is an
+    outlier: 127/absmax wastes the int8 range, and a clearly larger scale exists for both."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((4, 8)).astype(np.float32) * 0.05
+    w[2, 0] = 1.0                                    # outlier weight of channel 2, on input channel 0
+    lay = layer("Convolution", "c", ["x"], ["y"], {0: 4, 1: 1, 5: 1, 6: 32},
+                {"weight_data": w.reshape(-1), "bias_data": np.zeros(4, np.float32)})
+    x = rng.standard_normal((6, 8, 10, 10)).astype(np.float32)
+    x[:, 0] *= 0.01                                  # the outlier weight sees almost nothing
+    x[0, 3, 0, 0] = 40.0                             # one outlier pixel
+    y = fp32_top(lay, x)
+    w0, s0 = weight_scales(lay), np.float32(127 / np.abs(x).max())
+    ws, s_in, before, after = eq.equalize_layer(eq.int8_layer(lay, x.shape[1:]), x, y, w0, s0)
+    print(ws / w0, s_in / s0, before, after)
+    assert ws[2] > 1.8 * w0[2]
+    assert s_in > 1.8 * s0
+    assert summed_cosine(lay, x, y, ws, s_in) > summed_cosine(lay, x, y, w0, s0) + 0.05
+    assert after == pytest.approx(summed_cosine(lay, x, y, ws, s_in), abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tiny_eq():
+    graph = load_model(os.path.join(TINY, "tiny-opt.param"), os.path.join(TINY, "tiny-opt.bin"))
+    net = Net.from_graph(graph)
+    net.opt.num_threads, net.opt.use_int8_inference = 2, False
+    options = {"mean": "[104,117,123]", "norm": "[0.017,0.017,0.017]", "shape": "[32,32,3]", "pixel": "BGR"}
+    preprocess = parse_preprocess(options, graph.input_names())
+    lists = read_lists([os.path.join(TINY, "calib20-png.txt")])
+    stats = collect_stats(net, lists, preprocess, histogram=True, threads=2, progress=False)
+    kl = compute_table(graph, stats, "kl")
+    table = eq.equalize_table(net, lists, preprocess, stats, threads=2, progress=False)
+    inputs = np.load(os.path.join(TINY, "outputs.npz"))["inputs"]   # any 20 samples serve the objective check
+    return graph, net, kl, table, inputs
+
+
+def test_tiny_eq_scales_are_finite_positive_and_in_the_candidate_range(tiny_eq):
+    _, _, kl, table, _ = tiny_eq
+    assert list(table[0]) == list(kl[0]) and list(table[1]) == list(kl[1]) and table[2] == kl[2]
+    changed = 0
+    for lines_eq, lines_kl in ((table[0], kl[0]), (table[1], kl[1])):
+        for key, values in lines_eq.items():
+            assert values.dtype == np.float32 and values.shape == lines_kl[key].shape
+            assert np.all(np.isfinite(values)) and np.all(values > 0)
+            ratio = values / lines_kl[key]
+            assert np.all((ratio >= 0.5 - 1e-6) & (ratio <= 1.985 + 1e-6)), key
+            changed += int(np.sum(values != lines_kl[key]))
+    assert changed > 20
+
+
+def test_tiny_eq_never_lowers_any_layers_summed_cosine(tiny_eq):
+    graph, net, kl, table, _ = tiny_eq
+    lists = read_lists([os.path.join(TINY, "calib20-png.txt")])
+    options = {"mean": "[104,117,123]", "norm": "[0.017,0.017,0.017]", "shape": "[32,32,3]", "pixel": "BGR"}
+    from ncnnlike.quant.images import iter_batches
+    inputs = next(iter_batches(lists, parse_preprocess(options, graph.input_names()), 20))
+    convs = [lay for lay in graph if lay.type in ("Convolution", "ConvolutionDepthWise", "InnerProduct")]
+    blobs = net.run(inputs, sorted({b for lay in convs for b in (lay.bottoms[0], lay.tops[0])}))
+    gains = []
+    for lay in convs:
+        x, y = blobs[lay.bottoms[0]], blobs[lay.tops[0]]
+        before = summed_cosine(lay, x, y, kl[0][lay.name + "_param_0"], kl[1][lay.name][0])
+        after = summed_cosine(lay, x, y, table[0][lay.name + "_param_0"], table[1][lay.name][0])
+        assert after >= before - 1e-9, lay.name
+        gains.append(after - before)
+    assert max(gains) > 1e-3
+
+
+def test_first_step_matches_ncnn2table_eq_log(tiny_eq):
+    """ncnn's one completed step (its sample loop reuses sample 0, spec 5.8 BUG): convrelu_0's weight
+    scale 0 goes 77.805656 -> 97.257065 with bottom scale 58.348942 (the calib20.txt KL run)."""
+    graph, _, _, _, inputs = tiny_eq
+    lay = graph.layer("convrelu_0")
+    x = inputs[:1]
+    y = fp32_top(lay, x)
+    spec = eq.int8_layer(lay, x.shape[1:])
+    w0 = weight_scales(lay)
+    assert "%f" % w0[0] == "77.805656"
+    s_in = np.float32(58.348942)
+    xq = eq.quantize(x, s_in)
+    xq = np.pad(xq, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    scales = np.concatenate([eq.candidate_scales(w0), w0[:, None]], axis=1)
+    d, q = eq.weight_contributions(spec, xq, spec.top_ncp(y), s_in, scales, 1)
+    y_norm = np.linalg.norm(y.reshape(1, -1).astype(np.float64), axis=1)
+    chosen = eq.search_weight_scales(d, q, y_norm, scales)
+    assert "%f" % chosen[0] == "97.257065"

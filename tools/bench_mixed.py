@@ -1,0 +1,141 @@
+"""Benchmark automatic mixed precision on EfficientNet-Lite0: top-1 of a deliberately poor table
+before and after, layers kept float, and the time it took. Prints one table; never fails a build.
+
+    python tools/bench_mixed.py [--table T | --method minmax] [--target 0.99[,0.995]] [--rank float_one]
+                                [--thread 2] [--plot /tmp/lite0-snr.png] [--out mixed.table]
+
+Model: ../shared/reference/lite0/lite0-opt.{param,bin} (the real ncnnoptimize output). Table: the
+real ncnn2table's aciq table (lite0-aciq.table, a known poor one) unless --table or --method (then
+our model2table calibration on calib.txt). Mixed precision runs on calib.txt (100 images), top-1 is
+scored on eval.txt (400 images, labels.txt), both preprocessed with
+load_image(path, 224, 224, "RGB", [127]*3, [1/128]*3) (the table's own preprocessing). With several
+targets, later ones reuse the trials of earlier ones (their time is the extra search only).
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+SHARED = os.path.join(os.path.dirname(REPO), "shared")
+LITE0 = os.path.join(SHARED, "reference", "lite0")
+SAMPLE = os.path.join(SHARED, "data", "imagenet-sample")
+OPTIONS = {"mean": "[127,127,127]", "norm": "[0.0078125,0.0078125,0.0078125]", "shape": "[224,224,3]",
+           "pixel": "RGB"}
+
+from ncnnlike.io.model import load_model  # noqa: E402
+from ncnnlike.quant.compare import Samples, compare_models, reference_outputs  # noqa: E402
+from ncnnlike.quant.convert import quantize_graph  # noqa: E402
+from ncnnlike.quant.images import parse_preprocess, read_lists  # noqa: E402
+from ncnnlike.quant.sensitivity import Trials, auto_mixed, mixed_table_text, ranking, sensitivity  # noqa: E402
+from ncnnlike.quant.tablefile import atomic_write, read_table, write_table  # noqa: E402
+from ncnnlike.runtime import Net  # noqa: E402
+
+
+def samples(name, graph, threads):
+    """Samples of list `name` (relative to imagenet-sample) with the table's preprocessing."""
+    prep = parse_preprocess(OPTIONS, graph.input_names())
+    return Samples(read_lists([os.path.join(SAMPLE, name)]), prep, batch_size=16, threads=threads)
+
+
+def labels_of(eval_samples):
+    table = dict(line.split() for line in open(os.path.join(SAMPLE, "labels.txt")) if line.strip())
+    return np.array([int(table[os.path.basename(e.path)]) for e in eval_samples.lists[0]])
+
+
+def predictions(graph, batches, threads, int8):
+    """argmax of the logits for every sample."""
+    net = Net.from_graph(graph)
+    net.opt.num_threads, net.opt.use_int8_inference = threads, int8
+    out = graph.output_names()[0]
+    return np.concatenate([net.run(b, [out])[out].reshape(len(b["in0"]), -1).argmax(1) for b in batches])
+
+
+def make_table(graph, args, folder):
+    """The poor table: a given file, or our calibration with --method on calib.txt."""
+    if not args.method:
+        return args.table
+    from ncnnlike.cli.model2table import calibrate
+    lines = calibrate(graph, [os.path.join(SAMPLE, "calib.txt")], OPTIONS, args.method, {}, args.thread, 16)[:3]
+    path = os.path.join(folder, "%s.table" % args.method)
+    write_table(path, *lines)
+    return path
+
+
+def plot(graph, table, calib, args):
+    from ncnnlike.quant.plot import png_bytes, snr_chart
+    fp, q = Net.from_graph(graph), Net.from_graph(quantize_graph(graph, table)[0])
+    for net in (fp, q):
+        net.opt.num_threads = args.thread
+    c = compare_models(fp, q, calib, keep_reference=False)
+    out = c.outputs[graph.output_names()[0]]
+    labels = ["%s (%s)" % (n, c.probes[n].type) for n in c.layers]
+    title = "EfficientNet-Lite0, %s: per-layer SNR fp32 vs int8" % os.path.basename(table.path)
+    subtitle = ("%d calib images; output cosine %.4f, top-1 agreement %.1f%%; requantized tops compared as "
+                "value / top scale" % (c.samples, out.cosine, 100 * out.top1_agreement))
+    atomic_write(args.plot, png_bytes(snr_chart(labels, [c.layers[n].snr_db for n in c.layers], title, subtitle)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", default=os.path.join(LITE0, "lite0-aciq.table"))
+    parser.add_argument("--method", choices=["minmax", "kl", "aciq", "percentile", "mse"])
+    parser.add_argument("--target", default="0.99")
+    parser.add_argument("--rank", default="float_one", choices=["float_one", "quantize_one"])
+    parser.add_argument("--thread", type=int, default=2)
+    parser.add_argument("--plot")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    graph = load_model(os.path.join(LITE0, "lite0-opt.param"), os.path.join(LITE0, "lite0-opt.bin"))
+    folder = tempfile.mkdtemp(prefix="bench_mixed-")
+    table = read_table(make_table(graph, args, folder))
+    calib, evals = samples("calib.txt", graph, args.thread), samples("eval.txt", graph, args.thread)
+    labels = labels_of(evals)
+    fp_pred = predictions(graph, evals, args.thread, False)
+    int8_pred = predictions(quantize_graph(graph, table)[0], evals, args.thread, True)
+    if args.plot:
+        plot(graph, table, calib, args)
+
+    start = time.perf_counter()
+    fp_net = Net.from_graph(graph)
+    fp_net.opt.num_threads = args.thread
+    trials = Trials(graph, table, calib, reference_outputs(fp_net, calib), args.thread)
+    found = sensitivity(trials, (args.rank,))
+    order = ranking(found, args.rank)
+    prepared = time.perf_counter() - start
+    rows = []
+    for target in [float(t) for t in args.target.split(",")]:
+        t0, runs = time.perf_counter(), trials.runs
+        result = auto_mixed(trials, order, target)
+        text = mixed_table_text(open(table.path).read(), table, result, found, order, calib.count)
+        path = args.out or os.path.join(folder, "mixed-%g.table" % target)
+        atomic_write(path, text.encode())
+        searched = time.perf_counter() - t0
+        mixed_pred = predictions(quantize_graph(graph, read_table(path))[0], evals, args.thread, True)
+        rows.append((target, result, mixed_pred, prepared + searched if not rows else searched, trials.runs - runs))
+
+    n = len(labels)
+    top1 = lambda pred: 100.0 * np.mean(pred == labels)  # noqa: E731
+    agree = lambda pred: 100.0 * np.mean(pred == fp_pred)  # noqa: E731
+    print("EfficientNet-Lite0, table %s, rank=%s, %d threads; mixed precision on calib.txt (%d images), "
+          "top-1 on eval.txt (%d images)" % (os.path.basename(table.path), args.rank, args.thread, calib.count, n))
+    print("sensitivity: %d trials, %.1f s (including the one fp32 pass)" % (len(order), prepared))
+    print("%-8s %-10s %8s %8s %8s %8s %8s %13s %8s %7s" % ("target", "", "top-1", "vs fp32", "agree",
+                                                           "cos", "kept", "% float", "time s", "trials"))
+    print("%-8s %-10s %8.2f %8s %8s %8s %8s %13s %8s %7s" % ("-", "fp32", top1(fp_pred), "", "", "", "", "", "", ""))
+    print("%-8s %-10s %8.2f %+8.2f %8.2f %8.4f %8s %13s %8s %7s" % ("-", "int8", top1(int8_pred),
+          top1(int8_pred) - top1(fp_pred), agree(int8_pred), trials.all_int8().score, "0", "", "", ""))
+    for target, result, pred, seconds, runs in rows:
+        print("%-8g %-10s %8.2f %+8.2f %8.2f %8.4f %8s %13s %8.1f %7d" % (
+            target, "mixed" + ("" if result.met else "(miss)"), top1(pred), top1(pred) - top1(fp_pred), agree(pred),
+            result.after.score, "%d/%d" % (len(result.float_layers), len(order)),
+            "%.1f%%" % (100.0 * len(result.float_layers) / len(order)), seconds, runs))
+        print("         kept float: %s" % (", ".join(result.float_layers) or "-"))
+
+
+if __name__ == "__main__":
+    main()
