@@ -42,13 +42,11 @@ def _method_options(options):
     return method, extra
 
 
-def _report(stats, method, extra, scales):
+def _report(stats, thresholds, scales):
     """ncnn2table's per-layer line on stderr: name : max = .. threshold = .. scale = .."""
-    from ncnnlike.quant import methods
-    fn = methods.get(method, **extra) if method != "eq" else methods.get("kl")
     for name, layer_stats in stats.items():
         sys.stderr.write("%-40s : max = %-15f  threshold = %-15f  scale = %-15f\n"
-                         % (name, float(layer_stats.absmax.absmax), float(fn(layer_stats)), float(scales[name][0])))
+                         % (name, float(layer_stats.absmax.absmax), float(thresholds[name]), float(scales[name][0])))
 
 
 def _main(argv):
@@ -73,9 +71,9 @@ def _main(argv):
         sys.stderr.write("calibration dataset not provided: writing a weight-only table\n")
         write_table(table, {}, {}, static_weight_lines(graph))
         return 0
-    weight_lines, blob_lines, static_lines, stats = calibrate(graph, positionals[2].split(","), options,
-                                                              method, extra, threads, batch)
-    _report(stats, method, extra, blob_lines)
+    weight_lines, blob_lines, static_lines, stats, thresholds = calibrate(
+        graph, positionals[2].split(","), options, method, extra, threads, batch)
+    _report(stats, thresholds, blob_lines)
     if "stats" in options:
         stats.save(options["stats"])
     write_table(table, weight_lines, blob_lines, static_lines)
@@ -83,7 +81,8 @@ def _main(argv):
 
 
 def calibrate(graph, list_paths, options, method, extra, threads, batch):
-    """Preprocess, stream, collect statistics, choose thresholds: the table's three line groups."""
+    """Preprocess, stream, collect statistics, choose thresholds: the table's three line groups,
+    the statistics and the thresholds (for eq: the KL ones it starts from)."""
     from ncnnlike.quant import methods
     from ncnnlike.quant.calibrate import collect_stats
     from ncnnlike.quant.images import parse_preprocess, read_lists
@@ -100,12 +99,13 @@ def calibrate(graph, list_paths, options, method, extra, threads, batch):
     net.opt.use_int8_inference = False
     need_hist = method == "eq" or methods.needs_histogram(method)
     stats = collect_stats(net, lists, preprocess, histogram=need_hist, batch_size=batch, threads=threads)
+    thresholds = methods.thresholds(stats, "kl" if method == "eq" else method, **extra)
     if method == "eq":
         from ncnnlike.quant.methods.eq import equalize_table
         weight_lines, blob_lines, static_lines = equalize_table(net, lists, preprocess, stats, threads)
     else:
-        weight_lines, blob_lines, static_lines = methods.compute_table(graph, stats, method, **extra)
-    return weight_lines, blob_lines, static_lines, stats
+        weight_lines, blob_lines, static_lines = methods.compute_table(graph, stats, method, thresholds, **extra)
+    return weight_lines, blob_lines, static_lines, stats, thresholds
 
 
 def main(argv=None):

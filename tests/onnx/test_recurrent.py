@@ -167,3 +167,47 @@ def test_pytorch_style_export_matches_onnxruntime_and_pip_ncnn(kind, direction, 
     theirs = run_pip_ncnn(graph, x[0], ["y", "Y_h"], tmp_path)
     assert cosine(theirs["y"], want["y"]) >= 0.99999
     assert cosine(theirs["Y_h"], want["Y_h"]) >= 0.99999
+
+
+def test_stacked_bidirectional_layers_chain_through_the_reshape_glue():
+    """nn.LSTM(num_layers=2, bidirectional=True) style: Y -> Transpose(0,2,1,3) -> Reshape(0,0,-1) -> next X."""
+    rng = np.random.default_rng(21)
+    first = weights("LSTM", 2, rng)
+    second = {k + "2": numpy_helper.from_array(rng.uniform(-0.3, 0.3, shape).astype(np.float32), k + "2")
+              for k, shape in (("W", (2, 3 * HIDDEN, 2 * HIDDEN)), ("R", (2, 3 * HIDDEN, HIDDEN)), ("B", (2, 6 * HIDDEN)))}
+    shape = numpy_helper.from_array(np.array([0, 0, -1], np.int64), "shape")
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+             recurrent_node("LSTM", "bidirectional", "xt", ["Y"], first),
+             helper.make_node("Transpose", ["Y"], ["yt"], perm=[0, 2, 1, 3]),
+             helper.make_node("Reshape", ["yt", "shape"], ["x2"]),
+             helper.make_node("GRU", ["x2", "W2", "R2", "B2"], ["Z"], hidden_size=HIDDEN, direction="bidirectional",
+                              linear_before_reset=1)]
+    m = model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, T, SIZE])], ["Z"],
+              dict(first, shape=shape, **second))
+    x = rng.standard_normal((1, T, SIZE)).astype(np.float32)
+    want = run_ort(m, {"x": x})["Z"].reshape(T, 2 * HIDDEN)
+    graph = import_onnx(m)
+    assert [layer.type for layer in graph if layer.type in ("LSTM", "GRU")] == ["LSTM", "GRU"]
+    np.testing.assert_allclose(run_ours(graph, {"x": x}, ["Z"])["Z"][0], want, atol=1e-4)
+
+
+def _gru_with(inputs, inits):
+    node = helper.make_node("GRU", inputs, ["Y"], name="gru0", hidden_size=HIDDEN, linear_before_reset=1)
+    return model([helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]), node],
+                 [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, T, SIZE])], ["Y"], inits)
+
+
+def test_zero_initial_state_and_full_sequence_lens_add_nothing():
+    inits = weights("GRU", 1, np.random.default_rng(5))
+    inits["lens"] = numpy_helper.from_array(np.array([T], np.int32), "lens")
+    inits["h0"] = numpy_helper.from_array(np.zeros((1, 1, HIDDEN), np.float32), "h0")
+    graph = import_onnx(_gru_with(["xt", "W", "R", "B", "lens", "h0"], inits))
+    gru = [layer for layer in graph if layer.type == "GRU"][0]
+    assert len(gru.bottoms) == 1 and [layer.type for layer in graph] == ["Input", "GRU"]
+
+
+def test_shorter_sequence_lens_is_a_clear_error():
+    inits = weights("GRU", 1, np.random.default_rng(5))
+    inits["lens"] = numpy_helper.from_array(np.array([T - 2], np.int32), "lens")
+    with pytest.raises(NcnnlikeError, match="node 'gru0' \\(GRU\\): sequence_lens \\[3\\] differ from the sequence length 5"):
+        import_onnx(_gru_with(["xt", "W", "R", "B", "lens"], inits))

@@ -65,18 +65,21 @@ def blob_scales(stats, method, **options):
     return OrderedDict((name, blob_scale(t)) for name, t in thresholds(stats, method, **options).items())
 
 
-def compute_table(graph, stats, method, **options):
+def compute_table(graph, stats, method, known_thresholds=None, **options):
     """The calibration table of a model: (weight lines, blob lines, static lines), each an OrderedDict
     key -> float32 values, ready for tablefile.write_table (spec 5.9 order).
 
     Conv layers (Convolution, ConvolutionDepthWise, InnerProduct) need statistics under their
-    layer name; the blob line key is the layer name, not the blob name.
+    layer name; the blob line key is the layer name, not the blob name. `known_thresholds`
+    (layer name -> threshold, from thresholds()) avoids computing them twice.
     """
     from ncnnlike.quant.weights import CONV_TYPES, conv_weight_lines, static_weight_lines
     names = [layer.name for layer in graph if layer.type in CONV_TYPES]
     missing = [name for name in names if name not in stats]
     if missing:
         raise NcnnlikeError("no calibration statistics for layer %s" % missing[0])
-    scales = blob_scales(OrderedDict((name, stats[name]) for name in names), method, **options)
+    if known_thresholds is None:
+        known_thresholds = thresholds(OrderedDict((name, stats[name]) for name in names), method, **options)
+    scales = OrderedDict((name, blob_scale(known_thresholds[name])) for name in names)
     blob_lines = OrderedDict((name, np.array([scale], np.float32)) for name, scale in scales.items())
     return conv_weight_lines(graph, method), blob_lines, static_weight_lines(graph)
