@@ -1,7 +1,6 @@
 """ONNX RNN / LSTM / GRU -> ncnn layers: our runtime vs onnxruntime on the source ONNX, our written
 files in pip ncnn, PyTorch-style export glue around Y, and clear errors for what ncnn lacks."""
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
