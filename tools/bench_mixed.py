@@ -32,7 +32,8 @@ from ncnnlike.quant.compare import Samples, compare_models, reference_outputs  #
 from ncnnlike.quant.convert import quantize_graph  # noqa: E402
 from ncnnlike.quant.images import parse_preprocess, read_lists  # noqa: E402
 from ncnnlike.quant.sensitivity import Trials, auto_mixed, mixed_table_text, ranking, sensitivity  # noqa: E402
-from ncnnlike.quant.tablefile import atomic_write, read_table, write_table  # noqa: E402
+from ncnnlike.io.atomic import atomic_open  # noqa: E402
+from ncnnlike.quant.tablefile import read_table, write_table  # noqa: E402
 from ncnnlike.runtime import Net  # noqa: E402
 
 
@@ -77,7 +78,8 @@ def plot(graph, table, calib, args):
     title = "EfficientNet-Lite0, %s: per-layer SNR fp32 vs int8" % os.path.basename(table.path)
     subtitle = ("%d calib images; output cosine %.4f, top-1 agreement %.1f%%; requantized tops compared as "
                 "value / top scale" % (c.samples, out.cosine, 100 * out.top1_agreement))
-    atomic_write(args.plot, png_bytes(snr_chart(labels, [c.layers[n].snr_db for n in c.layers], title, subtitle)))
+    with atomic_open(args.plot, "wb") as f:
+        f.write(png_bytes(snr_chart(labels, [c.layers[n].snr_db for n in c.layers], title, subtitle)))
 
 
 def main():
@@ -113,7 +115,8 @@ def main():
         result = auto_mixed(trials, order, target)
         text = mixed_table_text(open(table.path).read(), table, result, found, order, calib.count)
         path = args.out or os.path.join(folder, "mixed-%g.table" % target)
-        atomic_write(path, text.encode())
+        with atomic_open(path, "w") as f:
+            f.write(text)
         searched = time.perf_counter() - t0
         mixed_pred = predictions(quantize_graph(graph, read_table(path))[0], evals, args.thread, True)
         rows.append((target, result, mixed_pred, prepared + searched if not rows else searched, trials.runs - runs))

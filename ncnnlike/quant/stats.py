@@ -53,14 +53,8 @@ class AbsMax:
         batch = measured(batch)
         if batch.size == 0:
             return
-        lo, hi = np.float32(batch.min()), np.float32(batch.max())
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise NcnnlikeError("non-finite value (inf or nan) in a calibration blob")
-        self.min = min(self.min, lo)
-        self.max = max(self.max, hi)
-        self.absmax = np.float32(max(self.absmax, -lo, hi))
-        self.count = int(np.prod(batch.shape[1:]))
-        self.samples += batch.shape[0]
+        flat = batch.reshape(batch.shape[0], -1)
+        self.update_extrema(flat.min(axis=1), flat.max(axis=1), flat.shape[1])
 
     def update_extrema(self, lows, highs, count):
         """Phase 1 from per-sample minima and maxima reduced elsewhere (in the runtime graph);
