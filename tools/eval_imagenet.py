@@ -9,7 +9,7 @@ the real ncnn tables were made). Each method `m` runs the user flow: `python -m 
 on calib.txt (100 images, model2table's ncnn preprocessing, thread=2, method=m), then
 `python -m ncnnlike.cli.model2int8`. `ncnn-kl` / `ncnn-aciq` convert the real ncnn2table tables
 (lite0-kl.table, lite0-aciq.table) with our model2int8. Every int8 model runs in our int8 runtime
-(scored) and, unless --no-ncnn, in pip ncnn (column "pip ncnn top-1"). Evaluation uses the README
+(scored) and, unless --no-ncnn, in pip ncnn with one thread (column "pip ncnn top-1"). Evaluation uses the README
 preprocessing (tools/common.eval_input). Targets come from ../shared/reference/lite0/eval_summary.json
 (real ncnn2table + ncnn2int8 in pip ncnn); they apply to the full 400 images only.
 """
@@ -60,7 +60,8 @@ def evaluate(param, binfile, int8, inputs, labels, reference, args):
     logits = common.our_logits(common.our_net(param, binfile, int8, args.thread), inputs)
     result = common.scores(logits, labels, reference)
     if not args.no_ncnn:
-        ncnn_logits = common.ncnn_logits(common.ncnn_net(param, binfile, int8, args.thread), inputs)
+        # one thread: same results, and pip ncnn's OpenMP threads crawl when other jobs share the cores
+        ncnn_logits = common.ncnn_logits(common.ncnn_net(param, binfile, int8, threads=1), inputs)
         result["ncnn_top1"] = common.topk_hits(ncnn_logits, labels, 1)
     return logits, result
 
@@ -73,7 +74,7 @@ def row(name, source, r, calib_s=None):
     cos = "-" if "cos_mean" not in r else "%.4f (%.4f)" % (r["cos_mean"], r["cos_min"])
     agree = pct(r.get("agree"))
     calib = "-" if calib_s is None else "%.1f" % calib_s
-    return "| %-10s | %-22s | %6s | %6s | %8s | %-17s | %8s | %7s |" % (
+    return "| %-10s | %-22s | %6s | %6s | %8s | %-17s | %14s | %7s |" % (
         name, source, pct(r["top1"]), pct(r["top5"]), agree, cos, pct(r.get("ncnn_top1")), calib)
 
 
@@ -141,8 +142,8 @@ def main():
             sys.stderr.write(lines[-1] + "\n")
     print("EfficientNet-Lite0 on eval.txt (%d images), README preprocessing, %d threads; int8 = our model2int8 "
           "output in our int8 runtime; agree/cos vs our fp32" % (len(paths), args.thread))
-    print("| model      | table                  | top-1  | top-5  | agree %%  | cos mean (min)    | pip ncnn | calib s |")
-    print("|------------|------------------------|--------|--------|----------|-------------------|----------|---------|")
+    print("| model      | table                  | top-1  | top-5  | agree %  | cos mean (min)    | pip ncnn top-1 | calib s |")
+    print("|------------|------------------------|--------|--------|----------|-------------------|----------------|---------|")
     print("\n".join(lines))
     print("\n".join(target_lines(results, reference, len(paths))))
 

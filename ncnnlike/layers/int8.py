@@ -3,34 +3,33 @@
 A layer runs int8 when int8_scale_term != 0 and ctx.int8 (net.opt.use_int8_inference) is set. Its
 weights are int8 as stored, or float weights quantized here as ncnn's load_model does (spec 3, 7.2).
 ncnn's maths (spec 8): q_in = clamp(round_half_away(x*s_in), +-127) (an int8 bottom is used as is);
-padding after quantization with (int8)pad_value; int32 accumulation; v = acc * scale_in[c] with
-scale_in = 0 if w_scale == 0 else 1/(s_in*w_scale[c]); + bias; fused activation; then, when
+padding after quantization with (int8)pad_value; int32 accumulation; v = acc*scale_in[c] + bias with
+scale_in = 0 if w_scale == 0 else 1/(s_in*w_scale[c]); fused activation; then, when
 int8_scale_term > 100, requantize q = clamp(round_half_away(v*s_top), +-127) and the top is int8
 (carried as uint8 q+128 and bound with quant=s_top), else the top is float.
 
-Two lowerings with these maths:
-  int8_sim.py   exact simulation: float ops on integer values (a float Conv on integer-valued tensors
-                is exact while partial sums stay below 2^24, always for inc*kh*kw <= 1040); rounding
-                as ncnn's x86 float2int8, trunc(x + copysign(0.5, x)). Chosen with ctx.int8 == "exact"
-                (lower_graph(..., int8="exact")).
-  int8_fast.py  onnxruntime's integer kernels on uint8 activations with zero point 128 (the default).
-Policy of the fast lowering, per layer (measured by tools/bench_int8_kernels.py, see int8_fast.py):
-  - requantized Convolution / ConvolutionDepthWise with activation none, ReLU or Clip: QLinearConv,
-    the activation a Clip on the uint8 output (rounding is monotone, so clip-then-round equals
-    round-then-clip); the chain stays uint8 from layer to layer. Deviation: the float bias becomes an
-    int32 bias round(bias/scale_in) and the requantize rounds half to even: the int8 output can
-    differ by 1 where v*s_top lies within 0.5*scale_in*s_top of a rounding boundary;
-  - every other int8 conv (float output, other activations) and InnerProduct: an exact int32
-    accumulation (ConvInteger / MatMulInteger), then the float tail of the simulation;
-  - float bottoms are quantized with QuantizeLinear (half to even): differs from ncnn only where
-    x*s_in is exactly k+0.5.
-  - weights: uint8 (w+128, zero point 128) unless the u8s8 kernels are exact (see int8_fast.py).
-With use_int8_inference off, ncnn's int8 layers do not run (pip ncnn reads the int8 weights as float
-and crashes); here they run as a float view of the int8 model: float weights w_q / w_scale[c].
+The arithmetic is that of ncnn's x86 kernels (what pip ncnn runs here), measured layer by layer on
+Lite0 against pip ncnn: Convolution computes v = fma(acc, scale_in, bias) (one rounding);
+InnerProduct acc*scale_in then + bias (two roundings); ConvolutionDepthWise with channels % 8 == 0
+(the packed kernel) takes scale_in = _mm_rcp_ps(s_in*w_scale), the CPU's 12-bit reciprocal, then
+mul and add (x86_rcp below reproduces it with the CPU's own instruction; elsewhere 1/x).
+
+Two lowerings:
+  int8_sim.py   exact: float ops on integer values, bit-exact with pip ncnn on the reference models.
+                Chosen with ctx.int8 == "exact" (net.opt.use_int8_inference = "exact", or
+                lower_graph(..., int8="exact")).
+  int8_fast.py  onnxruntime's integer kernels on uint8 activations with zero point 128 (the default;
+                its policy, deviation and measured speed are in its docstring).
+With use_int8_inference off, pip ncnn cannot run int8 weights (it reads them as float and crashes);
+here stored-int8 layers run as a float view, weights w_q / w_scale[c]; float weights with scales run
+as plain float.
 """
+import functools
+import platform
 from dataclasses import dataclass
 
 import numpy as np
+import onnx
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.activation import lower_fused
@@ -59,10 +58,44 @@ class Int8Layer:
     activation_type: int
     activation_params: list
     group: int = 1
+    fma: bool = False       # v = fma(acc, scale_in, bias) as ncnn's x86 Convolution, else mul then add
 
     @property
     def num_output(self):
         return self.weight.shape[0]
+
+
+@functools.lru_cache(maxsize=None)
+def x86_rcp():
+    """The CPU's rcpss (float -> float) as a callable on x86-64 Unix, else None. ncnn's packed x86
+    depthwise kernel computes scale_in with _mm_rcp_ps, whose result is CPU-specific (AMD and Intel
+    differ), so it is taken from the instruction itself: 5 bytes of code, rcpss xmm0, xmm0; ret."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    try:
+        import ctypes
+        import mmap
+        code = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        code.write(bytes([0xF3, 0x0F, 0x53, 0xC0, 0xC3]))
+        address = ctypes.addressof(ctypes.c_char.from_buffer(code))
+        rcp = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_float)(address)
+        rcp.keepalive = code
+        return rcp if abs(rcp(3.0) * 3.0 - 1.0) < 1e-3 else None
+    except (AttributeError, OSError, ValueError, TypeError):
+        return None
+
+
+def scale_in_of(s_in, ws, packed_depthwise):
+    """scale_in per output channel: 1/(s_in*w_scale), 0 where w_scale == 0 (spec 8.4); the CPU's
+    rcp of s_in*w_scale for ncnn's packed x86 depthwise kernel."""
+    denominator = (s_in * ws).astype(np.float32)
+    rcp = x86_rcp() if packed_depthwise else None
+    if rcp is not None:
+        scale_in = np.array([rcp(float(d)) for d in denominator], np.float32)
+    else:
+        with np.errstate(divide="ignore"):
+            scale_in = np.float32(1) / denominator
+    return np.where(ws == 0, np.float32(0), scale_in).astype(np.float32)
 
 
 def _where(layer):
@@ -123,12 +156,12 @@ def int8_layer(layer, p, in_shape):
             raise NcnnlikeError("%s: weight_data_size %d does not match %d outputs, %d inputs, group %d, kernel %dx%d"
                                 % (_where(layer), w.size, n_out, c, group, p.kernel_h, p.kernel_w))
         w = w.reshape(n_out, c // group, p.kernel_h, p.kernel_w)
-    with np.errstate(divide="ignore"):
-        scale_in = np.float32(1) / (s_in * ws)
-    scale_in = np.where(ws == 0, np.float32(0), scale_in).astype(np.float32)
+    packed_depthwise = (layer.type == "ConvolutionDepthWise" and group == n_out == in_shape[0]
+                        and n_out % 8 == 0)
     bias = layer.weight("bias_data") if p.bias_term else None
-    return Int8Layer(layer.name, "ip" if layer.type == "InnerProduct" else "conv", w, scale_in, ws,
-                     s_in, s_top, bias, int(p.activation_type), list(p.activation_params or []), group)
+    return Int8Layer(layer.name, "ip" if layer.type == "InnerProduct" else "conv", w,
+                     scale_in_of(s_in, ws, packed_depthwise), ws, s_in, s_top, bias, int(p.activation_type),
+                     list(p.activation_params or []), group, fma=layer.type == "Convolution")
 
 
 def pad_int8(p):
@@ -160,13 +193,25 @@ def ip_shapes(L, in_shape):
     return len(shape) == 1 and len(in_shape) != 1, shape
 
 
-def dequantize(ctx, acc, L, rank):
-    """int32 accumulator -> float v: acc*scale_in[c] (one rounding, spec 8.4), + bias, activation."""
-    axis = 1 if L.kind == "conv" else rank - 1
-    v = ctx.op("DequantizeLinear", [acc, ctx.const(L.scale_in, L.name + "_scale_in")], axis=axis)
-    if L.bias is not None:
-        bias = L.bias.reshape(-1, 1, 1) if L.kind == "conv" else L.bias
-        v = ctx.op("Add", [v, ctx.const(bias, L.name + "_b")])
+def channel_shape(L, values):
+    """Per output channel values shaped to broadcast against the layer's output (c, h, w) or (.., c)."""
+    return values.reshape(-1, 1, 1) if L.kind == "conv" else values
+
+
+def dequantize(ctx, acc, L, rank, fma=None):
+    """int32 accumulator -> float v, then the activation (spec 8 steps 4-6): acc*scale_in + bias in
+    two roundings (DequantizeLinear, Add), or as one fma (in float64, then rounded to float32)."""
+    fma = L.fma if fma is None else fma
+    if fma and L.bias is not None:
+        v = ctx.op("Cast", [acc], to=onnx.TensorProto.DOUBLE)
+        v = ctx.op("Mul", [v, ctx.const(channel_shape(L, L.scale_in), L.name + "_scale_in", np.float64)])
+        v = ctx.op("Add", [v, ctx.const(channel_shape(L, L.bias), L.name + "_b", np.float64)])
+        v = ctx.op("Cast", [v], to=onnx.TensorProto.FLOAT)
+    else:
+        axis = 1 if L.kind == "conv" else rank - 1
+        v = ctx.op("DequantizeLinear", [acc, ctx.const(L.scale_in, L.name + "_scale_in")], axis=axis)
+        if L.bias is not None:
+            v = ctx.op("Add", [v, ctx.const(channel_shape(L, L.bias), L.name + "_b")])
     return lower_fused(ctx, v, L.activation_type, L.activation_params)
 
 

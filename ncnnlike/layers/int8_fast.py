@@ -19,7 +19,8 @@ import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
 
-from ncnnlike.layers import int8
+from ncnnlike.layers import int8, int8_sim
+from ncnnlike.layers.activation import lower_fused
 
 U8 = onnx.TensorProto.UINT8
 CLIP_ACTIVATIONS = (0, 1, 3)   # none, ReLU, Clip: monotone clamps, exact on the uint8 output
@@ -59,11 +60,11 @@ def as_uint8(w):
 
 
 def quantize(ctx, x, scale):
-    """float -> uint8 q+128 with q = clamp(round(x*scale), -127, 127); QuantizeLinear rounds ties to
-    even, the one difference from ncnn's round half away."""
-    t = ctx.op("Mul", [x, ctx.const(np.float32(scale))])
-    t = ctx.op("Clip", [t, ctx.const(np.float32(-127)), ctx.const(np.float32(127))])
-    return ctx.op("QuantizeLinear", [t, ctx.const(np.float32(1)), ctx.const(np.uint8(128))])
+    """float -> uint8 q+128, q = clamp(round(x*scale), -127, 127): QuantizeLinear rounds x/(1/scale)
+    half to even, then a uint8 Clip keeps ncnn's -127 floor. Differs from ncnn's round half away
+    only where x*scale lies within an ulp of k+0.5."""
+    q = ctx.op("QuantizeLinear", [x, ctx.const(np.float32(1) / np.float32(scale)), ctx.const(np.uint8(128))])
+    return ctx.op("Clip", [q, ctx.const(np.uint8(1)), ctx.const(np.uint8(255))])
 
 
 def bottom(ctx, layer, L):
@@ -109,8 +110,30 @@ def integer_conv(ctx, p, L, xq, pads):
                   **int8.conv_attrs(p, L.group, pads))
 
 
+def matmul_1x1(ctx, p, L, xq):
+    """Float-output 1x1 stride-1 conv as a channels-last MatMulIntegerToFloat (acc*scale_in + bias in
+    the kernel, mul then add); its transposes cancel against onnxruntime's NHWC QLinearConv ones."""
+    x = ctx.op("Transpose", [xq], perm=[0, 2, 3, 1])
+    w = np.ascontiguousarray(as_uint8(L.weight[:, :, 0, 0]).T)
+    inputs = [x, ctx.const(w, L.name + "_wq"), ctx.const(np.float32(1)), ctx.const(L.scale_in, L.name + "_scale_in"),
+              ctx.const(np.uint8(128)), ctx.const(np.full(L.num_output, 128, np.uint8))]
+    if L.bias is not None:
+        inputs.append(ctx.const(L.bias, L.name + "_b"))
+    y = ctx.op("MatMulIntegerToFloat", inputs, domain="com.microsoft")
+    y = lower_fused(ctx, y, L.activation_type, L.activation_params)
+    return ctx.op("Transpose", [y], perm=[0, 3, 1, 2])
+
+
+def is_1x1(p, L, pads):
+    return (p.kernel_w == p.kernel_h == 1 and p.stride_w == p.stride_h == 1 and L.group == 1
+            and not any(pads))
+
+
 def lower_conv(ctx, layer, p, L):
-    """Convolution / ConvolutionDepthWise on the fast kernels (module docstring)."""
+    """Convolution / ConvolutionDepthWise on the fast kernels; the policy is the module docstring's."""
+    requantize_in_uint8 = L.s_top is not None and L.activation_type in CLIP_ACTIVATIONS
+    if L.group > 1 and not requantize_in_uint8:
+        return int8_sim.lower_conv(ctx, layer, p, L)   # grouped ConvInteger is a slow path
     pads, shape = int8.conv_geometry(p, ctx.in_shape(layer))
     xq = bottom(ctx, layer, L)
     pad_value = int8.pad_int8(p)
@@ -118,23 +141,29 @@ def lower_conv(ctx, layer, p, L):
         xq = ctx.op("Pad", [xq, ctx.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]),
                             ctx.const(np.uint8(pad_value + 128))])
         pads = [0, 0, 0, 0]
-    if L.s_top is not None and L.activation_type in CLIP_ACTIVATIONS:
+    if requantize_in_uint8:
         ctx.top(layer, 0, qlinear_conv(ctx, p, L, xq, pads), shape, quant=float(L.s_top))
-        return
-    v = int8.dequantize(ctx, integer_conv(ctx, p, L, xq, pads), L, 4)
-    if L.s_top is None:
-        ctx.top(layer, 0, v, shape)
+    elif L.s_top is None and is_1x1(p, L, pads):
+        ctx.top(layer, 0, matmul_1x1(ctx, p, L, xq), shape)
     else:
-        ctx.top(layer, 0, quantize(ctx, v, L.s_top), shape, quant=float(L.s_top))
+        v = int8.dequantize(ctx, integer_conv(ctx, p, L, xq, pads), L, 4, fma=False)
+        if L.s_top is None:
+            ctx.top(layer, 0, v, shape)
+        else:
+            ctx.top(layer, 0, quantize(ctx, v, L.s_top), shape, quant=float(L.s_top))
 
 
 def lower_innerproduct(ctx, layer, L):
-    """InnerProduct: MatMulInteger (exact int32) against the int8 rows, then dequantize; float out."""
+    """InnerProduct: MatMulIntegerToFloat (exact int32, then acc*scale_in + bias in two roundings as
+    ncnn's x86 kernel), then the activation; always float out."""
     flatten, shape = int8.ip_shapes(L, ctx.in_shape(layer))
     xq = bottom(ctx, layer, L)
     if flatten:
         xq = ctx.op("Flatten", [xq], axis=1)
-    zp = ctx.const(np.uint8(128))
     w_t = np.ascontiguousarray(as_uint8(L.weight).T)
-    acc = ctx.op("MatMulInteger", [xq, ctx.const(w_t, L.name + "_wq"), zp, zp])
-    ctx.top(layer, 0, int8.dequantize(ctx, acc, L, len(shape) + 1), shape)
+    inputs = [xq, ctx.const(w_t, L.name + "_wq"), ctx.const(np.float32(1)), ctx.const(L.scale_in, L.name + "_scale_in"),
+              ctx.const(np.uint8(128)), ctx.const(np.full(L.num_output, 128, np.uint8))]
+    if L.bias is not None:
+        inputs.append(ctx.const(L.bias, L.name + "_b"))
+    y = ctx.op("MatMulIntegerToFloat", inputs, domain="com.microsoft")
+    ctx.top(layer, 0, lower_fused(ctx, y, L.activation_type, L.activation_params), shape)

@@ -56,7 +56,8 @@ def lower_conv(ctx, layer, p, L):
         pads = [0, 0, 0, 0]
     acc = ctx.op("Conv", [q, ctx.const(L.weight.astype(np.float32), L.name + "_wq")],
                  **int8.conv_attrs(p, L.group, pads))
-    acc = ctx.op("Cast", [acc], to=onnx.TensorProto.INT32)
+    if not (L.fma and L.bias is not None):   # the fma path casts the float integers itself
+        acc = ctx.op("Cast", [acc], to=onnx.TensorProto.INT32)
     bind_top(ctx, layer, L, int8.dequantize(ctx, acc, L, 4), shape)
 
 

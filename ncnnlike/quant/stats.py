@@ -6,6 +6,7 @@ absmax, phase 2 histograms |v| over [0, absmax]. Each statistic is a small objec
 different machines and combined: merging in list order gives exactly the result of one pass.
 A batch is an array (N, *blob_shape) of N samples of one layer's bottom blob (ncnn shape, no batch).
 """
+import threading
 import zipfile
 from collections import OrderedDict
 
@@ -16,6 +17,7 @@ from ncnnlike.io.atomic import atomic_open
 
 NUM_BINS = 2048
 _CHUNK = 65536
+_LANES = 4
 _FORMAT = "ncnnlike-calibration-stats-1"
 _KEYS = {"names", "absmax", "min", "max", "count", "samples", "has_histogram", "hist_absmax", "hist_counts",
          "hist_zeros"}
@@ -102,14 +104,79 @@ def histogram_indices(values, absmax):
     return a.astype(np.intp)
 
 
-def bin_counts(values, absmax, zeros):
-    """uint64 counts of the 2048 bins of the non-zero values (`zeros` of them are exact zeros)."""
+def _bin_width(absmax):
+    """absmax / 2048 when dividing by it bins exactly like ncnn, else None.
+
+    fl(|v| / absmax) * 2048 == fl(|v| / (absmax / 2048)) when absmax / 2048 is an exact normal float:
+    correctly rounded division commutes with a power-of-two scale; the quotients where it may not
+    (subnormal, below 2**-126) are far below 1 and give bin 0 either way."""
+    width = np.float32(absmax) / np.float32(NUM_BINS)
+    if not (width >= np.finfo(np.float32).tiny and np.isfinite(width)) or width * np.float32(NUM_BINS) != absmax:
+        return None
+    return width
+
+
+class _Binner:
+    """Chunked binning with reused buffers: one division per value, and _LANES interleaved
+    sub-histograms so that runs of equal indices (zeros, small values) hit different counters."""
+
+    def __init__(self):
+        self.t = np.empty(_CHUNK, np.float32)
+        self.i32 = np.empty(_CHUNK, np.int32)
+        self.i64 = np.empty(_CHUNK, np.intp)
+        self.lanes = (np.arange(_CHUNK, dtype=np.int32) % _LANES) * np.int32(NUM_BINS)
+
+    def counts(self, values, width):
+        """(int64 counts of the 2048 bins of all values, count of exact zeros) of a flat float32 array."""
+        counts = np.zeros(_LANES * NUM_BINS, np.int64)
+        zeros = 0
+        for s in range(0, values.size, _CHUNK):
+            chunk = values[s:s + _CHUNK]
+            n = chunk.size
+            t, i32, i64 = self.t[:n], self.i32[:n], self.i64[:n]
+            zeros += n - np.count_nonzero(chunk)
+            np.abs(chunk, out=t)
+            np.divide(t, width, out=t)
+            np.minimum(t, np.float32(NUM_BINS - 1), out=t)
+            np.copyto(i32, t, casting="unsafe")                # truncation = floor: t >= 0
+            np.add(i32, self.lanes[:n], out=i32)
+            np.copyto(i64, i32)
+            try:
+                counts += np.bincount(i64, minlength=_LANES * NUM_BINS)
+            except ValueError:      # nan cast to a negative index
+                raise NcnnlikeError("non-finite value (nan) in a calibration blob") from None
+        return counts.reshape(_LANES, NUM_BINS).sum(axis=0), zeros
+
+
+_BINNERS = threading.local()
+
+
+def _binner():
+    """This thread's _Binner (binning threads each keep their own buffers)."""
+    binner = getattr(_BINNERS, "binner", None)
+    if binner is None:
+        binner = _BINNERS.binner = _Binner()
+    return binner
+
+
+def _bin(values, absmax):
+    """(int64 counts of the 2048 bins of all values, zeros included in bin 0; count of exact zeros)."""
+    values = np.ascontiguousarray(values, np.float32).reshape(-1)
+    width = _bin_width(absmax)
+    if width is not None:
+        return _binner().counts(values, width)
     counts = np.zeros(NUM_BINS, np.int64)
     for s in range(0, values.size, _CHUNK):
         try:
             counts += np.bincount(histogram_indices(values[s:s + _CHUNK], absmax), minlength=NUM_BINS)
         except ValueError:      # nan cast to a negative index
             raise NcnnlikeError("non-finite value (nan) in a calibration blob") from None
+    return counts, values.size - int(np.count_nonzero(values))
+
+
+def bin_counts(values, absmax, zeros):
+    """uint64 counts of the 2048 bins of the non-zero values (`zeros` of them are exact zeros)."""
+    counts, _ = _bin(values, absmax)
     counts[0] -= zeros                 # exact zeros landed in bin 0; ncnn skips them
     return counts.astype(np.uint64)
 
@@ -129,13 +196,15 @@ class Histogram:
         batch = measured(batch).reshape(-1)
         if batch.size == 0:
             return
-        nonzero = int(np.count_nonzero(batch))
-        self.zeros += batch.size - nonzero
-        if nonzero == 0:
-            return
         if self.absmax == 0:
-            raise NcnnlikeError("histogram over absmax 0 received non-zero values (phase 1 saw other data)")
-        self.counts += bin_counts(batch, self.absmax, batch.size - nonzero)
+            if np.count_nonzero(batch):
+                raise NcnnlikeError("histogram over absmax 0 received non-zero values (phase 1 saw other data)")
+            self.zeros += batch.size
+            return
+        counts, zeros = _bin(batch, self.absmax)
+        counts[0] -= zeros                 # exact zeros landed in bin 0; ncnn skips them
+        self.counts += counts.astype(np.uint64)
+        self.zeros += zeros
 
     def merge(self, other):
         if other.absmax != self.absmax:

@@ -57,6 +57,7 @@ def lower_graph(graph, input_shapes, outputs, int8=True, probe=None):
             graph_outputs.append(onnx.ValueInfoProto(name=out))  # type left to inference
             names.append(out)
     g = helper.make_graph(ctx.nodes, "ncnnlike", graph_inputs, graph_outputs, ctx.initializers)
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET),
+                                                helper.make_opsetid("com.microsoft", 1)])  # int8_fast.py
     model.ir_version = IR_VERSION
     return model, names, ctx

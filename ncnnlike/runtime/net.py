@@ -14,13 +14,14 @@ class Option:
 
     def __init__(self):
         self.num_threads = os.cpu_count() or 1
-        self.use_int8_inference = True
+        self.use_int8_inference = True   # or "exact": int8 layers simulated bit-exactly (layers/int8.py)
         self.lightmode = True
         self.use_fp16_storage = False
         self.use_fp16_arithmetic = False
         self.use_fp16_packed = False
         self.use_packing_layout = True
         self.use_vulkan_compute = False
+        self.openmp_blocktime = 20      # ms; 0: idle worker threads sleep at once instead of spinning
 
 
 class Net:
@@ -70,8 +71,9 @@ class Net:
         self._sessions.clear()
 
     def _session(self, input_shapes, outputs, probe=None):
-        key = (tuple(sorted(input_shapes.items())), tuple(outputs), bool(self.opt.use_int8_inference),
-               int(self.opt.num_threads), probe)
+        spin = int(self.opt.openmp_blocktime) > 0
+        key = (tuple(sorted(input_shapes.items())), tuple(outputs), str(self.opt.use_int8_inference),
+               int(self.opt.num_threads), spin, probe)
         if key not in self._sessions:
             model, names, ctx = lower_graph(self.graph, input_shapes, outputs, int8=self.opt.use_int8_inference,
                                           probe=probe)
@@ -79,29 +81,56 @@ class Net:
             so.intra_op_num_threads = max(1, int(self.opt.num_threads))
             so.inter_op_num_threads = 1
             so.log_severity_level = 3
+            if not spin:
+                so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
             self._sessions[key] = (sess, names, {b: ctx.shape(b) for b in ctx.blobs()})
         sess, names, self._shapes = self._sessions[key]
         return sess, names
 
-    def run(self, inputs, outputs, probe=None):
+    def run(self, inputs, outputs, probe=None, out=None):
         """Batch API: inputs blob -> array (N, *ncnn shape); returns blob -> array (N, *shape).
 
         With `probe` (see runtime.lower.lower_graph; it must be hashable, e.g. a module-level
-        function, as it keys the session cache) each blob maps to the list of probe results."""
+        function, as it keys the session cache) each blob maps to the list of probe results.
+        With `out` (blob -> C-contiguous float32 array of the output's shape, e.g. from a previous
+        run), the outputs are written into those arrays, which are returned: a loop that reuses
+        them allocates nothing per batch."""
         if self.graph is None:
             raise NcnnlikeError("no model loaded")
         feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in inputs.items()}
         shapes = {k: tuple(v.shape[1:]) for k, v in feeds.items()}
         sess, names = self._session(shapes, list(outputs), probe)
         needed = {i.name for i in sess.get_inputs()}
-        result = sess.run(names, {k: v for k, v in feeds.items() if k in needed})
+        feeds = {k: v for k, v in feeds.items() if k in needed}
+        if out is not None:
+            if probe is not None:
+                raise NcnnlikeError("Net.run: out= cannot be combined with a probe")
+            return self._run_into(sess, names, feeds, outputs, out)
+        result = sess.run(names, feeds)
         if probe is None:
             return dict(zip(outputs, result))
         grouped = {blob: [] for blob in outputs}
         for name, value in zip(names, result):
             grouped[name[4:name.rindex(":")]].append(value)
         return grouped
+
+    def _run_into(self, sess, names, feeds, outputs, out):
+        """Run with onnxruntime's IOBinding, writing every output into the caller's array."""
+        batch = next(iter(feeds.values())).shape[0] if feeds else 1
+        binding = sess.io_binding()
+        for name, value in feeds.items():
+            binding.bind_cpu_input(name, value)
+        for name, blob in zip(names, outputs):
+            array = out.get(blob)
+            expected = (batch,) + tuple(self._shapes[blob])
+            if array is None or array.dtype != np.float32 or array.shape != expected \
+                    or not array.flags.c_contiguous or not array.flags.writeable:
+                raise NcnnlikeError("Net.run: out['%s'] must be a writable C-contiguous float32 array of shape %s"
+                                    % (blob, expected))
+            binding.bind_output(name, "cpu", 0, np.float32, list(expected), array.ctypes.data)
+        sess.run_with_iobinding(binding)
+        return {blob: out[blob] for blob in outputs}
 
 
 class Extractor:

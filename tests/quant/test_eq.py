@@ -223,7 +223,7 @@ def test_first_step_matches_ncnn2table_eq_log(tiny_eq):
     xq = eq.quantize(x, s_in)
     xq = np.pad(xq, ((0, 0), (0, 0), (1, 1), (1, 1)))
     scales = np.concatenate([eq.candidate_scales(w0), w0[:, None]], axis=1)
-    d, q = eq.weight_contributions(spec, xq, spec.top_ncp(y), s_in, scales, 1)
+    d, q = eq.weight_contributions(spec, xq, spec.top(y), s_in, scales, 1)
     y_norm = np.linalg.norm(y.reshape(1, -1).astype(np.float64), axis=1)
     chosen = eq.search_weight_scales(d, q, y_norm, scales)
     assert "%f" % chosen[0] == "97.257065"
