@@ -28,7 +28,7 @@ OPTIONS = {"mean": "[127,127,127]", "norm": "[0.0078125,0.0078125,0.0078125]", "
            "pixel": "RGB"}
 
 from ncnnlike.io.model import load_model  # noqa: E402
-from ncnnlike.quant.compare import Samples, compare_models, reference_outputs  # noqa: E402
+from ncnnlike.quant.compare import Samples, compare_models, reference_outputs, subset  # noqa: E402
 from ncnnlike.quant.convert import quantize_graph  # noqa: E402
 from ncnnlike.quant.images import parse_preprocess, read_lists  # noqa: E402
 from ncnnlike.quant.sensitivity import Trials, auto_mixed, mixed_table_text, ranking, sensitivity  # noqa: E402
@@ -82,12 +82,17 @@ def plot(graph, table, calib, args):
         f.write(png_bytes(snr_chart(labels, [c.layers[n].snr_db for n in c.layers], title, subtitle)))
 
 
+def progress(done, total):
+    sys.stderr.write("sensitivity %d/%d\n" % (done, total))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", default=os.path.join(LITE0, "lite0-aciq.table"))
     parser.add_argument("--method", choices=["minmax", "kl", "aciq", "percentile", "mse"])
     parser.add_argument("--target", default="0.99")
     parser.add_argument("--rank", default="float_one", choices=["float_one", "quantize_one"])
+    parser.add_argument("--rank-images", type=int, default=100, help="calib images the ranking runs on")
     parser.add_argument("--thread", type=int, default=2)
     parser.add_argument("--plot")
     parser.add_argument("--out")
@@ -105,8 +110,11 @@ def main():
     start = time.perf_counter()
     fp_net = Net.from_graph(graph)
     fp_net.opt.num_threads = args.thread
-    trials = Trials(graph, table, calib, reference_outputs(fp_net, calib), args.thread)
-    found = sensitivity(trials, (args.rank,))
+    reference = reference_outputs(fp_net, calib)
+    trials = Trials(graph, table, calib, reference, args.thread)
+    rank_trials = trials if args.rank_images >= calib.count else \
+        Trials(graph, table, *subset(calib, reference, args.rank_images), args.thread)
+    found = sensitivity(rank_trials, (args.rank,), progress)
     order = ranking(found, args.rank)
     prepared = time.perf_counter() - start
     rows = []
@@ -126,7 +134,9 @@ def main():
     agree = lambda pred: 100.0 * np.mean(pred == fp_pred)  # noqa: E731
     print("EfficientNet-Lite0, table %s, rank=%s, %d threads; mixed precision on calib.txt (%d images), "
           "top-1 on eval.txt (%d images)" % (os.path.basename(table.path), args.rank, args.thread, calib.count, n))
-    print("sensitivity: %d trials, %.1f s (including the one fp32 pass)" % (len(order), prepared))
+    print("sensitivity (%s) on %d calib images: %d trials, %.1f s (including the one fp32 pass); top 5: %s"
+          % (args.rank, found[order[0]].baseline.samples, len(order), prepared,
+             ", ".join(order[:5])))
     print("%-8s %-10s %8s %8s %8s %8s %8s %13s %8s %7s" % ("target", "", "top-1", "vs fp32", "agree",
                                                            "cos", "kept", "% float", "time s", "trials"))
     print("%-8s %-10s %8.2f %8s %8s %8s %8s %13s %8s %7s" % ("-", "fp32", top1(fp_pred), "", "", "", "", "", "", ""))

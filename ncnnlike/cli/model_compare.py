@@ -9,7 +9,9 @@ error; worst first), then the network outputs' cosine and top-1 agreement. With 
 the int8 model was made from) it also ranks the layers by sensitivity (rank=float_one: the output
 cosine when only that layer stays float; quantize_one: when only that layer is int8; both), and
 with target=<output cosine> out=mixed.table it writes the table with the fewest layers commented
-out so that the int8 model meets the target on these samples. Other keys: thread= batch=.
+out so that the int8 model meets the target on these samples. The ranking runs on the first
+rank_images= samples (default all); the search and the before/after figures on all of them.
+Other keys: thread= batch=.
 Results go to stdout, progress to stderr; files are written only when everything succeeded.
 """
 import json
@@ -22,9 +24,9 @@ from ncnnlike.cli.common import check_keys, run_main, split_args
 from ncnnlike.errors import NcnnlikeError
 
 USAGE = ("usage: model-compare fp.param fp.bin int8.param int8.bin list.txt [mean=[..] norm=[..] shape=[..] "
-         "pixel=.. type=0|1 thread=N batch=N table=model.table rank=float_one|quantize_one|both "
+         "pixel=.. type=0|1 thread=N batch=N table=model.table rank=float_one|quantize_one|both rank_images=N "
          "target=<cosine> out=mixed.table] [--json out.json] [--plot out.png]")
-KEYS = ("mean", "norm", "shape", "pixel", "type", "thread", "batch", "table", "rank", "target", "out")
+KEYS = ("mean", "norm", "shape", "pixel", "type", "thread", "batch", "table", "rank", "rank_images", "target", "out")
 FLAGS = ("--json", "--plot")
 RANKS = ("float_one", "quantize_one", "both")
 
@@ -76,7 +78,7 @@ def check_mixed_options(options):
     rank = options.get("rank", "float_one")
     if rank not in RANKS:
         raise NcnnlikeError("rank=%s: expected one of %s" % (rank, ", ".join(RANKS)))
-    for key, needs in (("rank", "table"), ("target", "table"), ("out", "target")):
+    for key, needs in (("rank", "table"), ("rank_images", "table"), ("target", "table"), ("out", "target")):
         if key in options and needs not in options:
             raise NcnnlikeError("%s= needs %s= as well" % (key, needs))
     target = None
@@ -116,15 +118,19 @@ def _progress(label):
 
 def mixed_precision(fp_graph, table, options, samples, comparison, threads):
     """Sensitivity ranking, and automatic mixed precision when target= is given: (report, json, text)."""
+    from ncnnlike.quant.compare import subset
     from ncnnlike.quant.sensitivity import (Trials, auto_mixed, format_mixed, format_sensitivity, mixed_dict,
                                             mixed_table_text, ranking, sensitivity)
     rank, target = check_mixed_options(options)
+    rank_images = _int_option(options, "rank_images", comparison.samples)
     start = time.perf_counter()
     trials = Trials(fp_graph, table, samples, comparison.reference, threads)
+    rank_trials = trials if rank_images >= comparison.samples else \
+        Trials(fp_graph, table, *subset(samples, comparison.reference, rank_images), threads)
     modes = ("float_one", "quantize_one") if rank == "both" else (rank,)
-    found = sensitivity(trials, modes, _progress("sensitivity"))
+    found = sensitivity(rank_trials, modes, _progress("sensitivity"))
     order = ranking(found, "quantize_one" if rank == "quantize_one" else "float_one")
-    report = [format_sensitivity(found, order, trials.all_int8())]
+    report = [format_sensitivity(found, order)]
     data = {"sensitivity": [dict(found[name].as_dict(), rank=i + 1) for i, name in enumerate(order)]}
     table_text = None
     if target is not None:
@@ -134,9 +140,9 @@ def mixed_precision(fp_graph, table, options, samples, comparison, threads):
         if "out" in options:
             table_text = mixed_table_text(read_text(table.path), table, result, found, order, comparison.samples)
     seconds = time.perf_counter() - start
-    report.append("time: %.1f s for %d int8 trials over %d samples (one fp32 pass, reused)"
-                  % (seconds, trials.runs, comparison.samples))
-    data["trials"] = {"count": trials.runs, "seconds": seconds}
+    runs = trials.runs + (rank_trials.runs if rank_trials is not trials else 0)
+    report.append("time: %.1f s for %d int8 trials (one fp32 pass, reused)" % (seconds, runs))
+    data["trials"] = {"count": runs, "seconds": seconds}
     return "\n".join(report), data, table_text
 
 

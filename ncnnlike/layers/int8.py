@@ -9,10 +9,11 @@ int8_scale_term > 100, requantize q = clamp(round_half_away(v*s_top), +-127) and
 (carried as uint8 q+128 and bound with quant=s_top), else the top is float.
 
 The arithmetic is that of ncnn's x86 kernels (what pip ncnn runs here), measured layer by layer on
-Lite0 against pip ncnn: Convolution computes v = fma(acc, scale_in, bias) (one rounding);
-InnerProduct acc*scale_in then + bias (two roundings); ConvolutionDepthWise with channels % 8 == 0
-(the packed kernel) takes scale_in = _mm_rcp_ps(s_in*w_scale), the CPU's 12-bit reciprocal, then
-mul and add (x86_rcp below reproduces it with the CPU's own instruction; elsewhere 1/x).
+Lite0 against pip ncnn: Convolution (and grouped, non-depthwise ConvolutionDepthWise, which ncnn
+runs as one Convolution per group) computes v = fma(acc, scale_in, bias) (one rounding);
+InnerProduct and depthwise acc*scale_in then + bias (two roundings); depthwise with channels % 8 == 0
+(ncnn's packed x86 kernel) takes scale_in = _mm_rcp_ps(s_in*w_scale), the CPU's 12-bit reciprocal
+(x86_rcp below runs the CPU's own instruction; without it, 1/x as ncnn's other kernels).
 
 Two lowerings:
   int8_sim.py   exact: float ops on integer values, bit-exact with pip ncnn on the reference models.
@@ -156,12 +157,12 @@ def int8_layer(layer, p, in_shape):
             raise NcnnlikeError("%s: weight_data_size %d does not match %d outputs, %d inputs, group %d, kernel %dx%d"
                                 % (_where(layer), w.size, n_out, c, group, p.kernel_h, p.kernel_w))
         w = w.reshape(n_out, c // group, p.kernel_h, p.kernel_w)
-    packed_depthwise = (layer.type == "ConvolutionDepthWise" and group == n_out == in_shape[0]
-                        and n_out % 8 == 0)
+    depthwise = layer.type == "ConvolutionDepthWise" and group == n_out == in_shape[0]
     bias = layer.weight("bias_data") if p.bias_term else None
     return Int8Layer(layer.name, "ip" if layer.type == "InnerProduct" else "conv", w,
-                     scale_in_of(s_in, ws, packed_depthwise), ws, s_in, s_top, bias, int(p.activation_type),
-                     list(p.activation_params or []), group, fma=layer.type == "Convolution")
+                     scale_in_of(s_in, ws, depthwise and n_out % 8 == 0), ws, s_in, s_top, bias,
+                     int(p.activation_type), list(p.activation_params or []), group,
+                     fma=layer.type != "InnerProduct" and not depthwise)
 
 
 def pad_int8(p):

@@ -7,6 +7,7 @@ spec 6.5) is int8-valued when extracted (spec 8 "Extracting an int8 blob": a val
 so it is compared after dividing by the layer's top scale. Network outputs are compared per sample:
 mean and min cosine, SNR, and top-1 agreement (argmax of each flattened sample).
 """
+import itertools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -172,6 +173,27 @@ class Samples:
                 cache.append(batch)
             yield batch
         self._cache = cache
+
+
+class FirstBatches:
+    """The first `count` batches of a re-iterable of batches, itself re-iterable (a ranking subset)."""
+
+    def __init__(self, batches, count):
+        self.batches, self.count = batches, count
+
+    def __iter__(self):
+        return itertools.islice(iter(self.batches), self.count)
+
+
+def subset(batches, reference, samples):
+    """(batches, reference) cut to the fewest leading batches holding at least `samples` samples."""
+    total, count = 0, 0
+    for ref in reference:
+        if total >= samples:
+            break
+        total += len(next(iter(ref.values())))
+        count += 1
+    return FirstBatches(batches, count), reference[:count]
 
 
 @dataclass

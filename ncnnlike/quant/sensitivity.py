@@ -45,6 +45,10 @@ class Trial:
     def top1_agreement(self):
         return min(s.top1_agreement for s in self.outputs.values())
 
+    @property
+    def samples(self):
+        return next(iter(self.outputs.values())).samples
+
 
 class Trials:
     """Measures configurations of one float graph + table against cached fp32 outputs; memoized."""
@@ -86,8 +90,10 @@ class Trials:
 
 @dataclass
 class Sensitivity:
-    """One layer's measured effect on the network outputs, in both modes (None if not measured)."""
+    """One layer's measured effect on the network outputs, in both modes (None if not measured),
+    and the all-int8 trial on the same samples it is judged against."""
     layer: str
+    baseline: Trial = None
     float_one: Trial = None
     quantize_one: Trial = None
 
@@ -107,7 +113,7 @@ def sensitivity(trials, modes=("float_one",), progress=None):
             raise NcnnlikeError("unknown sensitivity mode '%s' (expected %s)" % (mode, " or ".join(MODES)))
     found = OrderedDict()
     for i, name in enumerate(trials.candidates):
-        entry = Sensitivity(name)
+        entry = Sensitivity(name, trials.all_int8())
         if "float_one" in modes:
             entry.float_one = trials.measure({name})
         if "quantize_one" in modes:
@@ -195,14 +201,16 @@ def mixed_dict(result, found):
                 "float_layers": sorted(trial.float_layers)}
     return {"target": result.target, "met": result.met, "float_layers": result.float_layers,
             "before": figures(result.before), "after": figures(result.after),
+            "search": [{"step": step if isinstance(step, str) else "keep first %d float" % step, "output_cosine": score}
+                       for step, score in result.steps],
             "kept": [found[name].as_dict() for name in result.float_layers if name in found]}
 
 
-def _effect(entry, before):
-    """'kept float alone: output cosine A -> B; quantized alone: C' from the measured trials."""
+def _effect(entry):
+    """'float alone lifts output cosine A -> B; int8 alone gives C' from the measured trials."""
     parts = []
     if entry is not None and entry.float_one is not None:
-        parts.append("float alone lifts output cosine %.6f -> %.6f" % (before.score, entry.float_one.score))
+        parts.append("float alone lifts output cosine %.6f -> %.6f" % (entry.baseline.score, entry.float_one.score))
     if entry is not None and entry.quantize_one is not None:
         parts.append("int8 alone gives %.6f" % entry.quantize_one.score)
     return "; ".join(parts) or "needed to meet the target"
@@ -219,7 +227,7 @@ def mixed_table_text(text, table, result, found, order, samples):
         body = lines[index].rstrip("\r\n")
         ending = lines[index][len(body):] or "\n"
         lines[index] = "#%s # model-compare: kept float (sensitivity rank %d of %d): %s%s" % (
-            body, rank.get(name, 0), len(order), _effect(found.get(name), result.before), ending)
+            body, rank.get(name, 0), len(order), _effect(found.get(name)), ending)
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += "\n"
     header = ("# model-compare automatic mixed precision: %d of %d layers kept float for output cosine >= %g on "
@@ -230,9 +238,11 @@ def mixed_table_text(text, table, result, found, order, samples):
     return header + "".join(lines)
 
 
-def format_sensitivity(found, order, before):
+def format_sensitivity(found, order):
     """Printed ranking: one line per layer, most sensitive first, with both modes where measured."""
-    lines = ["sensitivity (network output cosine vs fp32; all int8: %.6f), most sensitive first" % before.score,
+    baseline = found[order[0]].baseline
+    lines = ["sensitivity on %d samples (network output cosine vs fp32; all int8: %.6f), most sensitive first"
+             % (baseline.samples, baseline.score),
              "%-4s %-32s %16s %18s" % ("#", "layer", "float alone", "int8 alone")]
     for i, name in enumerate(order, 1):
         entry = found[name]

@@ -73,6 +73,12 @@ def test_rank_both_reports_both_sensitivities(files, capsys):
     assert row[1] == HARD and float(row[2]) > 0.99 > float(row[3])
 
 
+def test_ranking_can_run_on_fewer_images_than_the_search(files, capsys):
+    assert main(args(files, "table=" + str(files / "model.table"), "rank_images=8", "target=0.99")) == 0
+    printed = capsys.readouterr().out
+    assert "sensitivity on 8 samples" in printed and "layers kept float: 1 of 5 (conv_c)" in printed
+
+
 def test_plot_is_a_readable_png_with_one_row_per_quantized_layer(files, tmp_path):
     assert main(args(files, "--plot", str(tmp_path / "snr.png"))) == 0
     image = cv2.imread(str(tmp_path / "snr.png"))

@@ -97,8 +97,9 @@ def ulps(a, b):
     return np.abs(a.astype(np.float32).view(np.int32).astype(np.int64) - b.astype(np.float32).view(np.int32))
 
 
-CONV_CASES = [  # c, oc, k, stride, pad, bias, act, term
+CONV_CASES = [  # c, oc, k, stride, pad, bias, act, term[, w_max: 31 = ncnn's 6-bit 3x3, to u8 x s8 kernels]
     (5, 6, 3, 1, 1, True, 0, 102),
+    (5, 6, 3, 1, 1, True, 1, 102, 31),
     (5, 6, 3, 1, 1, False, 1, 2),
     (7, 9, 1, 1, 0, True, 3, 102),
     (7, 9, 1, 1, 0, True, 0, 2),
@@ -110,11 +111,11 @@ CONV_CASES = [  # c, oc, k, stride, pad, bias, act, term
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_convolution_exact_lowering_equals_the_reference_bit_for_bit(case):
     rng = np.random.default_rng(sum(case[:5]))
-    l, reference = conv_case(rng, *case)
+    l, reference = conv_case(rng, *case[:8], w_max=case[8] if len(case) > 8 else 127)
     x = rng.normal(0, 2, (2, case[0], 9, 11)).astype(np.float32)
     y, ref = run(l, x, "exact"), reference(x)
     assert y.shape == ref.shape
-    if case[-1] > 100:
+    if case[7] > 100:
         np.testing.assert_array_equal(y, ref)
         assert np.abs(y).max() <= 127 and np.any(y != 0)
     else:
@@ -125,10 +126,10 @@ def test_convolution_exact_lowering_equals_the_reference_bit_for_bit(case):
 def test_convolution_fast_lowering_is_within_the_documented_deviation(case):
     """Requantized: off by at most 1 (the bias rounded to the accumulator unit); float: 1 ulp."""
     rng = np.random.default_rng(sum(case[:5]))
-    l, reference = conv_case(rng, *case)
+    l, reference = conv_case(rng, *case[:8], w_max=case[8] if len(case) > 8 else 127)
     x = rng.normal(0, 2, (2, case[0], 9, 11)).astype(np.float32)
     y, ref = run(l, x, True), reference(x)
-    if case[-1] > 100:
+    if case[7] > 100:
         assert np.abs(y - ref).max() <= 1
         assert np.mean(y != ref) < 0.02
     else:   # acc*scale_in rounded before + bias, where ncnn's x86 Convolution rounds the fma once
@@ -161,10 +162,11 @@ def test_packed_depthwise_scale_in_is_the_cpu_reciprocal():
     assert abs(approx * 2270.6 - 1) < 2 ** -11
 
 
-def test_innerproduct_exact_and_fast_equal_the_reference():
+@pytest.mark.parametrize("w_max", [127, 64])
+def test_innerproduct_exact_and_fast_equal_the_reference(w_max):
     """InnerProduct (term 2): acc*scale_in then + bias in two roundings (ncnn's x86 kernel)."""
     rng = np.random.default_rng(7)
-    w = rng.integers(-127, 128, (10, 48)).astype(np.int8)
+    w = rng.integers(-w_max, w_max + 1, (10, 48)).astype(np.int8)
     ws = rng.uniform(30, 150, 10).astype(np.float32)
     b = rng.normal(0, 1, 10).astype(np.float32)
     l = layer("InnerProduct", "fc", ["x"], ["y"], {0: 10, 1: 1, 2: w.size, 8: 2, 9: 1},
@@ -252,3 +254,21 @@ def test_u8s8_weights_only_where_the_kernel_cannot_saturate():
     large = int8.Int8Layer("b", "conv", np.full((2, 2, 1, 1), 127, np.int8), None, None, 1, None, None, 0, [])
     assert int8_fast.weights_u8s8(small, False)
     assert int8_fast.weights_u8s8(large, False) == int8_fast.u8s8_exact(False)
+
+
+def test_channel_with_huge_weight_scale_or_zero_scale_gives_its_requantized_bias():
+    """scale_in ~1e-10 (a near-zero channel calibrated to w_scale 5e7) puts bias/scale_in beyond int32,
+    and w_scale 0 gives scale_in 0: v is the bias alone, in both lowerings (measured on Lite0 convclip_0)."""
+    w = np.array([[1, -2, 3], [5, 6, -7], [1, 1, 1]], np.int8).reshape(3, 3, 1, 1)
+    ws = np.float32([5.2e7, 40.0, 0.0])
+    b = np.float32([2.5, -1.0, 3.3])
+    l = layer("Convolution", "c", ["x"], ["y"], {0: 3, 1: 1, 5: 1, 6: 9, 8: 102, 9: 0},
+              {"weight_data": w.ravel(), "bias_data": b, "weight_data_int8_scales": ws,
+               "bottom_blob_int8_scales": np.float32([S_IN]), "top_blob_int8_scales": np.float32([S_TOP])})
+    x = np.random.default_rng(9).normal(0, 2, (1, 3, 4, 4)).astype(np.float32)
+    acc = np.einsum("oc,chw->ohw", w[:, :, 0, 0].astype(np.int64), ref_float2int8(x[0] * S_IN).astype(np.int64))
+    ref = ref_tail(acc, ref_scale_in(ws), b, 0, S_TOP, fma=True, shape=(-1, 1, 1))
+    np.testing.assert_array_equal(ref[0], ref_float2int8(b[0] * S_TOP))
+    np.testing.assert_array_equal(ref[2], ref_float2int8(b[2] * S_TOP))
+    np.testing.assert_array_equal(run(l, x, "exact")[0], ref)
+    assert np.abs(run(l, x, True)[0] - ref).max() <= 1

@@ -7,7 +7,7 @@ import pytest
 from hard_layer_model import HARD, LAYERS, batches, hard_graph, minmax_table
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.compare import (ErrorStats, OutputStats, Samples, compare_models, comparison_dict,
-                                    format_comparison, output_agreement, probes)
+                                    format_comparison, output_agreement, probes, reference_outputs, subset)
 from ncnnlike.quant.convert import quantize_graph
 from ncnnlike.quant.images import Preprocess, TYPE_NPY, read_lists
 from ncnnlike.quant.plot import snr_chart
@@ -138,6 +138,14 @@ def test_samples_are_decoded_once_when_they_fit_and_replayed_identically(tmp_pat
     for again in (cached, streamed):
         assert all(np.array_equal(a, b["in0"]) for a, b in zip(first, again))
     assert [len(b) for b in first] == [2, 2, 1]
+
+
+def test_subset_takes_whole_leading_batches_and_their_cached_outputs(models):
+    fp, _, samples = models                         # 4 batches of 8
+    reference = reference_outputs(Net.from_graph(fp), samples)
+    first, cut = subset(samples, reference, 10)
+    assert [len(b["in0"]) for b in first] == [8, 8] and len(list(first)) == 2   # re-iterable
+    assert len(cut) == 2 and np.array_equal(cut[1]["out0"], reference[1]["out0"])
 
 
 def test_snr_chart_draws_one_row_per_layer_with_the_bad_layer_in_red():

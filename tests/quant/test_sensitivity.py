@@ -122,7 +122,7 @@ def test_mixed_table_comments_out_only_the_hard_activation_line_with_its_effect(
 
 def test_sensitivity_report_lists_layers_most_sensitive_first(hard):
     trials, _, found = hard
-    text = format_sensitivity(found, ranking(found), trials.all_int8())
+    text = format_sensitivity(found, ranking(found))
     assert text.splitlines()[2].split()[:2] == ["1", HARD]
 
 

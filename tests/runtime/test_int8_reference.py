@@ -2,7 +2,8 @@
 
 tiny: tiny-int8 / -aciq / -mixB with the 20 stored inputs vs the stored pip ncnn logits (outputs.npz,
 made on the reference AMD EPYC; ncnn's packed depthwise kernel uses the CPU's rcpps, which differs on
-Intel, see int8.py). Lite0: lite0-int8-kl vs pip ncnn run here on 8 eval images.
+Intel, see int8.py). Lite0: lite0-int8-kl vs pip ncnn run here on 8 eval images. Single layers
+written with our .param/.bin writers vs pip ncnn (the x86 arithmetic of each kernel, int8.py).
 The exact lowering reproduces pip ncnn bit for bit; the fast lowering within its documented deviation
 (int8_fast.py: the float bias rounded to the accumulator unit in requantized convs).
 """
@@ -12,7 +13,11 @@ import numpy as np
 import pytest
 
 from helpers import DATA, REFERENCE
+from ncnnlike.graph import Graph, Layer
+from ncnnlike.io.bin import write_bin
+from ncnnlike.io.param import write_param
 from ncnnlike.layers import int8
+from ncnnlike.paramdict import ParamDict
 from ncnnlike.quant.images import load_image
 from ncnnlike.runtime import Net
 
@@ -75,7 +80,7 @@ def lite0_images_and_ncnn():
         paths = [os.path.join(SAMPLE, line.split()[0]) for line in f if line.strip()][:8]
     images = np.stack([load_image(p, 224, 224, "RGB", [127] * 3, [1 / 128] * 3) for p in paths])
     net = ncnn.Net()
-    net.opt.num_threads = 2
+    net.opt.num_threads = 1   # same int8 results; its OpenMP threads crawl when other jobs share the cores
     net.opt.use_int8_inference = True
     net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
     net.opt.use_bf16_storage = False
@@ -100,3 +105,60 @@ def test_lite0_exact_int8_reproduces_pip_ncnn(lite0_images_and_ncnn):
 def test_lite0_fast_int8_is_close_to_pip_ncnn(lite0_images_and_ncnn):
     images, theirs = lite0_images_and_ncnn
     check(run_ours(LITE0, "lite0-int8-kl", images, True), theirs, FAST_LITE0_COS, "lite0 fast", top1_misses=1)
+
+
+LAYERS = [  # type, channels, num_output, group, kernel, int8_scale_term, activation
+    ("Convolution", 8, 16, 1, 3, 102, 1),
+    ("Convolution", 5, 6, 1, 1, 2, 3),
+    ("ConvolutionDepthWise", 16, 16, 16, 3, 101, 3),   # packed x86 kernel: rcp scale_in
+    ("ConvolutionDepthWise", 16, 16, 16, 5, 1, 0),
+    ("ConvolutionDepthWise", 12, 12, 12, 3, 101, 3),   # elempack 1 kernel: 1/x
+    ("ConvolutionDepthWise", 12, 12, 12, 5, 1, 0),
+    ("ConvolutionDepthWise", 16, 32, 4, 3, 102, 1),    # grouped: one Convolution per group (fma)
+]
+
+
+@pytest.mark.parametrize("spec", LAYERS)
+def test_single_int8_layer_reproduces_pip_ncnn(tmp_path, spec):
+    """Pip ncnn on our files: the exact lowering bit for bit. (Grouped non-depthwise layers with a
+    float top are left out: pip ncnn 1.0.20261020 returns zeros for them.)"""
+    ncnn = pytest.importorskip("ncnn")
+    type_, c, oc, group, k, term, act = spec
+    rng = np.random.default_rng(sum(spec[1:]))
+    w = rng.integers(-127, 128, oc * (c // group) * k * k).astype(np.int8)
+    n_scales = oc if type_ == "Convolution" else group if term in (1, 101) else 1
+    params = {0: oc, 1: k, 4: k // 2, 5: 1, 6: w.size, 8: term, 9: act}
+    if act == 3:
+        params[10] = [0.0, 6.0]
+    if type_ == "ConvolutionDepthWise":
+        params[7] = group
+    weights = {"weight_data": w, "bias_data": rng.normal(0, 2, oc).astype(np.float32),
+               "weight_data_int8_scales": rng.uniform(30, 150, n_scales).astype(np.float32),
+               "bottom_blob_int8_scales": np.float32([23.7])}
+    if term > 100:
+        weights["top_blob_int8_scales"] = np.float32([19.3])
+    graph = Graph([Layer("Input", "in", [], ["x"], ParamDict({0: 20, 1: 20, 2: c})),
+                   Layer(type_, "l", ["x"], ["y"], ParamDict(params), weights)])
+    write_param(graph, str(tmp_path / "m.param"))
+    write_bin(graph, str(tmp_path / "m.bin"))
+    x = rng.normal(0, 2, (3, c, 20, 20)).astype(np.float32)
+    net = Net()
+    net.opt.use_int8_inference = "exact"
+    net.load_param(str(tmp_path / "m.param"))
+    net.load_model(str(tmp_path / "m.bin"))
+    ours = net.run({"x": x}, ["y"])["y"]
+    real = ncnn.Net()
+    real.opt.num_threads = 1
+    real.opt.use_fp16_storage = real.opt.use_fp16_packed = real.opt.use_fp16_arithmetic = False
+    real.opt.use_bf16_storage = False
+    assert real.load_param(str(tmp_path / "m.param")) == 0 and real.load_model(str(tmp_path / "m.bin")) == 0
+    theirs = []
+    for xi in x:
+        ex = real.create_extractor()
+        ex.input("x", ncnn.Mat(np.ascontiguousarray(xi)).clone())
+        theirs.append(np.array(ex.extract("y")[1]).copy())
+    theirs = np.stack(theirs).reshape(ours.shape)
+    if BIT_EXACT or "DepthWise" not in type_:
+        np.testing.assert_array_equal(ours, theirs)
+    else:
+        assert np.abs(ours - theirs).max() <= (1 if term > 100 else 1e-3)

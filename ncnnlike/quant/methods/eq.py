@@ -4,27 +4,27 @@ Start from the KL table. For each conv layer (Convolution, ConvolutionDepthWise,
 param order, for each weight scale s (per output channel, per group for ConvolutionDepthWise), then
 the bottom scale: try the 100 candidates float32(0.5s + k*(2s - 0.5s)/100), k = 0..99; run the layer
 alone in int8 (spec 8: quantize the fp32 bottom with the bottom scale, trunc(v + copysign(0.5, v))
-clamped to +-127; int8 weights; int32 accumulation; float(sum) * 1/(s_in*s_w) + bias; fused
-activation; no requantize) on each of the first <= 50 samples; compare with the fp32 top blob by
-cosine similarity over the whole blob; sum over samples; take the best.
+clamped to +-127; int8 weights; accumulate; * 1/(s_in*s_w) + bias; fused activation; no requantize)
+on each of the first <= 50 samples; compare with the fp32 top blob by cosine similarity over the
+whole blob; sum over samples; keep the best.
 
 Order: exactly ncnn's in-place sequential order (weight scale 0, 1, ..., then the bottom scale, each
 seeing the already updated ones). This stays exact when vectorised because a weight scale of unit u
-only changes unit u's output channels: for all units and candidates at once we compute each unit's
-channel outputs (one int8 GEMM, or one float Conv on integer values, whose output channels are the
-candidate-quantized weight rows), keep per sample and candidate that channel's dot product with the
-fp32 top and its squared norm, then walk the units in order, replacing unit u's share of each
-sample's dot product and norm. The bottom scale search runs the whole layer once per candidate.
+only changes unit u's output channels: one Conv whose output channels are all units' candidate-
+quantized weight rows gives, per sample and candidate, each unit's dot product with the fp32 top
+and its squared norm; walking the units in order then replaces unit u's share of each sample's dot
+product and norm. The bottom scale search runs the whole layer once per candidate.
 
 Difference from ncnn (which takes the best candidate whenever its sum is > 0, even if below the
 current scale's): a candidate replaces s only if its sum is > 0 and above the sum of s itself, so
 each step can only raise the objective and the result is never worse than KL.
 
-Execution: small onnxruntime graphs per layer. 1x1 convolutions and InnerProduct use MatMulInteger
-with uint8 operands (zero point 128, exact int32); other convolutions a float Conv on integer values
-(exact while partial sums stay below 2^24). Memory is bounded by chunking units, samples, pixels
-and candidates (_RUN_ELEMENTS values per run) and by fetching the fp32 blobs of a few layers at a
-time (_BLOB_BYTES).
+Execution: small onnxruntime graphs per layer, the int8 layer as a float Conv (InnerProduct: a 1x1
+Conv) on int8 values with the dequantization folded into the operands (Phase 1: weight rows
+q_w * 1/(s_in*s_w); phase 2: inputs q_x * 1/s_in and weights q_w * 1/s_w), so bias and activation
+fuse into the Conv. This equals ncnn's integer arithmetic up to float32 rounding (~1e-6 relative),
+far below the differences between candidates. Memory is bounded by chunking units, samples and
+candidates (_RUN_ELEMENTS values per run) and by fetching the fp32 blobs of a few layers at a time.
 """
 from dataclasses import dataclass
 
@@ -42,7 +42,7 @@ from ncnnlike.layers.lowering import OPSET, LowerCtx
 
 CANDIDATES = 100
 EQ_SAMPLES = 50
-_RUN_ELEMENTS = 1 << 20      # values of the widest tensor of one onnxruntime run
+_RUN_ELEMENTS = 1 << 21      # values of the widest tensor of one onnxruntime run
 _WEIGHT_ELEMENTS = 1 << 24   # candidate weight values per run
 _BLOB_BYTES = 1 << 29        # fp32 bottoms + tops of the samples fetched by one net run
 _FETCH_BATCH = 10            # samples per net run while fetching blobs
@@ -63,16 +63,15 @@ def quantize(x, scale):
     return np.clip(np.trunc(v + np.copysign(np.float32(0.5), v)), -127, 127).astype(np.float32)
 
 
-def as_uint8(q):
-    """int8 values (as float) -> uint8 q + 128, the operand MatMulInteger takes with zero point 128."""
-    return (q + 128).astype(np.uint8)
+def dequant_scale(bottom_scale, weight_scale):
+    """ncnn's scale_in = 1 / (s_in * s_w) in float32 (spec 8 step 4)."""
+    return np.float32(1) / (np.asarray(bottom_scale, np.float32) * np.asarray(weight_scale, np.float32))
 
 
 @dataclass
 class Int8Layer:
-    """A conv layer as the search sees it: float weights (num_output, ing, kh, kw) and ONNX Conv
-    attributes; `bottom` maps its ncnn bottom to NCHW (n, c, h, w), or for `pointwise` layers (1x1
-    Convolution without padding, InnerProduct) to (n, J, pixels); `top` maps its top to (n, C, pixels)."""
+    """A conv layer as the search sees it: float weights (num_output, ing, kh, kw), ONNX Conv attributes,
+    and how its ncnn bottom maps to NCHW (n, *in_chw) and its top to (n, num_output, pixels)."""
     name: str
     weight: np.ndarray
     bias: np.ndarray
@@ -83,7 +82,6 @@ class Int8Layer:
     pad_q: float              # ncnn pads the int8 tensor with (int8)pad_value (spec 8 step 2)
     activation: tuple         # (activation_type, activation_params)
     in_chw: tuple             # NCHW bottom without the batch axis
-    pointwise: bool = False
     rows: bool = False        # InnerProduct on a 2-D (rows, num_input) bottom: one output row per row
 
     @property
@@ -93,12 +91,8 @@ class Int8Layer:
 
     def bottom(self, x):
         if self.rows:
-            return np.ascontiguousarray(np.swapaxes(x, 1, 2))
-        x = x.reshape((x.shape[0],) + tuple(self.in_chw))
-        if self.pointwise:
-            sh, sw = self.conv["strides"]
-            x = x[:, :, ::sh, ::sw].reshape(x.shape[0], x.shape[1], -1)
-        return np.ascontiguousarray(x, np.float32)
+            x = np.swapaxes(x, 1, 2)
+        return np.ascontiguousarray(x.reshape((x.shape[0],) + tuple(self.in_chw)), np.float32)
 
     def top(self, y):
         if self.rows:
@@ -122,7 +116,7 @@ def int8_layer(layer, bottom_shape):
                                 % (layer.name, bottom_shape, num_input))
         in_chw = (num_input, 1, bottom_shape[0]) if rows else (num_input, 1, 1)
         return Int8Layer(layer.name, w.reshape(p.num_output, num_input, 1, 1), bias, p.num_output, False,
-                         {"strides": [1, 1]}, [0, 0, 0, 0], 0.0, activation, in_chw, True, rows)
+                         {"kernel_shape": [1, 1]}, [0, 0, 0, 0], 0.0, activation, in_chw, rows)
     if len(bottom_shape) != 3:
         raise NcnnlikeError("layer %s: method=eq needs a (c, h, w) bottom, got shape %s" % (layer.name, bottom_shape))
     c, h, wd = bottom_shape
@@ -134,14 +128,12 @@ def int8_layer(layer, bottom_shape):
     pads, _ = pads_and_out(p, h, wd)
     conv = {"kernel_shape": [p.kernel_h, p.kernel_w], "strides": [p.stride_h, p.stride_w],
             "dilations": [p.dilation_h, p.dilation_w]}
-    pointwise = not depthwise and (p.kernel_h, p.kernel_w) == (1, 1) and not any(pads)
     return Int8Layer(layer.name, w.reshape(p.num_output, c // group, p.kernel_h, p.kernel_w), bias,
                      group if depthwise else p.num_output, depthwise, conv, pads,
-                     float(np.trunc(np.clip(np.float32(p.pad_value), -128, 127))), activation, bottom_shape,
-                     pointwise)
+                     float(np.trunc(np.clip(np.float32(p.pad_value), -128, 127))), activation, bottom_shape)
 
 
-# ---------------------------------------------------------------- int8 graphs (onnxruntime)
+# ---------------------------------------------------------------- int8 layer graphs (onnxruntime)
 
 def _session(ctx, inputs, threads):
     """An onnxruntime session over the nodes of `ctx` with outputs d and q; inputs {name: elem type}."""
@@ -157,70 +149,43 @@ def _session(ctx, inputs, threads):
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def _tail(ctx, spec, v, dequantized, shared_y):
-    """Dequantize (* a), + b, fused activation (spec 8 steps 4-6), reshape by `shape` to (..., L);
-    then each row's squared norm -> q and its dot product with y -> d, where y (..., L, 1) is shared
-    by the rows of each matrix (one MatMul) or y (..., L) has one row per row."""
-    if not dequantized:
-        v = ctx.op("Mul", [v, "a"])
-    v = lower_fused(ctx, ctx.op("Add", [v, "b"]), *spec.activation)
-    v = ctx.op("Reshape", [v, "shape"])
+def _conv_tail(ctx, spec, x, w, b, group, shared_y):
+    """Conv (+ bias) with dequantizing operands, fused activation (spec 8 steps 3-6), reshaped by `shape`
+    to (..., L); then each row's squared norm -> q and its dot product with y -> d, where y (..., L, 1)
+    is shared by the rows of each matrix (one MatMul) or y (..., L) is one per row."""
+    v = ctx.op("Conv", [x, w, b], group=group, pads=[0, 0, 0, 0], **spec.conv)
+    v = ctx.op("Reshape", [lower_fused(ctx, v, *spec.activation), "shape"])
     if shared_y:
         ctx.nodes.append(helper.make_node("MatMul", [v, "y"], ["d"]))
     else:
         ctx.nodes.append(helper.make_node("ReduceSum", [ctx.op("Mul", [v, "y"]), ctx.ints([-1])], ["d"], keepdims=0))
     ctx.nodes.append(helper.make_node("ReduceSumSquare", [v], ["q"], axes=[-1], keepdims=0))
-    return ctx
-
-
-def _int_gemm(ctx, w, x):
-    """Exact int32 W @ X of uint8 operands holding int8 + 128."""
-    zero = ctx.const(np.uint8(128))
-    return ctx.op("MatMulInteger", [w, x, zero, zero])
 
 
 def weight_search_session(spec, group, threads):
-    """d, q (n, U, K1[, 1]) of candidate weight rows w for a quantized bottom x. Pointwise: x (n, J, Pc)
-    uint8, w (M, J) uint8, a (M,); conv: x (n, cin, hp, wp) padded, w (M, ing, kh, kw), a (M, 1, 1).
-    b like a (pointwise: (M, 1)), y (n, U, L, 1), shape [n, U, K1, L]."""
+    """d, q (n, U, K1[, 1]) for x (n, cin, hp, wp), the quantized padded bottom, and w (M, ing, kh, kw),
+    the candidate int8 weight rows times their dequantization scale; b (M,), y (n, U, L, 1),
+    shape [n, U, K1, L]."""
     ctx = LowerCtx(int8=False)
-    if spec.pointwise:
-        acc = ctx.op("DequantizeLinear", [_int_gemm(ctx, "w", "x"), "a"], axis=1)
-        inputs = {"x": onnx.TensorProto.UINT8, "w": onnx.TensorProto.UINT8}
-    else:
-        acc = ctx.op("Conv", ["x", "w"], group=group, pads=[0, 0, 0, 0], **spec.conv)
-        inputs = {"x": _FLOAT, "w": _FLOAT}
-    _tail(ctx, spec, acc, spec.pointwise, True)
-    return _session(ctx, dict(inputs, a=_FLOAT, b=_FLOAT, y=_FLOAT, shape=_INT64), threads)
+    _conv_tail(ctx, spec, "x", "w", "b", group, True)
+    return _session(ctx, {"x": _FLOAT, "w": _FLOAT, "b": _FLOAT, "y": _FLOAT, "shape": _INT64}, threads)
 
 
-def _quantize_nodes(ctx, v, half):
-    """ncnn float2int8 in onnx: trunc(clip(v + copysign(0.5, v), -127, 127)) as float integers."""
-    v = ctx.op("Clip", [ctx.op("Add", [v, half]), ctx.const(np.float32(-127)), ctx.const(np.float32(127))])
-    return ctx.op("Cast", [ctx.op("Cast", [v], to=onnx.TensorProto.INT32)], to=_FLOAT)
-
-
-def bottom_search_session(spec, weight_q, threads):
-    """d, q (Kc, n, C) of candidate bottom scales s (Kc, 1, 1, 1[, 1]) for fp32 x with half =
-    copysign(0.5, x); weight_q the int8 weights; a (Kc, 1, C, 1), b (C, 1), y (n, C, P), shape
-    [Kc, n, C, P]. Pointwise: x (n, J, Pc); conv: x (n, c, h, w)."""
+def bottom_search_session(spec, weight, threads):
+    """d, q (Kc, n, C) for fp32 x (n, c, h, w) (zero-padded unless pad_value != 0), half = copysign(0.5, x),
+    candidate bottom scales s (Kc, 1, 1, 1, 1) and inv = 1/s repeated per sample (Kc*n,); weight: the
+    int8 weights times 1/s_w; y (n, C, P), xshape [Kc*n, c, h, w], shape [Kc, n, C, P]."""
     ctx = LowerCtx(int8=False)
-    if spec.pointwise:
-        q = _quantize_nodes(ctx, ctx.op("Mul", ["x", "s"]), "half")
-        q = ctx.op("QuantizeLinear", [q, ctx.const(np.float32(1)), ctx.const(np.uint8(128))])
-        w = ctx.const(as_uint8(weight_q.reshape(weight_q.shape[0], -1)), "w")
-        acc = ctx.op("Cast", [_int_gemm(ctx, w, q)], to=_FLOAT)
-    else:
-        q = _quantize_nodes(ctx, ctx.op("Mul", [ctx.op("Unsqueeze", ["x", ctx.ints([0])]), "s"]), "half")
-        q = ctx.op("Reshape", [q, ctx.ints((-1,) + tuple(spec.in_chw))])
-        if any(spec.pads):
-            t, left, b, r = spec.pads
-            q = ctx.op("Pad", [q, ctx.ints([0, 0, t, left, 0, 0, b, r]), ctx.const(np.float32(spec.pad_q))])
-        acc = ctx.op("Conv", [q, ctx.const(weight_q, "w")], group=spec.units if spec.depthwise else 1,
-                     pads=[0, 0, 0, 0], **spec.conv)
-        acc = ctx.op("Reshape", [acc, "shape"])
-    _tail(ctx, spec, acc, False, False)
-    return _session(ctx, {"x": _FLOAT, "half": _FLOAT, "s": _FLOAT, "a": _FLOAT, "b": _FLOAT, "y": _FLOAT,
+    v = ctx.op("Add", [ctx.op("Mul", [ctx.op("Unsqueeze", ["x", ctx.ints([0])]), "s"]), "half"])
+    v = ctx.op("Clip", [v, ctx.const(np.float32(-127)), ctx.const(np.float32(127))])
+    q = ctx.op("Reshape", [ctx.op("Cast", [v], to=onnx.TensorProto.INT32), "xshape"])
+    if any(spec.pads) and spec.pad_q != 0:      # else x comes padded with zeros, which quantize to 0
+        t, left, b, r = spec.pads
+        q = ctx.op("Pad", [q, ctx.ints([0, 0, t, left, 0, 0, b, r]), ctx.const(np.int32(spec.pad_q))])
+    x = ctx.op("DequantizeLinear", [q, "inv"], axis=0)
+    _conv_tail(ctx, spec, x, ctx.const(weight, "w"), ctx.const(spec.bias, "b"), spec.units if spec.depthwise else 1,
+               False)
+    return _session(ctx, {"x": _FLOAT, "half": _FLOAT, "s": _FLOAT, "inv": _FLOAT, "y": _FLOAT, "xshape": _INT64,
                           "shape": _INT64}, threads)
 
 
@@ -248,42 +213,29 @@ def _spans(total, step):
 
 def weight_contributions(spec, xq, y3, bottom_scale, scales, threads):
     """d, q (n, units, K1) float64: each unit's output channels under each of its candidate weight
-    scales `scales` (units, K1), dotted with the fp32 top y3 (n, C, P) and squared. xq: the quantized
-    bottom, padded (conv) or (n, J, P) (pointwise)."""
+    scales `scales` (units, K1), dotted with the fp32 top y3 (n, C, P) and squared; xq is the
+    quantized, padded bottom."""
     n, units, k1 = xq.shape[0], spec.units, scales.shape[1]
     og, ing, pixels = spec.per_unit, spec.weight.shape[1], y3.shape[2]
     row = int(np.prod(spec.weight.shape[1:]))
-    per_units = max(1, min(_WEIGHT_ELEMENTS // (k1 * og * row), _RUN_ELEMENTS // (k1 * og * pixels) or 1))
-    if spec.pointwise:
-        xq = as_uint8(xq)
-    d, q = np.zeros((n, units, k1)), np.zeros((n, units, k1))
+    per_run = max(1, min(_WEIGHT_ELEMENTS // (k1 * og * row), _RUN_ELEMENTS // (k1 * og * pixels)))
+    d, q = np.empty((n, units, k1)), np.empty((n, units, k1))
     sessions = {}
-    for u0, u1 in _spans(units, per_units):
+    for u0, u1 in _spans(units, per_run):
         size = u1 - u0
         wq = quantize(spec.weight[u0 * og:u1 * og].reshape(size, 1, og, -1), scales[u0:u1, :, None, None])
-        a = np.float32(1) / (np.float32(bottom_scale) * scales[u0:u1])
-        a = np.repeat(a.reshape(-1), og)
-        b = np.broadcast_to(spec.bias[u0 * og:u1 * og].reshape(size, 1, og), (size, k1, og)).reshape(-1)
+        wq *= dequant_scale(bottom_scale, scales[u0:u1])[:, :, None, None]
+        b = np.broadcast_to(spec.bias[u0 * og:u1 * og].reshape(size, 1, og), (size, k1, og))
+        feeds = {"w": wq.reshape((-1,) + spec.weight.shape[1:]), "b": np.ascontiguousarray(b).reshape(-1)}
         group = size if spec.depthwise else 1
         if group not in sessions:
             sessions[group] = weight_search_session(spec, group, threads)
-        if spec.pointwise:
-            feeds = {"w": as_uint8(wq.reshape(size * k1, -1)), "a": a, "b": b.reshape(-1, 1)}
-            chunks = [(n0, n1, p0, p1) for n0, n1 in _spans(n, _RUN_ELEMENTS // (size * k1 * pixels))
-                      for p0, p1 in _spans(pixels, _RUN_ELEMENTS // (size * k1 * (n1 - n0)))]
-        else:
-            feeds = {"w": wq.reshape((-1,) + spec.weight.shape[1:]), "a": a.reshape(-1, 1, 1), "b": b.reshape(-1, 1, 1)}
-            chunks = [(n0, n1, 0, pixels) for n0, n1 in _spans(n, _RUN_ELEMENTS // (size * k1 * og * pixels))]
         x = xq[:, u0 * ing:u1 * ing] if spec.depthwise else xq
-        y = y3[:, u0 * og:u1 * og].reshape(n, size, og, pixels)
-        for n0, n1, p0, p1 in chunks:
-            length = og * (p1 - p0)
-            feeds.update(x=x[n0:n1, :, p0:p1] if spec.pointwise else x[n0:n1],
-                         y=np.ascontiguousarray(y[n0:n1, :, :, p0:p1]).reshape(n1 - n0, size, length, 1),
-                         shape=np.array([n1 - n0, size, k1, length], np.int64))
+        y = y3[:, u0 * og:u1 * og].reshape(n, size, og * pixels, 1)
+        for n0, n1 in _spans(n, _RUN_ELEMENTS // (size * k1 * og * pixels)):
+            feeds.update(x=x[n0:n1], y=y[n0:n1], shape=np.array([n1 - n0, size, k1, og * pixels], np.int64))
             dd, qq = sessions[group].run(["d", "q"], feeds)
-            d[n0:n1, u0:u1] += dd[..., 0]
-            q[n0:n1, u0:u1] += qq
+            d[n0:n1, u0:u1], q[n0:n1, u0:u1] = dd[..., 0], qq
     return d, q
 
 
@@ -311,29 +263,24 @@ def bottom_cosine_sums(spec, x, y3, y_norm, weight_scales, bottom_scales, thread
     x is spec.bottom() of the fp32 bottom."""
     n, k1, (c, pixels) = x.shape[0], len(bottom_scales), y3.shape[1:]
     per_channel = np.repeat(np.asarray(weight_scales, np.float32), spec.per_unit)
-    session = bottom_search_session(spec, quantize(spec.weight, per_channel[:, None, None, None]), threads)
+    weight = quantize(spec.weight, per_channel[:, None, None, None]) * (np.float32(1) / per_channel)[:, None, None, None]
+    session = bottom_search_session(spec, weight, threads)
+    if any(spec.pads) and spec.pad_q == 0:
+        t, left, b, r = spec.pads
+        x = np.pad(x, ((0, 0), (0, 0), (t, b), (left, r)))
     half = np.copysign(np.float32(0.5), x)
-    if spec.pointwise:
-        per_pixel = max(x.shape[1], c)
-    else:
-        per_pixel = max(c * pixels, int(np.prod(spec.in_chw)) * 2) // pixels     # padded input, roughly
-    per_k = max(1, min(k1, _RUN_ELEMENTS // (per_pixel * pixels)))
-    d, q = np.zeros((k1, n)), np.zeros((k1, n))
-    feeds = {"b": np.ascontiguousarray(spec.bias.reshape(c, 1))}
+    pairs = max(1, _RUN_ELEMENTS // max(c * pixels, int(np.prod(x.shape[1:]))))
+    per_k = min(k1, pairs)
+    d, q = np.empty((k1, n)), np.empty((k1, n))
     for k0, k2 in _spans(k1, per_k):
         s = np.asarray(bottom_scales[k0:k2], np.float32)
-        feeds.update(s=s.reshape((-1,) + (1,) * (3 if spec.pointwise else 4)),
-                     a=(np.float32(1) / (s[:, None] * per_channel[None, :])).reshape(len(s), 1, c, 1))
-        rows = _RUN_ELEMENTS // (len(s) * per_pixel)
-        for n0, n1 in _spans(n, rows // pixels or 1):
-            steps = _spans(pixels, rows // (n1 - n0)) if spec.pointwise else [(0, pixels)]
-            for p0, p1 in steps:
-                part = (slice(n0, n1), slice(None), slice(p0, p1)) if spec.pointwise else slice(n0, n1)
-                feeds.update(x=x[part], half=half[part], y=np.ascontiguousarray(y3[n0:n1, :, p0:p1]),
-                             shape=np.array([len(s), n1 - n0, c, p1 - p0], np.int64))
-                dd, qq = session.run(["d", "q"], feeds)
-                d[k0:k2, n0:n1] += dd.sum(axis=2, dtype=np.float64)
-                q[k0:k2, n0:n1] += qq.sum(axis=2, dtype=np.float64)
+        for n0, n1 in _spans(n, pairs // len(s)):
+            feeds = {"x": x[n0:n1], "half": half[n0:n1], "s": s.reshape(-1, 1, 1, 1, 1), "y": y3[n0:n1],
+                     "inv": np.repeat(np.float32(1) / s, n1 - n0), "xshape": np.array((-1,) + x.shape[1:], np.int64),
+                     "shape": np.array([len(s), n1 - n0, c, pixels], np.int64)}
+            dd, qq = session.run(["d", "q"], feeds)
+            d[k0:k2, n0:n1] = dd.sum(axis=2, dtype=np.float64)
+            q[k0:k2, n0:n1] = qq.sum(axis=2, dtype=np.float64)
     return cosine_sums(d.T, q.T, y_norm[:, None])
 
 
