@@ -74,11 +74,14 @@ def main():
             ("pip ncnn", "int8"): ncnn_runner(int8_param, int8_bin, True, image, args.thread),
             ("pip ncnn", "int8 real ncnn2int8"): ncnn_runner(real_param, real_bin, True, image, args.thread),
         }
+        load_before = os.getloadavg()[0]
         times = measure(runners, args.rounds, args.warmup)
+        load_after = os.getloadavg()[0]
         size_ours = os.path.getsize(int8_bin)
     size_fp32, size_real = os.path.getsize(common.FP32_BIN), os.path.getsize(real_bin)
     print("EfficientNet-Lite0 batch-1 latency, %d threads, median of %d interleaved rounds after %d warm-up; "
-          "int8 table %s" % (args.thread, args.rounds, args.warmup, os.path.basename(args.table)))
+          "int8 table %s; load average %.1f -> %.1f (other jobs skew it, pip ncnn's OpenMP most)"
+          % (args.thread, args.rounds, args.warmup, os.path.basename(args.table), load_before, load_after))
     print("| runtime  | model                 | median ms | p10 ms | p90 ms | fp32/int8 | .bin MB | .bin int8/fp32 |")
     print("|----------|-----------------------|-----------|--------|--------|-----------|---------|----------------|")
     sizes = {"fp32": size_fp32, "int8": size_ours, "int8 real ncnn2int8": size_real}

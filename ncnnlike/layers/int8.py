@@ -107,7 +107,8 @@ def _scales(layer, p, n_out):
     """Weight scale of each output channel, bottom and top scale (spec 3 .bin layouts)."""
     ws = np.atleast_1d(layer.weight("weight_data_int8_scales"))
     s_in = np.float32(layer.weight("bottom_blob_int8_scales").ravel()[0])
-    s_top = np.float32(layer.weight("top_blob_int8_scales").ravel()[0]) if p.int8_scale_term > 100 else None
+    requantize = p.int8_scale_term > 100 and layer.type != "InnerProduct"   # InnerProduct: always float
+    s_top = np.float32(layer.weight("top_blob_int8_scales").ravel()[0]) if requantize else None
     if layer.type == "ConvolutionDepthWise":
         ws = np.repeat(np.broadcast_to(ws, (p.group,)), n_out // p.group)
     elif ws.size != n_out:
@@ -128,9 +129,6 @@ def _check(layer, p, in_shape):
     """The int8 terms and shapes ncnn's int8 forward accepts."""
     if layer.type == "ConvolutionDepthWise" and p.int8_scale_term not in (1, 2, 101, 102):
         raise NcnnlikeError("%s: int8_scale_term (8=) %d reads no scales; expected 1, 2, 101 or 102"
-                            % (_where(layer), p.int8_scale_term))
-    if layer.type == "InnerProduct" and p.int8_scale_term > 100:
-        raise NcnnlikeError("%s: int8_scale_term (8=) %d: InnerProduct has no requantize (top) scale"
                             % (_where(layer), p.int8_scale_term))
     if getattr(p, "dynamic_weight", 0):
         raise NcnnlikeError("%s: dynamic_weight=1 cannot run int8" % _where(layer))

@@ -6,25 +6,27 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
 
 - Phase 1 reduces inside the runtime graph: a probe returns per-sample minima and maxima, not the
   blobs.
-- Phase 2 takes the blobs into two sets of output buffers that are reused batch after batch (no
-  fresh allocation, no page faults) and bins batch k on `threads` worker threads while the runtime
-  computes batch k+1 (onnxruntime and numpy's binning release the GIL). Binning the same blobs as
-  ONNX ops inside the graph was measured 4x slower than numpy.
-- collect_stats keeps the decoded inputs of phase 1 for phase 2 up to a fixed budget (cache_bytes),
-  so small calibration sets are decoded once.
+- Phase 2 takes the blobs into two sets of output buffers reused batch after batch (no fresh
+  allocation, no page faults) and bins batch k on `threads` worker threads while the runtime
+  computes batch k+1 (onnxruntime and numpy's binning release the GIL). Binning with ONNX ops in
+  the graph was measured 4x slower than numpy; stats.py bins in cache-sized chunks.
+- Idle runtime threads do not spin during calibration, so that decoding and binning get the cores.
+- collect_stats keeps the decoded inputs of phase 1 for phase 2 within a fixed budget
+  (cache_bytes): a small calibration set is decoded once.
 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
-grow with the number of images.
+grow with the number of images. Histogram counts are integers, so the result does not depend on
+the batch size, the thread count or the order in which the workers finish.
 
-Shards. The statistics of an image list split into consecutive shards (split_lists), computed
-anywhere, merge into exactly those of one pass, in two steps:
+Shards: the statistics of consecutive shards of an image list (split_lists), computed anywhere,
+merge into exactly those of one pass, in two steps:
 
-    parts = [collect_absmax(net, shard, preprocess) for shard in shards]          # phase 1, anywhere
-    absmax = merge_stats(parts)                                                   # in shard order
+    parts = [collect_absmax(net, shard, preprocess) for shard in shards]          # phase 1
+    absmax = merge_stats(parts)                                                   # shard order
     parts = [collect_histograms(net, shard, preprocess, absmax) for shard in shards]  # phase 2
-    stats = merge_stats(parts)                       # == collect_stats(net, lists, preprocess)
+    stats = merge_stats(parts)                    # == collect_stats(net, lists, preprocess)
 
-Each part can be saved and loaded (CalibrationStats.save / load_stats) to move between machines.
+Every part is a CalibrationStats: save() it and load_stats() it to move it between machines.
 """
 import copy
 from collections import OrderedDict, deque
@@ -94,7 +96,7 @@ def _no_spinning(net):
         net.opt.openmp_blocktime = saved
 
 
-def collect_absmax(net, lists, preprocess, batch_size=16, threads=1, progress=True, batches=None):
+def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=True, batches=None):
     """Phase 1: CalibrationStats (absmax, min, max, no histograms) of every conv layer of `net.graph`
     over the samples of `lists` (one list per Input; `batches` replaces decoding them)."""
     blobs = _blobs_of(net)
@@ -128,36 +130,41 @@ def _bin_layers(batch_outputs, jobs, n):
     return done
 
 
-def _split_jobs(net, blobs, absmax, parts):
-    """Layers dealt into `parts` groups of about equal element counts (largest first)."""
+def _split_jobs(net, blobs, stats, parts):
+    """(name, blob, absmax) of every layer, dealt into `parts` groups of about equal element counts."""
     sizes = sorted(((_per_sample(net, blob), name, blob) for name, blob in blobs.items()), reverse=True)
     groups, load = [[] for _ in range(parts)], [0] * parts
     for size, name, blob in sizes:
         k = load.index(min(load))
-        groups[k].append((name, blob, absmax[name].absmax.absmax))
+        groups[k].append((name, blob, stats[name].absmax.absmax))
         load[k] += size
     return [g for g in groups if g]
 
 
 class _OutputBuffers:
-    """Two sets of output arrays used in turn: the runtime fills one while workers read the other."""
+    """Two sets of output arrays used in turn: the runtime fills one while workers bin the other."""
 
     def __init__(self):
-        self.sets = [None, None]
+        self.sets = [None, None]        # (per-sample input shapes, blob -> array) or None
 
-    def get(self, k, n):
-        """Set k % 2 cut to n samples, or None when it does not exist yet or is too small."""
-        buffers = self.sets[k % 2]
-        if buffers is None or len(next(iter(buffers.values()))) < n:
+    def get(self, k, inputs):
+        """Set k % 2 cut to this batch, or None when it does not exist yet or does not fit the batch."""
+        found, n = self.sets[k % 2], _samples(inputs)
+        if found is None or found[0] != _sample_shapes(inputs) or len(next(iter(found[1].values()))) < n:
             return None
-        return {blob: array[:n] for blob, array in buffers.items()}
+        return {blob: array[:n] for blob, array in found[1].items()}
 
-    def keep(self, k, outputs):
-        if self.sets[k % 2] is None or len(next(iter(self.sets[k % 2].values()))) < _samples(outputs):
-            self.sets[k % 2] = outputs
+    def keep(self, k, inputs, outputs):
+        """Adopt the arrays of a run made without buffers (the first runs, or a larger batch)."""
+        if self.get(k, inputs) is None:
+            self.sets[k % 2] = (_sample_shapes(inputs), outputs)
 
 
-def collect_histograms(net, lists, preprocess, absmax, batch_size=16, threads=1, progress=True, batches=None):
+def _sample_shapes(inputs):
+    return tuple((name, array.shape[1:]) for name, array in inputs.items())
+
+
+def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, progress=True, batches=None):
     """Phase 2: the histograms of every conv layer over the samples of `lists`, binned over the
     absmax of `absmax` (phase-1 CalibrationStats of the whole image list, e.g. merged from shards).
     Returns CalibrationStats holding a copy of that phase 1 and these samples' histograms."""
@@ -182,8 +189,8 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=16, threads=1,
             n = _samples(inputs)
             if len(pending) == 2:               # the set this run overwrites is binned
                 finish(pending.popleft())
-            outputs = net.run(inputs, unique, out=buffers.get(k, n))
-            buffers.keep(k, outputs)
+            outputs = net.run(inputs, unique, out=buffers.get(k, inputs))
+            buffers.keep(k, inputs, outputs)
             if jobs is None:
                 jobs = _split_jobs(net, blobs, stats, max(1, int(threads)))
             pending.append([pool.submit(_bin_layers, outputs, group, n) for group in jobs])
@@ -219,10 +226,13 @@ class _InputCache:
             yield from iter_batches(rest, self.preprocess, self.batch_size, self.threads)
 
 
-def collect_stats(net, lists, preprocess, histogram=True, batch_size=16, threads=1, progress=True,
+def collect_stats(net, lists, preprocess, histogram=True, batch_size=4, threads=1, progress=True,
                   cache_bytes=DEFAULT_CACHE_BYTES):
     """CalibrationStats of every conv layer of `net.graph` over the samples of `lists`: phase 1,
-    then (with `histogram`) phase 2. Up to `cache_bytes` of decoded inputs are reused by phase 2."""
+    then (with `histogram`) phase 2. Up to `cache_bytes` of decoded inputs are reused by phase 2.
+
+    Phase 2 holds two batches of all measured blobs (Lite0: 27 MB per image); measured on Lite0,
+    batches of 1 to 4 images run as fast as 16 with a third of the memory."""
     cache = _InputCache(lists, preprocess, batch_size, threads, cache_bytes if histogram else 0)
     stats = collect_absmax(net, lists, preprocess, batch_size, threads, progress, cache.first_pass())
     if histogram:

@@ -8,8 +8,9 @@ Sensitivity of a layer, two ways: `quantize_one` (only that layer int8: the dama
 and `float_one` (every other layer int8, that one float: the gain of keeping it float, measured in
 the real int8 context). Automatic mixed precision takes the ranking, gallops over prefixes of
 1, 2, 4, ... layers kept float (each a full-model measurement) until the target is met, bisects
-to the shortest such prefix, then tries to requantize each kept layer (least sensitive first) so
-that only layers the target needs stay float.
+to the shortest such prefix, then tries to requantize each kept layer (least sensitive first, at
+most PRUNE_LIMIT of them) so that only layers the target needs stay float. Trials: one per layer
+for the ranking, then about 2*log2(k) + min(k, PRUNE_LIMIT) for k layers kept float.
 """
 import time
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from ncnnlike.quant.tablefile import Table
 from ncnnlike.runtime import Net
 
 MODES = ("float_one", "quantize_one")
+PRUNE_LIMIT = 8   # kept layers (least sensitive first) tried for requantization: one trial each
 
 
 def table_without(table, float_layers):
@@ -167,9 +169,10 @@ def _prefix_search(trials, order, target, steps):
 
 
 def _prune(trials, kept, target, steps):
-    """Requantize each kept layer, least sensitive first, when the target still holds without it."""
+    """Requantize each kept layer, least sensitive first (at most PRUNE_LIMIT tries), when the target
+    still holds without it."""
     kept = list(kept)
-    for name in reversed(list(kept)):
+    for name in list(reversed(kept))[:PRUNE_LIMIT]:
         trial = trials.measure(set(kept) - {name})
         steps.append(("requantize " + name, trial.score))
         if trial.score >= target:

@@ -14,7 +14,7 @@ from ncnnlike.quant import methods
 from ncnnlike.quant.calibrate import (_InputCache, collect_absmax, collect_histograms, collect_stats, merge_stats,
                                       split_lists)
 from ncnnlike.quant.images import parse_preprocess, read_lists
-from ncnnlike.quant.stats import load_stats
+from ncnnlike.quant.stats import Histogram, load_stats
 from ncnnlike.quant.tablefile import write_table
 from ncnnlike.runtime import Net
 
@@ -123,6 +123,22 @@ def test_input_cache_keeps_batches_within_its_budget_and_replays_all_samples(tin
     assert sum(len(b) for b in first) == 20 and len(cache.kept) == 2
     second = [b["in0"] for b in cache.second_pass()]
     assert np.array_equal(np.concatenate(second), np.concatenate(first))
+
+
+@pytest.mark.parametrize("absmax", [6.1234567, 0.37, 1e-30, 3e38, 2.0 ** -120])
+def test_phase_2_binning_is_ncnns_float32_formula_on_bin_edges(absmax):
+    absmax = np.float32(absmax)
+    rng = np.random.default_rng(5)
+    edges = (np.arange(2049, dtype=np.float32) / np.float32(2048) * absmax).astype(np.float32)
+    v = np.concatenate([edges, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.float32(np.inf)), -edges,
+                        rng.uniform(-absmax, absmax, 50000).astype(np.float32), [0.0, -0.0, 1e-45, -1e-40]])
+    v = np.clip(v.astype(np.float32), -absmax, absmax)
+    histogram = Histogram(absmax)
+    histogram.update(v[None])
+    nonzero = v[v != 0]
+    ncnn = np.minimum((np.abs(nonzero) / absmax * np.float32(2048)).astype(np.int64), 2047)   # float32 ops
+    assert np.array_equal(histogram.counts, np.bincount(ncnn, minlength=2048).astype(np.uint64))
+    assert histogram.zeros == v.size - nonzero.size
 
 
 def test_net_run_writes_into_given_output_arrays(tiny):

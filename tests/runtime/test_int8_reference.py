@@ -1,8 +1,8 @@
 """Our int8 runtime on files made by the real ncnn2int8 vs pip ncnn (spec 8; DESIGN "int8 execution").
 
-tiny: tiny-int8 / -aciq / -mixB with the 20 stored inputs vs the stored pip ncnn logits (outputs.npz,
-made on the reference AMD EPYC; ncnn's packed depthwise kernel uses the CPU's rcpps, which differs on
-Intel, see int8.py). Lite0: lite0-int8-kl vs pip ncnn run here on 8 eval images. Single layers
+tiny: tiny-int8 / -aciq / -mixB / -mixA with the 20 stored inputs vs the stored pip ncnn logits
+(outputs.npz, made on the reference AMD EPYC; ncnn's packed depthwise kernel uses the CPU's rcpps,
+which differs on Intel, see int8.py). Lite0: lite0-int8-kl vs pip ncnn run here on 8 eval images. Single layers
 written with our .param/.bin writers vs pip ncnn (the x86 arithmetic of each kernel, int8.py).
 The exact lowering reproduces pip ncnn bit for bit; the fast lowering within its documented deviation
 (int8_fast.py: the float bias rounded to the accumulator unit in requantized convs).
@@ -24,7 +24,8 @@ from ncnnlike.runtime import Net
 TINY = os.path.join(REFERENCE, "tiny")
 LITE0 = os.path.join(REFERENCE, "lite0")
 SAMPLE = os.path.join(DATA, "imagenet-sample")
-TINY_MODELS = [("tiny-int8", "int8"), ("tiny-int8-aciq", "int8_aciq"), ("tiny-int8-mixB", "int8_mixB")]
+TINY_MODELS = [("tiny-int8", "int8"), ("tiny-int8-aciq", "int8_aciq"), ("tiny-int8-mixB", "int8_mixB"),
+               ("tiny-int8-mixA", "int8_mixA")]   # mixA: a depthwise layer with a float top (8=1)
 EXACT_TINY_COS, EXACT_LITE0_COS = 0.9999, 0.999
 FAST_TINY_COS, FAST_LITE0_COS = 0.995, 0.997   # measured minima 0.9974 and 0.9982
 BIT_EXACT = int8.x86_rcp() is not None

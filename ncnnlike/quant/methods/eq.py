@@ -26,6 +26,9 @@ fuse into the Conv. This equals ncnn's integer arithmetic up to float32 rounding
 far below the differences between candidates. Memory is bounded by chunking units, samples and
 candidates (_RUN_ELEMENTS values per run) and by fetching the fp32 blobs of a few layers at a time.
 """
+import functools
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +85,7 @@ class Int8Layer:
     pad_q: float              # ncnn pads the int8 tensor with (int8)pad_value (spec 8 step 2)
     activation: tuple         # (activation_type, activation_params)
     in_chw: tuple             # NCHW bottom without the batch axis
+    inner_product: bool = False
     rows: bool = False        # InnerProduct on a 2-D (rows, num_input) bottom: one output row per row
 
     @property
@@ -116,7 +120,7 @@ def int8_layer(layer, bottom_shape):
                                 % (layer.name, bottom_shape, num_input))
         in_chw = (num_input, 1, bottom_shape[0]) if rows else (num_input, 1, 1)
         return Int8Layer(layer.name, w.reshape(p.num_output, num_input, 1, 1), bias, p.num_output, False,
-                         {"kernel_shape": [1, 1]}, [0, 0, 0, 0], 0.0, activation, in_chw, rows)
+                         {"kernel_shape": [1, 1]}, [0, 0, 0, 0], 0.0, activation, in_chw, True, rows)
     if len(bottom_shape) != 3:
         raise NcnnlikeError("layer %s: method=eq needs a (c, h, w) bottom, got shape %s" % (layer.name, bottom_shape))
     c, h, wd = bottom_shape
@@ -135,18 +139,37 @@ def int8_layer(layer, bottom_shape):
 
 # ---------------------------------------------------------------- int8 layer graphs (onnxruntime)
 
-def _session(ctx, inputs, threads):
-    """An onnxruntime session over the nodes of `ctx` with outputs d and q; inputs {name: elem type}."""
+def _session(ctx, inputs):
+    """A single-threaded onnxruntime session over the nodes of `ctx` with outputs d and q; inputs
+    {name: elem type}. Runs go to `threads` worker threads (see _run_all)."""
     values = [helper.make_tensor_value_info(n, t, None) for n, t in inputs.items()]
     outputs = [helper.make_tensor_value_info(n, _FLOAT, None) for n in ("d", "q")]
     graph = helper.make_graph(ctx.nodes, "eq", values, outputs, ctx.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
     options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, int(threads))
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def _run_all(runs, threads):
+    """Call the functions yielded by `runs` on `threads` worker threads, at most 2 per thread pending
+    (the generator builds each run's inputs, so memory stays bounded). onnxruntime releases the GIL,
+    and independent single-threaded runs use the cores about twice as well as its intra-op threads."""
+    if threads <= 1:
+        for run in runs:
+            run()
+        return
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending = deque()
+        for run in runs:
+            pending.append(pool.submit(run))
+            if len(pending) >= 2 * threads:
+                pending.popleft().result()
+        for future in pending:
+            future.result()
 
 
 def _conv_tail(ctx, spec, x, w, b, group, shared_y):
@@ -162,16 +185,17 @@ def _conv_tail(ctx, spec, x, w, b, group, shared_y):
     ctx.nodes.append(helper.make_node("ReduceSumSquare", [v], ["q"], axes=[-1], keepdims=0))
 
 
-def weight_search_session(spec, group, threads):
-    """d, q (n, U, K1[, 1]) for x (n, cin, hp, wp), the quantized padded bottom, and w (M, ing, kh, kw),
-    the candidate int8 weight rows times their dequantization scale; b (M,), y (n, U, L, 1),
-    shape [n, U, K1, L]."""
+def weight_search_session(spec, group):
+    """d, q for x (n, cin, hp, wp), the quantized padded bottom, and w (M, ing, kh, kw), the candidate
+    int8 weight rows times their dequantization scale; b (M,). Conv: y (n, U, L, 1), shape
+    [n, U, K1, L] -> (n, U, K1[, 1]). InnerProduct (samples as pixels, x (1, J, 1, n*P)): y (U, 1, n, P),
+    shape [U, K1, n, P] -> (U, K1, n)."""
     ctx = LowerCtx(int8=False)
-    _conv_tail(ctx, spec, "x", "w", "b", group, True)
-    return _session(ctx, {"x": _FLOAT, "w": _FLOAT, "b": _FLOAT, "y": _FLOAT, "shape": _INT64}, threads)
+    _conv_tail(ctx, spec, "x", "w", "b", group, not spec.inner_product)
+    return _session(ctx, {"x": _FLOAT, "w": _FLOAT, "b": _FLOAT, "y": _FLOAT, "shape": _INT64})
 
 
-def bottom_search_session(spec, weight, threads):
+def bottom_search_session(spec, weight):
     """d, q (Kc, n, C) for fp32 x (n, c, h, w) (zero-padded unless pad_value != 0), half = copysign(0.5, x),
     candidate bottom scales s (Kc, 1, 1, 1, 1) and inv = 1/s repeated per sample (Kc*n,); weight: the
     int8 weights times 1/s_w; y (n, C, P), xshape [Kc*n, c, h, w], shape [Kc, n, C, P]."""
@@ -186,7 +210,7 @@ def bottom_search_session(spec, weight, threads):
     _conv_tail(ctx, spec, x, ctx.const(weight, "w"), ctx.const(spec.bias, "b"), spec.units if spec.depthwise else 1,
                False)
     return _session(ctx, {"x": _FLOAT, "half": _FLOAT, "s": _FLOAT, "inv": _FLOAT, "y": _FLOAT, "xshape": _INT64,
-                          "shape": _INT64}, threads)
+                          "shape": _INT64})
 
 
 # ---------------------------------------------------------------- the search
@@ -211,32 +235,58 @@ def _spans(total, step):
     return [(i, min(total, i + step)) for i in range(0, total, step)]
 
 
-def weight_contributions(spec, xq, y3, bottom_scale, scales, threads):
+def _weight_rows(spec, bottom_scale, scales, u0, u1):
+    """Conv weights and bias of units u0..u1 under all their candidate scales: rows (unit, candidate,
+    channel), int8 weights times the dequantization scale 1/(s_in*s_w) (spec 8 step 4)."""
+    og, size, k1 = spec.per_unit, u1 - u0, scales.shape[1]
+    wq = quantize(spec.weight[u0 * og:u1 * og].reshape(size, 1, og, -1), scales[u0:u1, :, None, None])
+    wq *= dequant_scale(bottom_scale, scales[u0:u1])[:, :, None, None]
+    b = np.broadcast_to(spec.bias[u0 * og:u1 * og].reshape(size, 1, og), (size, k1, og))
+    return wq.reshape((-1,) + spec.weight.shape[1:]), np.ascontiguousarray(b).reshape(-1)
+
+
+def weight_contributions(spec, xq, y3, bottom_scale, scales, threads=1):
     """d, q (n, units, K1) float64: each unit's output channels under each of its candidate weight
     scales `scales` (units, K1), dotted with the fp32 top y3 (n, C, P) and squared; xq is the
     quantized, padded bottom."""
     n, units, k1 = xq.shape[0], spec.units, scales.shape[1]
-    og, ing, pixels = spec.per_unit, spec.weight.shape[1], y3.shape[2]
+    og, pixels = spec.per_unit, y3.shape[2]
     row = int(np.prod(spec.weight.shape[1:]))
-    per_run = max(1, min(_WEIGHT_ELEMENTS // (k1 * og * row), _RUN_ELEMENTS // (k1 * og * pixels)))
+    if spec.inner_product:        # samples as pixels: one GEMM instead of one GEMV per sample
+        xq = np.ascontiguousarray(xq.transpose(2, 1, 0, 3)).reshape(1, row, 1, n * pixels)
+        y3 = np.ascontiguousarray(y3.transpose(1, 0, 2))[:, None]
+    run_pixels = pixels * (n if spec.inner_product else 1)
+    per_run = max(1, min(_WEIGHT_ELEMENTS // (k1 * og * row), _RUN_ELEMENTS // (k1 * og * run_pixels)))
+    spans = _spans(units, per_run)
+    sessions = {size: weight_search_session(spec, size if spec.depthwise else 1) for size in {u1 - u0 for u0, u1 in spans}}
     d, q = np.empty((n, units, k1)), np.empty((n, units, k1))
-    sessions = {}
-    for u0, u1 in _spans(units, per_run):
+    _run_all(_weight_runs(spec, xq, y3, (n, pixels), bottom_scale, scales, spans, sessions, (d, q)), threads)
+    return d, q
+
+
+def _weight_runs(spec, xq, y3, sizes, bottom_scale, scales, spans, sessions, outputs):
+    """The runs of weight_contributions, built one unit span at a time; sizes = (samples, pixels)."""
+    (n, pixels), k1, og, ing = sizes, scales.shape[1], spec.per_unit, spec.weight.shape[1]
+    for u0, u1 in spans:
         size = u1 - u0
-        wq = quantize(spec.weight[u0 * og:u1 * og].reshape(size, 1, og, -1), scales[u0:u1, :, None, None])
-        wq *= dequant_scale(bottom_scale, scales[u0:u1])[:, :, None, None]
-        b = np.broadcast_to(spec.bias[u0 * og:u1 * og].reshape(size, 1, og), (size, k1, og))
-        feeds = {"w": wq.reshape((-1,) + spec.weight.shape[1:]), "b": np.ascontiguousarray(b).reshape(-1)}
-        group = size if spec.depthwise else 1
-        if group not in sessions:
-            sessions[group] = weight_search_session(spec, group, threads)
+        w, b = _weight_rows(spec, bottom_scale, scales, u0, u1)
+        if spec.inner_product:
+            feeds = {"w": w, "b": b, "x": xq, "y": y3[u0:u1], "shape": np.array([size, k1, n, pixels], np.int64)}
+            yield functools.partial(_store, sessions[size], feeds, outputs, (slice(None), slice(u0, u1)), (2, 0, 1))
+            continue
         x = xq[:, u0 * ing:u1 * ing] if spec.depthwise else xq
         y = y3[:, u0 * og:u1 * og].reshape(n, size, og * pixels, 1)
         for n0, n1 in _spans(n, _RUN_ELEMENTS // (size * k1 * og * pixels)):
-            feeds.update(x=x[n0:n1], y=y[n0:n1], shape=np.array([n1 - n0, size, k1, og * pixels], np.int64))
-            dd, qq = sessions[group].run(["d", "q"], feeds)
-            d[n0:n1, u0:u1], q[n0:n1, u0:u1] = dd[..., 0], qq
-    return d, q
+            feeds = {"w": w, "b": b, "x": x[n0:n1], "y": y[n0:n1],
+                     "shape": np.array([n1 - n0, size, k1, og * pixels], np.int64)}
+            yield functools.partial(_store, sessions[size], feeds, outputs, (slice(n0, n1), slice(u0, u1)))
+
+
+def _store(session, feeds, outputs, where, axes=None):
+    """Run `session` and store its d and q (squeezed, transposed by `axes`) at `where` of `outputs`."""
+    for out, value in zip(outputs, session.run(["d", "q"], feeds)):
+        value = value.reshape(value.shape[:3])
+        out[where] = value.transpose(axes) if axes else value
 
 
 def search_weight_scales(d, q, y_norm, scales):
@@ -258,30 +308,29 @@ def search_weight_scales(d, q, y_norm, scales):
     return chosen
 
 
-def bottom_cosine_sums(spec, x, y3, y_norm, weight_scales, bottom_scales, threads):
+def bottom_cosine_sums(spec, x, y3, y_norm, weight_scales, bottom_scales, threads=1):
     """Summed cosine over samples (len(bottom_scales),) of the int8 layer for each bottom scale;
     x is spec.bottom() of the fp32 bottom."""
     n, k1, (c, pixels) = x.shape[0], len(bottom_scales), y3.shape[1:]
     per_channel = np.repeat(np.asarray(weight_scales, np.float32), spec.per_unit)
     weight = quantize(spec.weight, per_channel[:, None, None, None]) * (np.float32(1) / per_channel)[:, None, None, None]
-    session = bottom_search_session(spec, weight, threads)
+    session = bottom_search_session(spec, weight)
     if any(spec.pads) and spec.pad_q == 0:
         t, left, b, r = spec.pads
         x = np.pad(x, ((0, 0), (0, 0), (t, b), (left, r)))
     half = np.copysign(np.float32(0.5), x)
     pairs = max(1, _RUN_ELEMENTS // max(c * pixels, int(np.prod(x.shape[1:]))))
-    per_k = min(k1, pairs)
-    d, q = np.empty((k1, n)), np.empty((k1, n))
-    for k0, k2 in _spans(k1, per_k):
+    d, q = np.empty((k1, n, c)), np.empty((k1, n, c))
+    runs = []
+    for k0, k2 in _spans(k1, min(k1, pairs)):
         s = np.asarray(bottom_scales[k0:k2], np.float32)
         for n0, n1 in _spans(n, pairs // len(s)):
             feeds = {"x": x[n0:n1], "half": half[n0:n1], "s": s.reshape(-1, 1, 1, 1, 1), "y": y3[n0:n1],
                      "inv": np.repeat(np.float32(1) / s, n1 - n0), "xshape": np.array((-1,) + x.shape[1:], np.int64),
                      "shape": np.array([len(s), n1 - n0, c, pixels], np.int64)}
-            dd, qq = session.run(["d", "q"], feeds)
-            d[k0:k2, n0:n1] = dd.sum(axis=2, dtype=np.float64)
-            q[k0:k2, n0:n1] = qq.sum(axis=2, dtype=np.float64)
-    return cosine_sums(d.T, q.T, y_norm[:, None])
+            runs.append(functools.partial(_store, session, feeds, (d, q), (slice(k0, k2), slice(n0, n1))))
+    _run_all(runs, threads)
+    return cosine_sums(d.sum(axis=2).T, q.sum(axis=2).T, y_norm[:, None])
 
 
 def equalize_layer(spec, bottom, top, weight_scales, bottom_scale, threads=1):
