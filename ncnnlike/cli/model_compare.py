@@ -152,7 +152,7 @@ def write_outputs(flags, options, data, comparison, table_text, fp_param, int8_p
     from ncnnlike.quant.plot import png_bytes, snr_chart
     blobs = {}
     if "--json" in flags:
-        blobs[flags["--json"]] = (json.dumps(data, indent=1, allow_nan=True) + "\n").encode()
+        blobs[flags["--json"]] = (json.dumps(data, indent=1, allow_nan=False) + "\n").encode()
     if "--plot" in flags:
         names = list(comparison.layers)
         labels = ["%s (%s)" % (n, comparison.probes[n].type) for n in names]

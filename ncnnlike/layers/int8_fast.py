@@ -20,21 +20,22 @@ Weights: without VNNI, onnxruntime's u8 x s8 GEMM adds pairs of products in int1
 and are exact. So weights are int8 where |w| <= 64 (pair sums stay below 2^15; ncnn's 6-bit 3x3
 weights) or where a one-time probe finds the u8 x s8 kernel exact (VNNI CPUs; the depthwise
 kernel), else uint8 w+128 with zero point 128.
-Measured speed, fp32 time / int8 time (tools/bench_int8_kernels.py, 1 thread, this AVX2 CPU without
-VNNI, where u8 x u8 kernels run about as fast as onnxruntime's float NCHWc convs; the int8_sim
-column is what the exact lowering would cost instead):
-    layer kind (chains of Lite0-sized layers)   fast kernel            fast   int8_sim
-    conv3x3 s2 3->32 @224, float bottom         QLinearConv u8u8       0.56   0.08
-    conv3x3 s1 32 @56, 6-bit weights            QLinearConv u8s8       1.71   0.30
-    conv1x1 24<->144 @56 / 192<->1152 @7        QLinearConv u8u8       1.07 / 1.44   0.09 / 0.60
-    conv1x1 float top                           MatMulIntegerToFloat   1.35-1.43     0.61-0.91
-    conv3x3 float top                           ConvInteger            0.94   0.31
-    depthwise 3x3 @56 / 5x5 @14                 QLinearConv u8s8       0.81 / 1.19   0.08 / 0.33
-    depthwise, float top                        int8_sim (Conv)        0.62   0.63
-    InnerProduct 1280->1000                     MatMulIntegerToFloat   2.14   0.90
-Lite0 batch 1, 1 thread: fast 1.05-1.18x faster than our fp32 runtime, int8_sim 4.3x slower.
-End to end on Lite0 (8 eval images) the flips compound: the logits are within cosine 0.9982
-(mean 0.9988, max abs diff 0.21) of int8_sim's, which equal pip ncnn's bit for bit.
+Measured speed, fp32 time / int8 time (tools/bench_int8_kernels.py, 1 thread, 25th percentile of
+interleaved rounds on a shared machine; this AVX2 CPU has no VNNI, and its u8 x u8 kernels run about
+as fast as onnxruntime's float NCHWc convs; the int8_sim column is the exact lowering's cost):
+    layer kind (chains of Lite0-sized layers)   fast kernel            fast          int8_sim
+    conv3x3 s2 3->32 @224, float bottom         QLinearConv u8u8       0.59          0.18
+    conv3x3 s1 32 @56, 6-bit weights            QLinearConv u8s8       1.66          0.57
+    conv1x1 24<->144 @56 / 192<->1152 @7        QLinearConv u8u8       1.06 / 1.49   0.12 / 0.60
+    conv1x1 float top, 144->24 / 1152->192      MatMulIntegerToFloat   1.30 / 1.41   0.65 / 0.89
+    conv3x3 float top                           ConvInteger            0.97          0.61
+    depthwise 3x3 @56 / 5x5 @14                 QLinearConv u8s8       0.85 / 1.21   0.13 / 0.37
+    depthwise, float top                        int8_sim (Conv)        0.70          0.72
+    InnerProduct 1280->1000                     MatMulIntegerToFloat   2.11          0.91
+Lite0 batch 1, 1 thread, interleaved: fast 1.07x faster than our fp32 runtime (median; 1.16x at
+the 10th percentile), int8_sim 3.8x slower; pip ncnn int8 vs fp32: 1.00x.
+End to end on Lite0 (64 eval images) the flips compound: the logits are within cosine 0.9980
+(mean 0.9988, max abs diff 0.37; top-1 63/64) of int8_sim's, which equal pip ncnn's bit for bit.
 """
 import functools
 

@@ -24,6 +24,12 @@ REQUANTIZED_NOTE = ("requantized int8 tops (int8_scale_term > 100) are compared 
 DEFAULT_CACHE_BYTES = 1 << 30
 
 
+def json_number(value):
+    """A float for JSON: finite values as they are, inf/-inf as the strings "inf"/"-inf" (strict JSON)."""
+    value = float(value)
+    return value if np.isfinite(value) else ("inf" if value > 0 else "-inf" if value < 0 else "nan")
+
+
 def snr_db(signal2, error2):
     """10*log10(signal energy / error energy); inf when there is no error, -inf when no signal."""
     if error2 == 0:
@@ -74,7 +80,7 @@ class ErrorStats:
         return snr_db(self.ref2, self.err2)
 
     def as_dict(self):
-        return {"cosine": self.cosine, "snr_db": self.snr_db, "max_abs_error": self.max_abs}
+        return {"cosine": self.cosine, "snr_db": json_number(self.snr_db), "max_abs_error": self.max_abs}
 
 
 @dataclass
@@ -108,7 +114,7 @@ class OutputStats:
 
     def as_dict(self):
         return {"cosine_mean": self.cosine, "cosine_min": self.cos_min, "top1_agreement": self.top1_agreement,
-                "snr_db": self.error.snr_db, "max_abs_error": self.error.max_abs, "samples": self.samples}
+                "snr_db": json_number(self.error.snr_db), "max_abs_error": self.error.max_abs, "samples": self.samples}
 
 
 def output_score(outputs):

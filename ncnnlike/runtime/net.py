@@ -14,7 +14,7 @@ class Option:
 
     def __init__(self):
         self.num_threads = os.cpu_count() or 1
-        self.use_int8_inference = True   # or "exact": int8 layers simulated bit-exactly (layers/int8.py)
+        self.use_int8_inference = True   # int8 simulated bit-exactly; "fast": integer kernels (layers/int8.py)
         self.lightmode = True
         self.use_fp16_storage = False
         self.use_fp16_arithmetic = False

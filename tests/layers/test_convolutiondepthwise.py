@@ -60,12 +60,3 @@ def test_group_must_divide_num_output():
     l = layer("ConvolutionDepthWise", "dw", ["x"], ["y"], {0: 6, 1: 1, 6: 6, 7: 4}, {"weight_data": np.ones(6)})
     with pytest.raises(NcnnlikeError, match="group"):
         run_layers([l], {"x": x})
-
-
-def test_int8_layer_is_refused_clearly_for_now():
-    x = np.zeros((2, 2, 5, 5), np.float32)
-    l = layer("ConvolutionDepthWise", "dw", ["x"], ["y"], {0: 2, 1: 1, 6: 2, 7: 2, 8: 1},
-              {"weight_data": np.ones(2, np.int8), "weight_data_int8_scales": np.ones(2, np.float32),
-               "bottom_blob_int8_scales": np.ones(1, np.float32)})
-    with pytest.raises(NcnnlikeError, match="int8 execution not available"):
-        run_layers([l], {"x": x})

@@ -69,17 +69,3 @@ def test_int8_buffers_have_weight_scales_per_output_and_one_bottom_scale():
     assert [(s.name, s.count, s.tagged) for s in specs] == [
         ("weight_data", 200, True), ("bias_data", 10, False),
         ("weight_data_int8_scales", 10, False), ("bottom_blob_int8_scales", 1, False)]
-
-
-def test_int8_layer_is_refused_clearly_for_now_but_float_weights_run_with_int8_off():
-    x = np.ones((2, 4), np.float32)
-    w = np.ones((3, 4), np.float32)
-    weights = {"weight_data": w.ravel(), "weight_data_int8_scales": np.ones(3, np.float32),
-               "bottom_blob_int8_scales": np.ones(1, np.float32)}
-    l = layer("InnerProduct", "fc", ["x"], ["y"], {0: 3, 2: 12, 8: 2}, weights)
-    with pytest.raises(NcnnlikeError, match="int8 execution not available"):
-        run_layers([l], {"x": x})
-    np.testing.assert_allclose(run_layers([l], {"x": x}, int8=False)["y"], np.full((2, 3), 4.0))
-    l.weights["weight_data"] = np.ones(12, np.int8)
-    with pytest.raises(NcnnlikeError, match="int8 execution not available"):
-        run_layers([l], {"x": x}, int8=False)

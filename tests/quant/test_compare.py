@@ -119,6 +119,8 @@ def test_json_form_lists_layers_worst_first_with_the_requantize_note(models):
     data = comparison_dict(compare_models(*nets(fp, q), samples))
     assert data["layers"][0]["layer"] == HARD and "top_blob_int8_scale" in data["note"]
     assert [e["snr_db"] for e in data["layers"]] == sorted(e["snr_db"] for e in data["layers"])
+    same = comparison_dict(compare_models(*nets(fp, fp), samples))
+    assert same["outputs"]["out0"]["snr_db"] == "inf"     # strict JSON has no Infinity
     assert set(data["outputs"]["out0"]) >= {"cosine_mean", "top1_agreement", "snr_db"}
 
 

@@ -69,7 +69,7 @@ def test_tiny_exact_int8_reproduces_pip_ncnn(tiny_outputs, name, key):
 
 @pytest.mark.parametrize("name,key", TINY_MODELS)
 def test_tiny_fast_int8_is_close_to_pip_ncnn(tiny_outputs, name, key):
-    ours = run_ours(TINY, name, tiny_outputs["inputs"], True)
+    ours = run_ours(TINY, name, tiny_outputs["inputs"], "fast")
     check(ours, tiny_outputs[key], FAST_TINY_COS, name)
 
 
@@ -105,7 +105,7 @@ def test_lite0_exact_int8_reproduces_pip_ncnn(lite0_images_and_ncnn):
 
 def test_lite0_fast_int8_is_close_to_pip_ncnn(lite0_images_and_ncnn):
     images, theirs = lite0_images_and_ncnn
-    check(run_ours(LITE0, "lite0-int8-kl", images, True), theirs, FAST_LITE0_COS, "lite0 fast", top1_misses=1)
+    check(run_ours(LITE0, "lite0-int8-kl", images, "fast"), theirs, FAST_LITE0_COS, "lite0 fast", top1_misses=1)
 
 
 LAYERS = [  # type, channels, num_output, group, kernel, int8_scale_term, activation

@@ -46,7 +46,7 @@ from ncnnlike.layers.lowering import OPSET, LowerCtx
 CANDIDATES = 100
 EQ_SAMPLES = 50
 _RUN_ELEMENTS = 1 << 21      # values of the widest tensor of one onnxruntime run
-_WEIGHT_ELEMENTS = 1 << 24   # candidate weight values per run
+_WEIGHT_ELEMENTS = 1 << 22   # candidate weight values per run
 _BLOB_BYTES = 1 << 29        # fp32 bottoms + tops of the samples fetched by one net run
 _FETCH_BATCH = 10            # samples per net run while fetching blobs
 _FLOAT, _INT64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
@@ -378,11 +378,15 @@ def _fetch_groups(layers, shapes, samples):
 
 
 def _fetch(net, inputs, blobs):
-    """blob -> fp32 array (n, *shape) of every sample, run in batches of _FETCH_BATCH."""
+    """blob -> fp32 array (n, *shape) of every sample, run in batches of _FETCH_BATCH by a Net of its
+    own (its onnxruntime session and memory go when it returns; `net`'s session cache stays as it is)."""
+    from ncnnlike.runtime import Net
+    runner = Net.from_graph(net.graph)
+    runner.opt.num_threads, runner.opt.use_int8_inference = net.opt.num_threads, False
     n = len(next(iter(inputs.values())))
     out = {}
     for n0 in range(0, n, _FETCH_BATCH):
-        result = net.run({k: v[n0:n0 + _FETCH_BATCH] for k, v in inputs.items()}, blobs)
+        result = runner.run({k: v[n0:n0 + _FETCH_BATCH] for k, v in inputs.items()}, blobs)
         for blob, array in result.items():
             if blob not in out:
                 out[blob] = np.empty((n,) + array.shape[1:], np.float32)
@@ -415,4 +419,5 @@ def equalize_table(net, lists, preprocess, stats, threads=1, progress=True):
                 weight_lines[key] = weights
                 blob_lines[layer.name] = np.array([bottom], np.float32)
                 bar.update(1)
+            del fetched
     return weight_lines, blob_lines, static_lines
