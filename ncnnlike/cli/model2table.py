@@ -62,7 +62,7 @@ def _main(argv):
     param, binfile = positionals[:2]
     table = positionals[-1]
     threads = _int_option(options, "thread", os.cpu_count() or 1, 1)
-    batch = _int_option(options, "batch", 16, 1)
+    batch = _int_option(options, "batch", 4, 1)
     method, extra = _method_options(options)
     if method != "eq":
         methods.get(method, **extra)
