@@ -74,17 +74,18 @@ def main():
         print("  (pip ncnn not installed: skipping the check in the real ncnn runtime)")
         return
     real = []
+    net = ncnn.Net()
+    net.opt.num_threads = 2
+    net.opt.use_int8_inference = True
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
+    net.load_param(o("int8.param"))
+    net.load_model(o("int8.bin"))
     for x in batch:
-        with ncnn.Net() as net:
-            net.opt.num_threads = 2
-            net.opt.use_int8_inference = True
-            net.load_param(o("int8.param"))
-            net.load_model(o("int8.bin"))
-            ex = net.create_extractor()
-            arr = np.ascontiguousarray(x)
-            ex.input("in0" if "in0" in net.input_names() else net.input_names()[0], ncnn.Mat(arr))
-            _, out = ex.extract(net.output_names()[0])
-            real.append(np.array(out).reshape(-1).copy())
+        ex = net.create_extractor()
+        ex.input(net.input_names()[0], ncnn.Mat(np.ascontiguousarray(x)).clone())  # clone: ncnn works in place
+        _, out = ex.extract(net.output_names()[0])
+        real.append(np.array(out).reshape(-1).copy())
+        del out, ex   # before the net: their memory belongs to its allocator
     real = np.stack(real)
     cos = np.sum(real * int8, 1) / np.linalg.norm(real, axis=1) / np.linalg.norm(int8, axis=1)
     print("  real ncnn on our int8 files vs our int8 runtime: mean cosine %.5f, top-1 agreement %.0f%%"

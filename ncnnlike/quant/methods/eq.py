@@ -47,7 +47,7 @@ CANDIDATES = 100
 EQ_SAMPLES = 50
 _RUN_ELEMENTS = 1 << 21      # values of the widest tensor of one onnxruntime run
 _WEIGHT_ELEMENTS = 1 << 22   # candidate weight values per run
-_BLOB_BYTES = 1 << 29        # fp32 bottoms + tops of the samples fetched by one net run
+_BLOB_BYTES = 1 << 28        # fp32 bottoms + tops of the samples fetched by one net run
 _FETCH_BATCH = 10            # samples per net run while fetching blobs
 _FLOAT, _INT64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
 
