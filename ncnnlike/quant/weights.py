@@ -54,19 +54,22 @@ def conv_weight(layer):
     return layer.weight("weight_data")
 
 
+def is_six_bit(layer):
+    """ncnn's 6-bit rule applies: Convolution 3x3, dilation 1, stride 1 (weights kept within +-31 so
+    the int8 Winograd F(4,3) kernels' transformed weights fit in int16; spec 5.4, 8)."""
+    if layer.type != "Convolution":
+        return False
+    p = resolve(layer)
+    return (p.kernel_w, p.kernel_h, p.dilation_w, p.dilation_h, p.stride_w, p.stride_h) == (3, 3, 1, 1, 1, 1)
+
+
 def weight_scales(layer, method="kl"):
     """The `<layer>_param_0` values of a Convolution, ConvolutionDepthWise or InnerProduct layer."""
     if layer.type not in CONV_TYPES:
         raise NcnnlikeError("layer %s: type %s has no per-channel weight scales" % (layer.name, layer.type))
     p = resolve(layer)
-    six_bit = False
-    if layer.type == "Convolution":
-        rows = p.num_output
-        six_bit = (p.kernel_w, p.kernel_h, p.dilation_w, p.dilation_h, p.stride_w, p.stride_h) == (3, 3, 1, 1, 1, 1)
-    elif layer.type == "ConvolutionDepthWise":
-        rows = p.group
-    else:
-        rows = p.num_output
+    six_bit = is_six_bit(layer)
+    rows = p.group if layer.type == "ConvolutionDepthWise" else p.num_output
     weights = conv_weight(layer)
     if weights.size != p.weight_data_size:
         raise NcnnlikeError("layer %s: %d weights, but weight_data_size is %d"

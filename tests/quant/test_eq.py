@@ -48,7 +48,8 @@ def int8_forward(lay, x, w_scales, s_in):
         for i in range(p.kernel_h):
             for j in range(p.kernel_w):
                 y0, x0 = i * p.dilation_h, j * p.dilation_w
-                patch = qx[:, :, y0:y0 + (ho - 1) * p.stride_h + 1:p.stride_h, x0:x0 + (wo - 1) * p.stride_w + 1:p.stride_w]
+                patch = qx[:, :, y0:y0 + (ho - 1) * p.stride_h + 1:p.stride_h,
+                           x0:x0 + (wo - 1) * p.stride_w + 1:p.stride_w]
                 acc += np.einsum("ngchw,goc->ngohw", patch.reshape(n, group, c // group, ho, wo), kernels[..., i, j])
         acc = acc.reshape(n, p.num_output, ho, wo)
         per_channel, shape_bias = per_channel[:, None, None], bias[:, None, None]
@@ -102,6 +103,7 @@ SMALL_LAYERS = {
     "dw_multiplier2_clip": layer("ConvolutionDepthWise", "d", ["x"], ["y"], {0: 8, 1: 3, 4: 1, 5: 1, 6: 8 * 9, 7: 4,
                                                                              9: 3, 10: [-1.0, 1.5]}),
     "ip_rows": layer("InnerProduct", "f", ["x"], ["y"], {0: 6, 1: 1, 2: 6 * 12}),
+    "ip_flatten_sigmoid": layer("InnerProduct", "g", ["x"], ["y"], {0: 5, 1: 1, 2: 5 * 12, 9: 4}),
     "conv_pad_value_2": layer("Convolution", "v", ["x"], ["y"], {0: 3, 1: 3, 4: 1, 5: 1, 6: 3 * 4 * 9, 18: 2.0}),
     "pointwise_s2_relu": layer("Convolution", "p", ["x"], ["y"], {0: 6, 1: 1, 3: 2, 5: 1, 6: 6 * 4, 9: 1}),
 }
@@ -114,7 +116,8 @@ def test_search_equals_brute_force_sequential_order(name, monkeypatch):
     p = resolve(lay)
     lay.weights = {"weight_data": rng.standard_normal(p.weight_data_size).astype(np.float32) * 0.3,
                    "bias_data": rng.standard_normal(p.num_output).astype(np.float32) * 0.1}
-    x = rng.standard_normal((3, 5, 12) if lay.type == "InnerProduct" else (3, 4, 7, 9)).astype(np.float32)
+    shape = {"ip_rows": (3, 5, 12), "ip_flatten_sigmoid": (3, 3, 2, 2)}.get(name, (3, 4, 7, 9))
+    x = rng.standard_normal(shape).astype(np.float32)
     y = fp32_top(lay, x)
     w0 = weight_scales(lay)
     s0 = np.float32(127 / np.abs(x).max())
@@ -175,11 +178,11 @@ def tiny_eq():
     stats = collect_stats(net, lists, preprocess, histogram=True, threads=2, progress=False)
     kl = compute_table(graph, stats, "kl")
     table = eq.equalize_table(net, lists, preprocess, stats, threads=2, progress=False)
-    return graph, net, kl, table
+    return graph, net, kl, table, lists, preprocess, stats
 
 
 def test_tiny_eq_scales_are_finite_positive_and_in_the_candidate_range(tiny_eq):
-    _, _, kl, table = tiny_eq
+    _, _, kl, table = tiny_eq[:4]
     assert list(table[0]) == list(kl[0]) and list(table[1]) == list(kl[1]) and table[2] == kl[2]
     changed = 0
     for lines_eq, lines_kl in ((table[0], kl[0]), (table[1], kl[1])):
@@ -193,7 +196,7 @@ def test_tiny_eq_scales_are_finite_positive_and_in_the_candidate_range(tiny_eq):
 
 
 def test_tiny_eq_never_lowers_any_layers_summed_cosine(tiny_eq):
-    graph, net, kl, table = tiny_eq
+    graph, net, kl, table = tiny_eq[:4]
     lists = read_lists([os.path.join(TINY, "calib20-png.txt")])
     inputs = next(iter_batches(lists, parse_preprocess(TINY_OPTIONS, graph.input_names()), 20))
     convs = [lay for lay in graph if lay.type in ("Convolution", "ConvolutionDepthWise", "InnerProduct")]
@@ -206,6 +209,17 @@ def test_tiny_eq_never_lowers_any_layers_summed_cosine(tiny_eq):
         assert after >= before - 1e-9, lay.name
         gains.append(after - before)
     assert max(gains) > 1e-3
+
+
+def test_tiny_eq_table_does_not_depend_on_threads(tiny_eq):
+    graph, net, _, table, lists, preprocess, stats = tiny_eq
+    net.opt.num_threads = 1
+    single = eq.equalize_table(net, lists, preprocess, stats, threads=1, progress=False)
+    net.opt.num_threads = 2
+    for lines, lines_single in zip(table[:2], single[:2]):
+        assert list(lines) == list(lines_single)
+        for key in lines:
+            np.testing.assert_array_equal(lines[key], lines_single[key])
 
 
 def test_first_step_matches_ncnn2table_eq_log(tiny_eq):
@@ -227,3 +241,19 @@ def test_first_step_matches_ncnn2table_eq_log(tiny_eq):
     y_norm = np.linalg.norm(y.reshape(1, -1).astype(np.float64), axis=1)
     chosen = eq.search_weight_scales(d, q, y_norm, scales)
     assert "%f" % chosen[0] == "97.257065"
+
+
+def test_six_bit_layer_weight_candidates_never_exceed_the_cap():
+    """A 3x3 stride-1 Convolution keeps |q_w| <= 31 (ncnn's Winograd int16 bound): capped candidates."""
+    from ncnnlike.quant.methods.eq import equalize_layer, int8_layer
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    w[0, 0, 0, 0] = 8.0   # an outlier that EQ would like to clip with a larger scale
+    l = layer("Convolution", "c", ["x"], ["y"], {0: 4, 1: 3, 4: 1, 6: w.size}, {"weight_data": w.ravel()})
+    x = rng.standard_normal((6, 2, 8, 8)).astype(np.float32)
+    y = run_layers([l], {"x": x}, ["y"], int8=False)["y"]
+    cap = (np.float32(31) / np.abs(w).reshape(4, -1).max(axis=1)).astype(np.float32)
+    scales, _, _, _ = equalize_layer(int8_layer(l, (2, 8, 8)), x, y, cap, np.float32(127 / 3.0), weight_cap=cap)
+    assert np.all(scales <= cap)
+    q = np.abs(np.trunc(w.reshape(4, -1) * scales[:, None] + 0.5))
+    assert q.max() <= 31

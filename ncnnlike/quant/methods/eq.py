@@ -9,22 +9,21 @@ on each of the first <= 50 samples; compare with the fp32 top blob by cosine sim
 whole blob; sum over samples; keep the best.
 
 Order: exactly ncnn's in-place sequential order (weight scale 0, 1, ..., then the bottom scale, each
-seeing the already updated ones). This stays exact when vectorised because a weight scale of unit u
-only changes unit u's output channels: one Conv whose output channels are all units' candidate-
-quantized weight rows gives, per sample and candidate, each unit's dot product with the fp32 top
-and its squared norm; walking the units in order then replaces unit u's share of each sample's dot
-product and norm. The bottom scale search runs the whole layer once per candidate.
+seeing the already updated ones), not a Jacobi update. This stays exact when vectorised because the
+weight scale of unit u only changes unit u's output channels: one Conv whose output channels are
+all units' candidate-quantized weight rows gives, per sample and candidate, that unit's dot product
+with the fp32 top and its squared norm; walking the units in order then swaps unit u's share of each
+sample's dot product and squared norm. The bottom scale search runs the whole layer per candidate.
 
-Difference from ncnn (which takes the best candidate whenever its sum is > 0, even if below the
-current scale's): a candidate replaces s only if its sum is > 0 and above the sum of s itself, so
-each step can only raise the objective and the result is never worse than KL.
+Difference from ncnn (which takes the best candidate whenever its sum is > 0, even when the current
+scale's sum is higher): a candidate replaces s only if its sum is > 0 and above the sum of s itself,
+so every step can only raise the objective and the result is never worse than KL.
 
-Execution: small onnxruntime graphs per layer, the int8 layer as a float Conv (InnerProduct: a 1x1
-Conv) on int8 values with the dequantization folded into the operands (Phase 1: weight rows
-q_w * 1/(s_in*s_w); phase 2: inputs q_x * 1/s_in and weights q_w * 1/s_w), so bias and activation
-fuse into the Conv. This equals ncnn's integer arithmetic up to float32 rounding (~1e-6 relative),
-far below the differences between candidates. Memory is bounded by chunking units, samples and
-candidates (_RUN_ELEMENTS values per run) and by fetching the fp32 blobs of a few layers at a time.
+Execution: small onnxruntime graphs per layer run the int8 layer as a float Conv (InnerProduct: 1x1)
+on int8 values, with the dequantization folded into the operands (weight search: rows q_w/(s_in*s_w);
+bottom search: inputs q_x/s_in, weights q_w/s_w) so that bias and activation fuse into the Conv. This
+equals ncnn's integer arithmetic up to float32 rounding (~1e-6 relative). Memory is bounded by
+chunking units, samples and candidates, and by fetching the fp32 blobs of a few layers at a time.
 """
 import functools
 from collections import deque
@@ -64,11 +63,6 @@ def quantize(x, scale):
     """ncnn float2int8 of x*scale as float32 integers (spec 7.2: trunc(v + copysign(0.5, v)), +-127)."""
     v = np.asarray(x, np.float32) * np.asarray(scale, np.float32)
     return np.clip(np.trunc(v + np.copysign(np.float32(0.5), v)), -127, 127).astype(np.float32)
-
-
-def dequant_scale(bottom_scale, weight_scale):
-    """ncnn's scale_in = 1 / (s_in * s_w) in float32 (spec 8 step 4)."""
-    return np.float32(1) / (np.asarray(bottom_scale, np.float32) * np.asarray(weight_scale, np.float32))
 
 
 @dataclass
@@ -126,7 +120,7 @@ def int8_layer(layer, bottom_shape):
     c, h, wd = bottom_shape
     depthwise = layer.type == "ConvolutionDepthWise"
     group = p.group if depthwise else 1
-    if group < 1 or c % group or p.num_output % group or w.size != p.num_output * (c // group) * p.kernel_h * p.kernel_w:
+    if group < 1 or c % group or p.num_output % group or w.size != p.num_output * c // group * p.kernel_h * p.kernel_w:
         raise NcnnlikeError("layer %s: %d weights do not fit %d input channels, num_output %d, group %d"
                             % (layer.name, w.size, c, p.num_output, group))
     pads, _ = pads_and_out(p, h, wd)
@@ -141,7 +135,7 @@ def int8_layer(layer, bottom_shape):
 
 def _session(ctx, inputs):
     """A single-threaded onnxruntime session over the nodes of `ctx` with outputs d and q; inputs
-    {name: elem type}. Runs go to `threads` worker threads (see _run_all)."""
+    {name: elem type}. Parallelism comes from running several at once (_run_all)."""
     values = [helper.make_tensor_value_info(n, t, None) for n, t in inputs.items()]
     outputs = [helper.make_tensor_value_info(n, _FLOAT, None) for n in ("d", "q")]
     graph = helper.make_graph(ctx.nodes, "eq", values, outputs, ctx.initializers)
@@ -156,8 +150,8 @@ def _session(ctx, inputs):
 
 def _run_all(runs, threads):
     """Call the functions yielded by `runs` on `threads` worker threads, at most 2 per thread pending
-    (the generator builds each run's inputs, so memory stays bounded). onnxruntime releases the GIL,
-    and independent single-threaded runs use the cores about twice as well as its intra-op threads."""
+    (the generator builds each run's inputs, so memory stays bounded). onnxruntime releases the GIL;
+    independent single-threaded runs used 2 cores about twice as well as its intra-op threads here."""
     if threads <= 1:
         for run in runs:
             run()
@@ -172,23 +166,32 @@ def _run_all(runs, threads):
             future.result()
 
 
+def _store(session, feeds, outputs, where, axes=None):
+    """Run `session` and store its d and q (squeezed to 3-D, transposed by `axes`) at `where` of `outputs`."""
+    for out, value in zip(outputs, session.run(["d", "q"], feeds)):
+        value = value.reshape(value.shape[:3])
+        out[where] = value.transpose(axes) if axes else value
+
+
 def _conv_tail(ctx, spec, x, w, b, group, shared_y):
-    """Conv (+ bias) with dequantizing operands, fused activation (spec 8 steps 3-6), reshaped by `shape`
-    to (..., L); then each row's squared norm -> q and its dot product with y -> d, where y (..., L, 1)
-    is shared by the rows of each matrix (one MatMul) or y (..., L) is one per row."""
+    """Conv + bias with dequantizing operands, fused activation (spec 8 steps 3-6), reshaped by `shape`
+    to (..., L); then each row's dot product with y -> d and squared norm -> q, where y (..., L, 1) is
+    shared by the rows of a matrix (one MatMul) or y (..., L) belongs to one row."""
     v = ctx.op("Conv", [x, w, b], group=group, pads=[0, 0, 0, 0], **spec.conv)
     v = ctx.op("Reshape", [lower_fused(ctx, v, *spec.activation), "shape"])
+    last = ctx.ints([-1])
     if shared_y:
         ctx.nodes.append(helper.make_node("MatMul", [v, "y"], ["d"]))
     else:
-        ctx.nodes.append(helper.make_node("ReduceSum", [ctx.op("Mul", [v, "y"]), ctx.ints([-1])], ["d"], keepdims=0))
-    ctx.nodes.append(helper.make_node("ReduceSumSquare", [v], ["q"], axes=[-1], keepdims=0))
+        ctx.nodes.append(helper.make_node("ReduceSum", [ctx.op("Mul", [v, "y"]), last], ["d"], keepdims=0))
+    # Mul + ReduceSum: about twice as fast as onnxruntime's ReduceSumSquare
+    ctx.nodes.append(helper.make_node("ReduceSum", [ctx.op("Mul", [v, v]), last], ["q"], keepdims=0))
 
 
 def weight_search_session(spec, group):
     """d, q for x (n, cin, hp, wp), the quantized padded bottom, and w (M, ing, kh, kw), the candidate
-    int8 weight rows times their dequantization scale; b (M,). Conv: y (n, U, L, 1), shape
-    [n, U, K1, L] -> (n, U, K1[, 1]). InnerProduct (samples as pixels, x (1, J, 1, n*P)): y (U, 1, n, P),
+    int8 weight rows times their 1/(s_in*s_w); b (M,). Conv: y (n, U, L, 1), shape [n, U, K1, L] ->
+    (n, U, K1[, 1]). InnerProduct, samples as pixels (x (1, J, 1, n*P)): y (U, 1, n, P),
     shape [U, K1, n, P] -> (U, K1, n)."""
     ctx = LowerCtx(int8=False)
     _conv_tail(ctx, spec, "x", "w", "b", group, not spec.inner_product)
@@ -197,20 +200,20 @@ def weight_search_session(spec, group):
 
 def bottom_search_session(spec, weight):
     """d, q (Kc, n, C) for fp32 x (n, c, h, w) (zero-padded unless pad_value != 0), half = copysign(0.5, x),
-    candidate bottom scales s (Kc, 1, 1, 1, 1) and inv = 1/s repeated per sample (Kc*n,); weight: the
+    candidate bottom scales s (Kc, 1, 1, 1, 1) and inv = 1/s per (candidate, sample) (Kc*n,); weight:
     int8 weights times 1/s_w; y (n, C, P), xshape [Kc*n, c, h, w], shape [Kc, n, C, P]."""
     ctx = LowerCtx(int8=False)
     v = ctx.op("Add", [ctx.op("Mul", [ctx.op("Unsqueeze", ["x", ctx.ints([0])]), "s"]), "half"])
     v = ctx.op("Clip", [v, ctx.const(np.float32(-127)), ctx.const(np.float32(127))])
-    q = ctx.op("Reshape", [ctx.op("Cast", [v], to=onnx.TensorProto.INT32), "xshape"])
-    if any(spec.pads) and spec.pad_q != 0:      # else x comes padded with zeros, which quantize to 0
+    q = ctx.op("Reshape", [ctx.op("Cast", [v], to=onnx.TensorProto.INT32), "xshape"])    # Cast truncates
+    if any(spec.pads) and spec.pad_q != 0:
         t, left, b, r = spec.pads
         q = ctx.op("Pad", [q, ctx.ints([0, 0, t, left, 0, 0, b, r]), ctx.const(np.int32(spec.pad_q))])
     x = ctx.op("DequantizeLinear", [q, "inv"], axis=0)
-    _conv_tail(ctx, spec, x, ctx.const(weight, "w"), ctx.const(spec.bias, "b"), spec.units if spec.depthwise else 1,
-               False)
-    return _session(ctx, {"x": _FLOAT, "half": _FLOAT, "s": _FLOAT, "inv": _FLOAT, "y": _FLOAT, "xshape": _INT64,
-                          "shape": _INT64})
+    group = spec.units if spec.depthwise else 1
+    _conv_tail(ctx, spec, x, ctx.const(weight, "w"), ctx.const(spec.bias, "b"), group, False)
+    inputs = ("x", "half", "s", "inv", "y")
+    return _session(ctx, dict({name: _FLOAT for name in inputs}, xshape=_INT64, shape=_INT64))
 
 
 # ---------------------------------------------------------------- the search
@@ -224,7 +227,7 @@ def cosine_sums(d, q, y_norm):
 
 def _pick(sums):
     """Index of the best of the CANDIDATES first sums if it is > 0 and above the current (last) sum,
-    else the current index (ncnn: first maximum wins)."""
+    else the current index (ncnn: the first maximum wins)."""
     best = int(np.argmax(sums[:CANDIDATES]))
     return best if sums[best] > 0 and sums[best] > sums[-1] else len(sums) - 1
 
@@ -236,11 +239,11 @@ def _spans(total, step):
 
 
 def _weight_rows(spec, bottom_scale, scales, u0, u1):
-    """Conv weights and bias of units u0..u1 under all their candidate scales: rows (unit, candidate,
-    channel), int8 weights times the dequantization scale 1/(s_in*s_w) (spec 8 step 4)."""
+    """Conv weights and bias of units u0..u1 under all their candidate scales, rows ordered (unit,
+    candidate, channel): int8 weights times the dequantization scale 1/(s_in*s_w) (spec 8 step 4)."""
     og, size, k1 = spec.per_unit, u1 - u0, scales.shape[1]
     wq = quantize(spec.weight[u0 * og:u1 * og].reshape(size, 1, og, -1), scales[u0:u1, :, None, None])
-    wq *= dequant_scale(bottom_scale, scales[u0:u1])[:, :, None, None]
+    wq *= (np.float32(1) / (np.float32(bottom_scale) * scales[u0:u1]))[:, :, None, None]
     b = np.broadcast_to(spec.bias[u0 * og:u1 * og].reshape(size, 1, og), (size, k1, og))
     return wq.reshape((-1,) + spec.weight.shape[1:]), np.ascontiguousarray(b).reshape(-1)
 
@@ -256,9 +259,9 @@ def weight_contributions(spec, xq, y3, bottom_scale, scales, threads=1):
         xq = np.ascontiguousarray(xq.transpose(2, 1, 0, 3)).reshape(1, row, 1, n * pixels)
         y3 = np.ascontiguousarray(y3.transpose(1, 0, 2))[:, None]
     run_pixels = pixels * (n if spec.inner_product else 1)
-    per_run = max(1, min(_WEIGHT_ELEMENTS // (k1 * og * row), _RUN_ELEMENTS // (k1 * og * run_pixels)))
-    spans = _spans(units, per_run)
-    sessions = {size: weight_search_session(spec, size if spec.depthwise else 1) for size in {u1 - u0 for u0, u1 in spans}}
+    spans = _spans(units, min(_WEIGHT_ELEMENTS // (k1 * og * row), _RUN_ELEMENTS // (k1 * og * run_pixels)))
+    sessions = {size: weight_search_session(spec, size if spec.depthwise else 1)
+                for size in {u1 - u0 for u0, u1 in spans}}
     d, q = np.empty((n, units, k1)), np.empty((n, units, k1))
     _run_all(_weight_runs(spec, xq, y3, (n, pixels), bottom_scale, scales, spans, sessions, (d, q)), threads)
     return d, q
@@ -280,13 +283,6 @@ def _weight_runs(spec, xq, y3, sizes, bottom_scale, scales, spans, sessions, out
             feeds = {"w": w, "b": b, "x": x[n0:n1], "y": y[n0:n1],
                      "shape": np.array([n1 - n0, size, k1, og * pixels], np.int64)}
             yield functools.partial(_store, sessions[size], feeds, outputs, (slice(n0, n1), slice(u0, u1)))
-
-
-def _store(session, feeds, outputs, where, axes=None):
-    """Run `session` and store its d and q (squeezed, transposed by `axes`) at `where` of `outputs`."""
-    for out, value in zip(outputs, session.run(["d", "q"], feeds)):
-        value = value.reshape(value.shape[:3])
-        out[where] = value.transpose(axes) if axes else value
 
 
 def search_weight_scales(d, q, y_norm, scales):
@@ -312,17 +308,16 @@ def bottom_cosine_sums(spec, x, y3, y_norm, weight_scales, bottom_scales, thread
     """Summed cosine over samples (len(bottom_scales),) of the int8 layer for each bottom scale;
     x is spec.bottom() of the fp32 bottom."""
     n, k1, (c, pixels) = x.shape[0], len(bottom_scales), y3.shape[1:]
-    per_channel = np.repeat(np.asarray(weight_scales, np.float32), spec.per_unit)
-    weight = quantize(spec.weight, per_channel[:, None, None, None]) * (np.float32(1) / per_channel)[:, None, None, None]
-    session = bottom_search_session(spec, weight)
-    if any(spec.pads) and spec.pad_q == 0:
+    per_channel = np.repeat(np.asarray(weight_scales, np.float32), spec.per_unit)[:, None, None, None]
+    session = bottom_search_session(spec, quantize(spec.weight, per_channel) * (np.float32(1) / per_channel))
+    if any(spec.pads) and spec.pad_q == 0:            # zeros quantize to 0: pad once here
         t, left, b, r = spec.pads
         x = np.pad(x, ((0, 0), (0, 0), (t, b), (left, r)))
     half = np.copysign(np.float32(0.5), x)
     pairs = max(1, _RUN_ELEMENTS // max(c * pixels, int(np.prod(x.shape[1:]))))
     d, q = np.empty((k1, n, c)), np.empty((k1, n, c))
     runs = []
-    for k0, k2 in _spans(k1, min(k1, pairs)):
+    for k0, k2 in _spans(k1, pairs):
         s = np.asarray(bottom_scales[k0:k2], np.float32)
         for n0, n1 in _spans(n, pairs // len(s)):
             feeds = {"x": x[n0:n1], "half": half[n0:n1], "s": s.reshape(-1, 1, 1, 1, 1), "y": y3[n0:n1],
@@ -333,9 +328,10 @@ def bottom_cosine_sums(spec, x, y3, y_norm, weight_scales, bottom_scales, thread
     return cosine_sums(d.sum(axis=2).T, q.sum(axis=2).T, y_norm[:, None])
 
 
-def equalize_layer(spec, bottom, top, weight_scales, bottom_scale, threads=1):
+def equalize_layer(spec, bottom, top, weight_scales, bottom_scale, threads=1, weight_cap=None):
     """EQ of one layer on fp32 bottom/top blobs (n, *ncnn shape): (weight scales, bottom scale,
-    summed cosine with the given scales, summed cosine with the chosen ones)."""
+    summed cosine with the given scales, summed cosine with the chosen ones). `weight_cap` (per
+    unit) bounds the weight candidates: 6-bit layers must keep their weights within +-31."""
     x, y3 = spec.bottom(bottom), spec.top(top)
     y_norm = np.sqrt(np.square(y3, dtype=np.float64).sum(axis=(1, 2)))
     weight_scales = np.asarray(weight_scales, np.float32).reshape(spec.units)
@@ -345,6 +341,8 @@ def equalize_layer(spec, bottom, top, weight_scales, bottom_scale, threads=1):
         t, left, b, r = spec.pads
         xq = np.pad(xq, ((0, 0), (0, 0), (t, b), (left, r)), constant_values=spec.pad_q)
     scales = np.concatenate([candidate_scales(weight_scales), weight_scales[:, None]], axis=1)
+    if weight_cap is not None:
+        scales = np.minimum(scales, np.asarray(weight_cap, np.float32).reshape(-1, 1))
     d, q = weight_contributions(spec, xq, y3, bottom_scale, scales, threads)
     before = float(cosine_sums(d[:, :, -1].sum(axis=1), q[:, :, -1].sum(axis=1), y_norm))
     weight_scales = search_weight_scales(d, q, y_norm, scales)
@@ -355,13 +353,6 @@ def equalize_layer(spec, bottom, top, weight_scales, bottom_scale, threads=1):
 
 
 # ---------------------------------------------------------------- the table
-
-def _blob_shapes(graph, inputs, blobs):
-    """ncnn shape (no batch) of each blob, from the runtime's lowering."""
-    from ncnnlike.runtime.lower import lower_graph
-    _, _, ctx = lower_graph(graph, {k: v.shape[1:] for k, v in inputs.items()}, blobs, int8=False)
-    return {blob: ctx.shape(blob) for blob in blobs}
-
 
 def _fetch_groups(layers, shapes, samples):
     """Consecutive layers whose fp32 bottoms and tops for `samples` samples fit in _BLOB_BYTES."""
@@ -377,20 +368,18 @@ def _fetch_groups(layers, shapes, samples):
         yield group
 
 
-def _fetch(net, inputs, blobs):
-    """blob -> fp32 array (n, *shape) of every sample, run in batches of _FETCH_BATCH by a Net of its
-    own (its onnxruntime session and memory go when it returns; `net`'s session cache stays as it is)."""
+def _fetch(graph, inputs, blobs, threads):
+    """blob -> fp32 array (n, *shape) over all samples, in batches of _FETCH_BATCH, by a Net of its own
+    (its onnxruntime session and memory go when it returns)."""
     from ncnnlike.runtime import Net
-    runner = Net.from_graph(net.graph)
-    runner.opt.num_threads, runner.opt.use_int8_inference = net.opt.num_threads, False
+    runner = Net.from_graph(graph)
+    runner.opt.num_threads, runner.opt.use_int8_inference = threads, False
     n = len(next(iter(inputs.values())))
     out = {}
     for n0 in range(0, n, _FETCH_BATCH):
         result = runner.run({k: v[n0:n0 + _FETCH_BATCH] for k, v in inputs.items()}, blobs)
         for blob, array in result.items():
-            if blob not in out:
-                out[blob] = np.empty((n,) + array.shape[1:], np.float32)
-            out[blob][n0:n0 + len(array)] = array
+            out.setdefault(blob, np.empty((n,) + array.shape[1:], np.float32))[n0:n0 + len(array)] = array
     return out
 
 
@@ -399,23 +388,27 @@ def equalize_table(net, lists, preprocess, stats, threads=1, progress=True):
     first <= 50 samples of `lists`: (weight lines, blob lines, static lines) like compute_table."""
     from ncnnlike.quant.images import iter_batches
     from ncnnlike.quant.methods import compute_table
-    from ncnnlike.quant.weights import CONV_TYPES
+    from ncnnlike.quant.weights import CONV_TYPES, is_six_bit
+    from ncnnlike.runtime.lower import lower_graph
     graph = net.graph
     weight_lines, blob_lines, static_lines = compute_table(graph, stats, "kl")
     layers = [layer for layer in graph if layer.type in CONV_TYPES]
     count = min(len(lists[0]), EQ_SAMPLES)
     inputs = next(iter_batches([entries[:count] for entries in lists], preprocess, count, threads))
     blobs = list(dict.fromkeys(b for layer in layers for b in (layer.bottoms[0], layer.tops[0])))
-    shapes = _blob_shapes(graph, inputs, blobs)
+    ctx = lower_graph(graph, {k: v.shape[1:] for k, v in inputs.items()}, blobs, int8=False)[2]
+    shapes = {blob: ctx.shape(blob) for blob in blobs}
     with tqdm(total=len(layers), desc="eq search", unit="layer", disable=not progress) as bar:
         for group in _fetch_groups(layers, shapes, count):
-            fetched = _fetch(net, inputs, list(dict.fromkeys(b for l in group for b in (l.bottoms[0], l.tops[0]))))
+            wanted = list(dict.fromkeys(b for layer in group for b in (layer.bottoms[0], layer.tops[0])))
+            fetched = _fetch(graph, inputs, wanted, net.opt.num_threads)
             for layer in group:
                 bar.set_postfix_str(layer.name)
                 key = layer.name + "_param_0"
                 spec = int8_layer(layer, shapes[layer.bottoms[0]])
+                cap = weight_lines[key] if is_six_bit(layer) else None   # KL's 31/absmax: stay within +-31
                 weights, bottom, _, _ = equalize_layer(spec, fetched[layer.bottoms[0]], fetched[layer.tops[0]],
-                                                       weight_lines[key], blob_lines[layer.name][0], threads)
+                                                       weight_lines[key], blob_lines[layer.name][0], threads, cap)
                 weight_lines[key] = weights
                 blob_lines[layer.name] = np.array([bottom], np.float32)
                 bar.update(1)
