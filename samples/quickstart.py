@@ -59,6 +59,8 @@ def main():
     step("calibrate", "model2table", o("opt.param"), o("opt.bin"), listfile, o("lite0.table"),
          *["%s=%s" % kv for kv in PREP.items()], "thread=2", "method=kl")
     step("convert", "model2int8", o("opt.param"), o("opt.bin"), o("int8.param"), o("int8.bin"), o("lite0.table"))
+    step("compare", "model_compare", o("opt.param"), o("opt.bin"), o("int8.param"), o("int8.bin"), listfile,
+         *["%s=%s" % kv for kv in PREP.items()], "thread=2", "--plot", o("snr.png"))
     fp32, batch = score(o("opt.param"), o("opt.bin"), paths, False)
     int8, _ = score(o("int8.param"), o("int8.bin"), paths, True)
     cos = np.sum(fp32 * int8, 1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(int8, axis=1)
