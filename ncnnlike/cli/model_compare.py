@@ -10,7 +10,7 @@ the int8 model was made from) it also ranks the layers by sensitivity (rank=floa
 cosine when only that layer stays float; quantize_one: when only that layer is int8; both), and
 with target=<output cosine> out=mixed.table it writes the table with the fewest layers commented
 out so that the int8 model meets the target on these samples. The ranking runs on the first
-rank_images= samples (default all); the search and the before/after figures on all of them.
+rank_images= samples (default 32); the search and the before/after figures on all of them.
 Other keys: thread= batch=.
 Results go to stdout, progress to stderr; files are written only when everything succeeded.
 """
@@ -29,6 +29,7 @@ USAGE = ("usage: model-compare fp.param fp.bin int8.param int8.bin list.txt [mea
 KEYS = ("mean", "norm", "shape", "pixel", "type", "thread", "batch", "table", "rank", "rank_images", "target", "out")
 FLAGS = ("--json", "--plot")
 RANKS = ("float_one", "quantize_one", "both")
+RANK_IMAGES = 32   # the ranking needs far fewer samples than the final check (Lite0: same top 5 as 100)
 
 
 def parse_argv(argv):
@@ -122,7 +123,7 @@ def mixed_precision(fp_graph, table, options, samples, comparison, threads):
     from ncnnlike.quant.sensitivity import (Trials, auto_mixed, format_mixed, format_sensitivity, mixed_dict,
                                             mixed_table_text, ranking, sensitivity)
     rank, target = check_mixed_options(options)
-    rank_images = _int_option(options, "rank_images", comparison.samples)
+    rank_images = _int_option(options, "rank_images", RANK_IMAGES)
     start = time.perf_counter()
     trials = Trials(fp_graph, table, samples, comparison.reference, threads)
     rank_trials = trials if rank_images >= comparison.samples else \

@@ -213,7 +213,8 @@ def _effect(entry):
     """'float alone lifts output cosine A -> B; int8 alone gives C' from the measured trials."""
     parts = []
     if entry is not None and entry.float_one is not None:
-        parts.append("float alone lifts output cosine %.6f -> %.6f" % (entry.baseline.score, entry.float_one.score))
+        parts.append("float alone lifts output cosine %.6f -> %.6f on %d samples"
+                     % (entry.baseline.score, entry.float_one.score, entry.baseline.samples))
     if entry is not None and entry.quantize_one is not None:
         parts.append("int8 alone gives %.6f" % entry.quantize_one.score)
     return "; ".join(parts) or "needed to meet the target"
@@ -257,10 +258,10 @@ def format_sensitivity(found, order):
 def format_mixed(result, total):
     """Printed outcome of automatic mixed precision."""
     status = "met" if result.met else "NOT met (even with every candidate float)"
+    names = " (%s)" % ", ".join(result.float_layers) if result.float_layers else ""
     return "\n".join([
         "automatic mixed precision: target output cosine %g %s" % (result.target, status),
-        "layers kept float: %d of %d%s" % (len(result.float_layers), total,
-                                           (" (" + ", ".join(result.float_layers) + ")") if result.float_layers else ""),
+        "layers kept float: %d of %d%s" % (len(result.float_layers), total, names),
         "output cosine: %.6f -> %.6f" % (result.before.score, result.after.score),
         "top-1 agreement: %.2f%% -> %.2f%%" % (100 * result.before.top1_agreement, 100 * result.after.top1_agreement),
     ])

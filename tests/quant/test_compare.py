@@ -74,18 +74,14 @@ def test_the_huge_range_layer_has_the_worst_error(models):
 def test_requantized_tops_are_compared_after_dividing_by_the_top_scale(models):
     fp, q, samples = models
     found = probes(fp, q)
-    conv_b = q.layer("conv_b")
-    assert conv_a_term(q) == 102 and found["conv_a"].top_scale == pytest.approx(conv_b.weight("bottom_blob_int8_scales")[0])
+    assert q.layer("conv_a").params[8] == 102
+    assert found["conv_a"].top_scale == pytest.approx(q.layer("conv_b").weight("bottom_blob_int8_scales")[0])
     assert found["fc"].top_scale is None
     comparison = compare_models(*nets(fp, q), samples)
     # the extracted conv_a top is integer-valued (ncnn's value cast); divided by its scale it matches fp32
     raw = Net.from_graph(q).run(samples[0], ["a"])["a"]
     assert np.array_equal(raw, np.round(raw)) and np.abs(raw).max() > 30
     assert comparison.layers["conv_a"].cosine > 0.999
-
-
-def conv_a_term(graph):
-    return graph.layer("conv_a").params[8]
 
 
 def test_network_output_agreement_is_reported_and_kept_for_later_passes(models):
