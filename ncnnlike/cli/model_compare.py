@@ -11,6 +11,8 @@ cosine when only that layer stays float; quantize_one: when only that layer is i
 with target=<output cosine> out=mixed.table it writes the table with the fewest layers commented
 out so that the int8 model meets the target on these samples. The ranking runs on the first
 rank_images= samples (default 32); the search and the before/after figures on all of them.
+search=fast (default) runs the ranking and search trials on the fast int8 kernels and confirms the
+answer with ncnn's exact int8 arithmetic; search=exact runs every trial exactly (about 10x slower).
 Other keys: thread= batch=.
 Results go to stdout, progress to stderr; files are written only when everything succeeded.
 """
@@ -25,8 +27,10 @@ from ncnnlike.errors import NcnnlikeError
 
 USAGE = ("usage: model-compare fp.param fp.bin int8.param int8.bin list.txt [mean=[..] norm=[..] shape=[..] "
          "pixel=.. type=0|1 thread=N batch=N table=model.table rank=float_one|quantize_one|both rank_images=N "
-         "target=<cosine> out=mixed.table] [--json out.json] [--plot out.png]")
-KEYS = ("mean", "norm", "shape", "pixel", "type", "thread", "batch", "table", "rank", "rank_images", "target", "out")
+         "target=<cosine> out=mixed.table search=fast|exact] [--json out.json] [--plot out.png]")
+KEYS = ("mean", "norm", "shape", "pixel", "type", "thread", "batch", "table", "rank", "rank_images", "target", "out",
+        "search")
+SEARCHES = {"fast": "fast", "exact": True}   # search= -> the int8 mode the trials run in
 FLAGS = ("--json", "--plot")
 RANKS = ("float_one", "quantize_one", "both")
 RANK_IMAGES = 32   # the ranking needs far fewer samples than the final check (Lite0: same top 5 as 100)
@@ -75,11 +79,15 @@ def _int_option(options, key, default):
 
 
 def check_mixed_options(options):
-    """rank=, target=, out= and the table= they need: (rank, target or None)."""
+    """rank=, target=, search=, out= and the table= they need: (rank, target or None, search)."""
     rank = options.get("rank", "float_one")
     if rank not in RANKS:
         raise NcnnlikeError("rank=%s: expected one of %s" % (rank, ", ".join(RANKS)))
-    for key, needs in (("rank", "table"), ("rank_images", "table"), ("target", "table"), ("out", "target")):
+    search = options.get("search", "fast")
+    if search not in SEARCHES:
+        raise NcnnlikeError("search=%s: expected fast or exact" % search)
+    for key, needs in (("rank", "table"), ("rank_images", "table"), ("target", "table"), ("out", "target"),
+                       ("search", "table")):
         if key in options and needs not in options:
             raise NcnnlikeError("%s= needs %s= as well" % (key, needs))
     target = None
@@ -91,7 +99,7 @@ def check_mixed_options(options):
         if not 0 < target <= 1:
             raise NcnnlikeError("target=%s: expected an output cosine in (0, 1], e.g. target=0.995"
                                 % options["target"])
-    return rank, target
+    return rank, target, search
 
 
 def check_writable(paths):
@@ -122,12 +130,14 @@ def mixed_precision(fp_graph, table, options, samples, comparison, threads):
     from ncnnlike.quant.compare import subset
     from ncnnlike.quant.sensitivity import (Trials, auto_mixed, format_mixed, format_sensitivity, mixed_dict,
                                             mixed_table_text, ranking, sensitivity)
-    rank, target = check_mixed_options(options)
+    rank, target, search = check_mixed_options(options)
     rank_images = _int_option(options, "rank_images", RANK_IMAGES)
     start = time.perf_counter()
-    trials = Trials(fp_graph, table, samples, comparison.reference, threads)
+    mode = SEARCHES[search]
+    trials = Trials(fp_graph, table, samples, comparison.reference, threads, mode)
+    verify = None if mode is True else Trials(fp_graph, table, samples, comparison.reference, threads)
     rank_trials = trials if rank_images >= comparison.samples else \
-        Trials(fp_graph, table, *subset(samples, comparison.reference, rank_images), threads)
+        Trials(fp_graph, table, *subset(samples, comparison.reference, rank_images), threads, mode)
     modes = ("float_one", "quantize_one") if rank == "both" else (rank,)
     found = sensitivity(rank_trials, modes, _progress("sensitivity"))
     order = ranking(found, "quantize_one" if rank == "quantize_one" else "float_one")
@@ -135,13 +145,13 @@ def mixed_precision(fp_graph, table, options, samples, comparison, threads):
     data = {"sensitivity": [dict(found[name].as_dict(), rank=i + 1) for i, name in enumerate(order)]}
     table_text = None
     if target is not None:
-        result = auto_mixed(trials, order, target)
+        result = auto_mixed(trials, order, target, verify)
         report.append(format_mixed(result, len(order)))
         data["mixed"] = mixed_dict(result, found)
         if "out" in options:
             table_text = mixed_table_text(read_text(table.path), table, result, found, order, comparison.samples)
     seconds = time.perf_counter() - start
-    runs = trials.runs + (rank_trials.runs if rank_trials is not trials else 0)
+    runs = sum(t.runs for t in {id(t): t for t in (trials, rank_trials, verify) if t is not None}.values())
     report.append("time: %.1f s for %d int8 trials (one fp32 pass, reused)" % (seconds, runs))
     data["trials"] = {"count": runs, "seconds": seconds}
     return "\n".join(report), data, table_text

@@ -11,6 +11,11 @@ the real int8 context). Automatic mixed precision takes the ranking, gallops ove
 to the shortest such prefix, then tries to requantize each kept layer (least sensitive first, at
 most PRUNE_LIMIT of them) so that only layers the target needs stay float. Trials: one per layer
 for the ranking, then about 2*log2(k) + min(k, PRUNE_LIMIT) for k layers kept float.
+
+Trials may run in the runtime's "fast" int8 mode (onnxruntime integer kernels: ~10x quicker than the
+exact simulation, +-1 on a few requantized values). The answer is then confirmed in the exact mode
+(what ncnn computes): if the exact figures miss the target, the next ranked layers are kept float
+until they meet it, so the written table is judged by ncnn's arithmetic, not the fast kernels'.
 """
 import time
 from collections import OrderedDict
@@ -55,9 +60,9 @@ class Trial:
 class Trials:
     """Measures configurations of one float graph + table against cached fp32 outputs; memoized."""
 
-    def __init__(self, graph, table, batches, reference, threads=1):
+    def __init__(self, graph, table, batches, reference, threads=1, int8=True):
         self.graph, self.table, self.batches, self.reference = graph, table, batches, reference
-        self.threads = threads
+        self.threads, self.int8 = threads, int8
         plan = apply_table(graph, table)
         self.candidates = list(plan.conv)
         if not self.candidates:
@@ -77,7 +82,7 @@ class Trials:
             start = time.perf_counter()
             quantized, _ = quantize_graph(self.graph, table_without(self.table, key))
             net = Net.from_graph(quantized)
-            net.opt.num_threads = self.threads
+            net.opt.num_threads, net.opt.use_int8_inference = self.threads, self.int8
             self._done[key] = Trial(key, output_agreement(net, self.batches, self.reference))
             self.runs += 1
             self.seconds += time.perf_counter() - start
@@ -180,21 +185,37 @@ def _prune(trials, kept, target, steps):
     return kept
 
 
-def auto_mixed(trials, order, target):
+def _confirm(verify, order, kept, target, steps):
+    """(kept, trial) measured by `verify`: the next ranked layers join `kept` until the target holds."""
+    kept = list(kept)
+    trial = verify.measure(kept)
+    steps.append(("confirm %d float" % len(kept), trial.score))
+    for name in [n for n in order if n not in kept]:
+        if trial.score >= target:
+            break
+        kept.append(name)
+        trial = verify.measure(kept)
+        steps.append(("confirm: also keep " + name, trial.score))
+    return kept, trial
+
+
+def auto_mixed(trials, order, target, verify=None):
     """The fewest layers (by greedy ranked prefixes + pruning) to keep float so the int8 model's
-    output cosine on the samples is >= target; `met` is False when even all-float misses it."""
+    output cosine on the samples is >= target; `met` is False when even all-float misses it.
+    With `verify` (Trials in the exact mode on the same samples) the search runs on `trials` and
+    the answer and the before/after figures are the exact mode's."""
     if not 0 < target <= 1:
         raise NcnnlikeError("target=%s: expected an output cosine in (0, 1]" % target)
-    before = trials.all_int8()
+    judge = verify or trials
+    before = judge.all_int8()
     steps = [(0, before.score)]
     if before.score >= target:
         return MixedResult(target, [], before, before, True, steps)
     k = _prefix_search(trials, list(order), target, steps)
-    if k is None:
-        everything = trials.measure(order)
-        return MixedResult(target, list(order), before, everything, False, steps)
-    kept = _prune(trials, list(order[:k]), target, steps)
-    return MixedResult(target, [n for n in trials.candidates if n in kept], before, trials.measure(kept), True, steps)
+    kept = list(order) if k is None else _prune(trials, list(order[:k]), target, steps)
+    kept, after = _confirm(judge, order, kept, target, steps)
+    return MixedResult(target, [n for n in trials.candidates if n in kept], before, after, after.score >= target,
+                       steps)
 
 
 def mixed_dict(result, found):

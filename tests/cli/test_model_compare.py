@@ -79,6 +79,18 @@ def test_ranking_can_run_on_fewer_images_than_the_search(files, capsys):
     assert "sensitivity on 8 samples" in printed and "layers kept float: 1 of 5 (conv_c)" in printed
 
 
+def test_fast_and_exact_search_give_the_same_exactly_measured_answer(files, capsys, tmp_path):
+    mixed = {}
+    for search in ("fast", "exact"):
+        report = tmp_path / (search + ".json")
+        assert main(args(files, "table=" + str(files / "model.table"), "target=0.99", "search=" + search,
+                         "--json", str(report))) == 0
+        assert "layers kept float: 1 of 5 (conv_c)" in capsys.readouterr().out
+        mixed[search] = json.loads(report.read_text())["mixed"]
+    for key in ("before", "after", "float_layers"):
+        assert mixed["fast"][key] == mixed["exact"][key]
+
+
 def test_plot_is_a_readable_png_with_one_row_per_quantized_layer(files, tmp_path):
     assert main(args(files, "--plot", str(tmp_path / "snr.png"))) == 0
     image = cv2.imread(str(tmp_path / "snr.png"))
@@ -89,6 +101,7 @@ def test_plot_is_a_readable_png_with_one_row_per_quantized_layer(files, tmp_path
     (["target=0.99"], "target= needs table= as well"),
     (["table=T", "target=1.5"], "target=1.5: expected an output cosine"),
     (["table=T", "rank=worst"], "rank=worst: expected one of"),
+    (["table=T", "search=quick"], "search=quick: expected fast or exact"),
     (["bogus=1"], "unknown option 'bogus='"),
     (["--json"], "--json needs a file name"),
     (["--svg", "x.svg"], "unknown flag '--svg'"),

@@ -1,12 +1,14 @@
 """Sensitivity ranking and automatic mixed precision on small models with deliberately hard layers."""
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
 from hard_layer_model import HARD, LAYERS, batches, hard_graph, minmax_table
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.quant.compare import reference_outputs
+from ncnnlike.quant.compare import OutputStats, reference_outputs
 from ncnnlike.quant.convert import quantize_graph, quantized_layers
-from ncnnlike.quant.sensitivity import (Trials, auto_mixed, format_mixed, format_sensitivity, mixed_table_text,
+from ncnnlike.quant.sensitivity import (Trial, Trials, auto_mixed, format_mixed, format_sensitivity, mixed_table_text,
                                         ranking, sensitivity, table_without)
 from ncnnlike.quant.tablefile import parse_table, read_table
 from ncnnlike.runtime import Net
@@ -134,3 +136,38 @@ def test_bad_target_and_unknown_layers_are_clear_errors(hard):
         trials.measure({"gap"})
     with pytest.raises(NcnnlikeError, match="unknown sensitivity mode"):
         sensitivity(trials, ("everything",))
+
+
+class ScriptedTrials:
+    """Stands in for Trials: the output cosine of each float set comes from a function."""
+
+    def __init__(self, candidates, score_of):
+        self.candidates, self.score_of, self.runs = candidates, score_of, 0
+
+    def measure(self, float_layers):
+        self.runs += 1
+        stats = OutputStats(cos_sum=self.score_of(frozenset(float_layers)), agree=1, samples=1)
+        return Trial(frozenset(float_layers), OrderedDict(out=stats))
+
+    def all_int8(self):
+        return self.measure(())
+
+
+def test_an_optimistic_fast_search_is_extended_until_the_exact_figures_meet_the_target():
+    names = ["a", "b", "c", "d"]
+    fast = ScriptedTrials(names, lambda kept: 0.9 + 0.1 * ("a" in kept))              # a alone is enough
+    exact = ScriptedTrials(names, lambda kept: 0.9 + 0.06 * ("a" in kept) + 0.04 * ("c" in kept))
+    result = auto_mixed(fast, ["a", "b", "c", "d"], 0.99, verify=exact)
+    assert result.met and result.float_layers == ["a", "b", "c"]   # b, then c added by the exact check
+    assert result.before.score == pytest.approx(0.9) and result.after.score == pytest.approx(1.0)
+    assert [step for step, _ in result.steps][-3:] == ["confirm 1 float", "confirm: also keep b",
+                                                        "confirm: also keep c"]
+
+
+def test_the_exact_confirmation_runs_once_when_the_fast_answer_holds(hard):
+    trials, _, found = hard
+    fast = Trials(trials.graph, trials.table, trials.batches, trials.reference, int8="fast")
+    runs = trials.runs
+    result = auto_mixed(fast, ranking(found), 0.99, verify=trials)
+    assert result.met and result.float_layers == [HARD] and result.after is trials.measure({HARD})
+    assert trials.runs == runs    # all-int8 and {conv_c} were measured by the ranking already
