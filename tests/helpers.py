@@ -28,3 +28,34 @@ def run_layers(layers, inputs, outputs=None, int8=True, threads=1):
     net.opt.use_int8_inference = int8
     outputs = outputs or graph.output_names()
     return net.run(inputs, outputs)
+
+
+def ncnn_net(param, binary, int8=False, threads=1):
+    """The real runtime (pip ncnn) on a model file pair, fp32 storage and arithmetic (pip ncnn
+    defaults to fp16 storage on x86, which moves outputs by ~1e-3), no Vulkan."""
+    import ncnn
+    net = ncnn.Net()
+    net.opt.use_vulkan_compute = False
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
+    net.opt.use_bf16_storage = False
+    net.opt.use_int8_inference = int8
+    net.opt.num_threads = threads
+    assert net.load_param(str(param)) == 0 and net.load_model(str(binary)) == 0, "pip ncnn cannot load %s" % param
+    return net
+
+
+def ncnn_extract(net, feeds, outputs):
+    """One sample through pip ncnn: feeds {blob: array without batch axis} -> {output: array}.
+
+    The input Mats are clones: ncnn.Mat(ndarray) wraps the numpy memory without copying, and an
+    in-place layer (ReLU...) writing into it crashes pip ncnn."""
+    import ncnn
+    ex = net.create_extractor()
+    for name, value in feeds.items():
+        ex.input(name, ncnn.Mat(np.ascontiguousarray(value, dtype=np.float32)).clone())
+    results = {}
+    for name in outputs:
+        ret, mat = ex.extract(name)
+        assert ret == 0, "pip ncnn cannot extract %s" % name
+        results[name] = np.array(mat).copy()
+    return results

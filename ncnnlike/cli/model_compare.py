@@ -12,7 +12,7 @@ with target=<output cosine> out=mixed.table it writes the table with the fewest 
 out so that the int8 model meets the target on these samples. The ranking runs on the first
 rank_images= samples (default 32); the search and the before/after figures on all of them.
 search=fast (default) runs the ranking and search trials on the fast int8 kernels and confirms the
-answer with ncnn's exact int8 arithmetic; search=exact runs every trial exactly (about 10x slower).
+answer with ncnn's exact int8 arithmetic; search=exact runs every trial exactly (Lite0: about 4x slower).
 Other keys: thread= batch=.
 Results go to stdout, progress to stderr; files are written only when everything succeeded.
 """

@@ -12,7 +12,7 @@ to the shortest such prefix, then tries to requantize each kept layer (least sen
 most PRUNE_LIMIT of them) so that only layers the target needs stay float. Trials: one per layer
 for the ranking, then about 2*log2(k) + min(k, PRUNE_LIMIT) for k layers kept float.
 
-Trials may run in the runtime's "fast" int8 mode (onnxruntime integer kernels: ~10x quicker than the
+Trials may run in the runtime's "fast" int8 mode (onnxruntime integer kernels: ~10x quicker per run than the
 exact simulation, +-1 on a few requantized values). The answer is then confirmed in the exact mode
 (what ncnn computes): if the exact figures miss the target, the next ranked layers are kept float
 until they meet it, so the written table is judged by ncnn's arithmetic, not the fast kernels'.

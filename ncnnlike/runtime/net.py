@@ -5,7 +5,6 @@ import numpy as np
 import onnxruntime as ort
 
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.graph import Graph
 from ncnnlike.runtime.lower import lower_graph
 
 

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from helpers import REFERENCE
+from helpers import REFERENCE, ncnn_extract, ncnn_net
 from ncnnlike.cli.model_optimize import main
 from ncnnlike.io.model import load_model, save_model
 from ncnnlike.onnx import import_onnx
@@ -20,21 +20,9 @@ def _read(path, mode="r"):
 
 
 def _pip_ncnn_logits(param, binary):
-    import ncnn
     data = np.load(os.path.join(TINY, "outputs.npz"))
-    net = ncnn.Net()
-    net.opt.num_threads = 1
-    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
-    assert net.load_param(param) == 0 and net.load_model(binary) == 0
-    out = []
-    for x in data["inputs"]:
-        keep = np.ascontiguousarray(x)   # ncnn.Mat does not copy
-        ex = net.create_extractor()
-        ex.input("in0", ncnn.Mat(keep))
-        ret, mat = ex.extract("out0")
-        assert ret == 0
-        out.append(np.array(mat))
-    return np.array(out)
+    net = ncnn_net(param, binary)
+    return np.array([ncnn_extract(net, {"in0": x}, ["out0"])["out0"] for x in data["inputs"]])
 
 
 def test_tiny_gives_ncnnoptimize_files_byte_for_byte(tmp_path, capsys):

@@ -132,26 +132,13 @@ def input_layers(shapes):
 
 def run_pip_ncnn(layers, inputs, outputs, tmp_path):
     """Write the layers (after Input layers) with ncnnlike.io and run them in pip ncnn, one sample."""
-    import ncnn
+    from helpers import ncnn_extract, ncnn_net
     from ncnnlike.graph import Graph
     from ncnnlike.io.model import save_model
     graph = Graph(input_layers({k: v.shape for k, v in inputs.items()}) + list(layers))
     param, binary = str(tmp_path / "m.param"), str(tmp_path / "m.bin")
     save_model(graph, param, binary)
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.num_threads = 1
-    assert net.load_param(param) == 0 and net.load_model(binary) == 0
-    ex = net.create_extractor()
-    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in inputs.items()}  # kept alive
-    for name, arr in arrays.items():
-        ex.input(name, ncnn.Mat(arr))
-    results = {}
-    for name in outputs:
-        ret, mat = ex.extract(name)
-        assert ret == 0
-        results[name] = np.array(mat)
-    return results
+    return ncnn_extract(ncnn_net(param, binary), inputs, outputs)
 
 
 def cosine(a, b):

@@ -5,6 +5,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from helpers import ncnn_extract, ncnn_net
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.model import save_model
 from ncnnlike.onnx import import_onnx
@@ -35,26 +36,9 @@ def make(nodes, inputs, outputs, inits=None, opset=17):
 
 def run_pip_ncnn(graph, feeds, outputs, tmp_path):
     """Write our files and run them in the real ncnn (fp32 everywhere)."""
-    import ncnn
     param, binary = str(tmp_path / "m.param"), str(tmp_path / "m.bin")
     save_model(graph, param, binary)
-    net = ncnn.Net()
-    net.opt.use_fp16_storage = False
-    net.opt.use_fp16_packed = False
-    net.opt.use_fp16_arithmetic = False
-    net.opt.num_threads = 1
-    assert net.load_param(param) == 0 and net.load_model(binary) == 0
-    ex = net.create_extractor()
-    keep = {k: np.ascontiguousarray(v[0], dtype=np.float32) for k, v in feeds.items()}  # Mat does not copy
-    for name, arr in keep.items():
-        # clone: an in-place layer (ReLU...) on a Mat wrapping numpy memory segfaults pip ncnn
-        ex.input(name, ncnn.Mat(arr).clone())
-    out = {}
-    for name in outputs:
-        ret, mat = ex.extract(name)
-        assert ret == 0, name
-        out[name] = np.array(mat)
-    return out
+    return ncnn_extract(ncnn_net(param, binary), {k: v[0] for k, v in feeds.items()}, outputs)
 
 
 def check(m, tmp_path, feeds=None, atol=1e-4, ncnn_check=True):

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from helpers import DATA, MODELS, REFERENCE
+from helpers import DATA, MODELS, REFERENCE, ncnn_extract, ncnn_net
 from ncnnlike.onnx import convert
 from ncnnlike.runtime import Net
 
@@ -53,21 +53,8 @@ def run_ours(param, binary, name, out, x):
 
 
 def run_pip_ncnn(param, binary, name, out, x):
-    import ncnn
-    net = ncnn.Net()
-    net.opt.use_fp16_storage = False
-    net.opt.use_fp16_packed = False
-    net.opt.use_fp16_arithmetic = False
-    assert net.load_param(param) == 0 and net.load_model(binary) == 0
-    results = []
-    for sample in x:
-        ex = net.create_extractor()
-        arr = np.ascontiguousarray(sample)
-        ex.input(name, ncnn.Mat(arr).clone())   # clone: in-place layers on numpy memory crash ncnn
-        ret, mat = ex.extract(out)
-        assert ret == 0
-        results.append(np.array(mat).ravel())
-    return np.stack(results)
+    net = ncnn_net(param, binary)
+    return np.stack([ncnn_extract(net, {name: sample}, [out])[out].ravel() for sample in x])
 
 
 def cosine(a, b):

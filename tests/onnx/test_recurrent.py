@@ -5,6 +5,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from helpers import ncnn_extract, ncnn_net
 from layers.recurrent_ref import cosine
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.model import save_model
@@ -61,17 +62,9 @@ def run_ours(graph, feeds, outputs):
 
 
 def run_pip_ncnn(graph, x, outputs, tmp_path):
-    import ncnn
     param, binary = str(tmp_path / "m.param"), str(tmp_path / "m.bin")
     save_model(graph, param, binary)
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.num_threads = 1
-    assert net.load_param(param) == 0 and net.load_model(binary) == 0
-    ex = net.create_extractor()
-    arr = np.ascontiguousarray(x, dtype=np.float32)   # ncnn.Mat does not copy: keep it alive
-    ex.input("x", ncnn.Mat(arr))
-    return {name: np.array(ex.extract(name)[1]) for name in outputs}
+    return ncnn_extract(ncnn_net(param, binary), {"x": x}, outputs)
 
 
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from helpers import DATA, REFERENCE
+from helpers import DATA, REFERENCE, ncnn_extract, ncnn_net
 from ncnnlike.graph import Graph, Layer
 from ncnnlike.io.bin import write_bin
 from ncnnlike.io.param import write_param
@@ -76,23 +76,13 @@ def test_tiny_fast_int8_is_close_to_pip_ncnn(tiny_outputs, name, key):
 @pytest.fixture(scope="module")
 def lite0_images_and_ncnn():
     """8 eval images (load_image, RGB, (x-127)/128) and pip ncnn's lite0-int8-kl logits for them."""
-    ncnn = pytest.importorskip("ncnn")
+    pytest.importorskip("ncnn")
     with open(os.path.join(SAMPLE, "eval.txt")) as f:
         paths = [os.path.join(SAMPLE, line.split()[0]) for line in f if line.strip()][:8]
     images = np.stack([load_image(p, 224, 224, "RGB", [127] * 3, [1 / 128] * 3) for p in paths])
-    net = ncnn.Net()
-    net.opt.num_threads = 1   # same int8 results; its OpenMP threads crawl when other jobs share the cores
-    net.opt.use_int8_inference = True
-    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    assert net.load_param(os.path.join(LITE0, "lite0-int8-kl.param")) == 0
-    assert net.load_model(os.path.join(LITE0, "lite0-int8-kl.bin")) == 0
-    logits = []
-    for image in images:
-        ex = net.create_extractor()
-        ex.input("in0", ncnn.Mat(np.ascontiguousarray(image)).clone())
-        logits.append(np.array(ex.extract("out0")[1]).reshape(-1).copy())
-    return images, np.stack(logits)
+    # one thread: same int8 results; its OpenMP threads crawl when other jobs share the cores
+    net = ncnn_net(os.path.join(LITE0, "lite0-int8-kl.param"), os.path.join(LITE0, "lite0-int8-kl.bin"), int8=True)
+    return images, np.stack([ncnn_extract(net, {"in0": image}, ["out0"])["out0"].reshape(-1) for image in images])
 
 
 def test_lite0_exact_int8_reproduces_pip_ncnn(lite0_images_and_ncnn):
@@ -123,7 +113,7 @@ LAYERS = [  # type, channels, num_output, group, kernel, int8_scale_term, activa
 def test_single_int8_layer_reproduces_pip_ncnn(tmp_path, spec):
     """Pip ncnn on our files: the exact lowering bit for bit. (Grouped non-depthwise layers with a
     float top are left out: pip ncnn 1.0.20261020 returns zeros for them.)"""
-    ncnn = pytest.importorskip("ncnn")
+    pytest.importorskip("ncnn")
     type_, c, oc, group, k, term, act = spec
     rng = np.random.default_rng(sum(spec[1:]))
     w = rng.integers(-127, 128, oc * (c // group) * k * k).astype(np.int8)
@@ -148,17 +138,8 @@ def test_single_int8_layer_reproduces_pip_ncnn(tmp_path, spec):
     net.load_param(str(tmp_path / "m.param"))
     net.load_model(str(tmp_path / "m.bin"))
     ours = net.run({"x": x}, ["y"])["y"]
-    real = ncnn.Net()
-    real.opt.num_threads = 1
-    real.opt.use_fp16_storage = real.opt.use_fp16_packed = real.opt.use_fp16_arithmetic = False
-    real.opt.use_bf16_storage = False
-    assert real.load_param(str(tmp_path / "m.param")) == 0 and real.load_model(str(tmp_path / "m.bin")) == 0
-    theirs = []
-    for xi in x:
-        ex = real.create_extractor()
-        ex.input("x", ncnn.Mat(np.ascontiguousarray(xi)).clone())
-        theirs.append(np.array(ex.extract("y")[1]).copy())
-    theirs = np.stack(theirs).reshape(ours.shape)
+    real = ncnn_net(tmp_path / "m.param", tmp_path / "m.bin", int8=True)
+    theirs = np.stack([ncnn_extract(real, {"x": xi}, ["y"])["y"] for xi in x]).reshape(ours.shape)
     if BIT_EXACT or "DepthWise" not in type_:
         np.testing.assert_array_equal(ours, theirs)
     else:
