@@ -1,7 +1,7 @@
 """Benchmark automatic mixed precision on EfficientNet-Lite0: top-1 of a deliberately poor table
 before and after, layers kept float, and the time it took. Prints one table; never fails a build.
 
-    python tools/bench_mixed.py [--table T | --method minmax] [--target 0.995[,0.997]] [--rank float_one]
+    python tools/bench_mixed.py [--table T | --method minmax] [--target 0.995[,0.997]] [--rank both]
                                 [--rank-images 32] [--search fast|exact] [--thread 2] [--plot /tmp/lite0-snr.png] [--out mixed.table]
 
 Model: ../shared/reference/lite0/lite0-opt.{param,bin} (the real ncnnoptimize output). Table: the
@@ -34,7 +34,7 @@ from ncnnlike.io.model import load_model  # noqa: E402
 from ncnnlike.quant.compare import Samples, compare_models, reference_outputs, subset  # noqa: E402
 from ncnnlike.quant.convert import quantize_graph  # noqa: E402
 from ncnnlike.quant.images import parse_preprocess, read_lists  # noqa: E402
-from ncnnlike.quant.sensitivity import Trials, auto_mixed, mixed_table_text, ranking, sensitivity  # noqa: E402
+from ncnnlike.quant.sensitivity import Trials, best_mixed, mixed_table_text, ranking, sensitivity  # noqa: E402
 from ncnnlike.io.atomic import atomic_open  # noqa: E402
 from ncnnlike.quant.tablefile import read_table, write_table  # noqa: E402
 from ncnnlike.runtime import Net  # noqa: E402
@@ -88,7 +88,7 @@ def main():
     parser.add_argument("--table", default=os.path.join(LITE0, "lite0-kl.table"))
     parser.add_argument("--method", choices=["minmax", "kl", "aciq", "percentile", "mse"])
     parser.add_argument("--target", default="0.995")
-    parser.add_argument("--rank", default="float_one", choices=["float_one", "quantize_one"])
+    parser.add_argument("--rank", default="both", choices=["both", "float_one", "quantize_one"])
     parser.add_argument("--rank-images", type=int, default=32, help="calib images the ranking runs on")
     parser.add_argument("--search", default="fast", choices=["fast", "exact"],
                         help="int8 mode of the ranking/search trials (fast is confirmed exactly)")
@@ -116,19 +116,21 @@ def main():
     verify = Trials(graph, table, calib, reference, args.thread) if mode == "fast" else None
     rank_trials = trials if args.rank_images >= calib.count else \
         Trials(graph, table, *subset(calib, reference, args.rank_images), args.thread, mode)
-    found = sensitivity(rank_trials, (args.rank,), progress)
-    order = ranking(found, args.rank)
+    modes = ("float_one", "quantize_one") if args.rank == "both" else (args.rank,)
+    found = sensitivity(rank_trials, modes, progress)
+    order = ranking(found, modes[-1])
     prepared = time.perf_counter() - start
     rows = []
     for target in [float(t) for t in args.target.split(",")]:
         t0, runs = time.perf_counter(), trials.runs + (verify.runs if verify else 0)
-        result = auto_mixed(trials, order, target, verify)
-        text = mixed_table_text(open(table.path).read(), table, result, found, order, calib.count)
+        result, used = best_mixed(trials, found, modes, target, verify)
+        text = mixed_table_text(open(table.path).read(), table, result, found, used, calib.count)
         path = args.out or os.path.join(folder, "mixed-%g.table" % target)
         with atomic_open(path, "w") as f:
             f.write(text)
         searched = time.perf_counter() - t0
         mixed_pred = predictions(quantize_graph(graph, read_table(path))[0], evals, args.thread, True)
+        result.ranking = next(m for m in modes if ranking(found, m) == used)
         rows.append((target, result, mixed_pred, prepared + searched if not rows else searched,
                      trials.runs + (verify.runs if verify else 0) - runs))
 
@@ -137,8 +139,8 @@ def main():
     agree = lambda pred: 100.0 * np.mean(pred == fp_pred)  # noqa: E731
     print("EfficientNet-Lite0, table %s, rank=%s, search=%s (confirmed exact), %d threads; mixed precision on calib.txt (%d images), "
           "top-1 on eval.txt (%d images)" % (os.path.basename(table.path), args.rank, args.search, args.thread, calib.count, n))
-    print("sensitivity (%s) on %d calib images: %d trials, %.1f s (including the one fp32 pass); top 5: %s"
-          % (args.rank, found[order[0]].baseline.samples, len(order), prepared,
+    print("sensitivity (%s) on %d calib images: %d layers, %.1f s (including the one fp32 pass); top 5 by %s: %s"
+          % (args.rank, found[order[0]].baseline.samples, len(order), prepared, modes[-1],
              ", ".join(order[:5])))
     print("%-8s %-10s %8s %8s %8s %8s %8s %13s %8s %7s" % ("target", "", "top-1", "vs fp32", "agree",
                                                            "cos", "kept", "% float", "time s", "trials"))
@@ -150,7 +152,7 @@ def main():
             target, "mixed" + ("" if result.met else "(miss)"), top1(pred), top1(pred) - top1(fp_pred), agree(pred),
             result.after.score, "%d/%d" % (len(result.float_layers), len(order)),
             "%.1f%%" % (100.0 * len(result.float_layers) / len(order)), seconds, runs))
-        print("         kept float: %s" % (", ".join(result.float_layers) or "-"))
+        print("         kept float (%s ranking): %s" % (result.ranking, ", ".join(result.float_layers) or "-"))
 
 
 if __name__ == "__main__":

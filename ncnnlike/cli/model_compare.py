@@ -7,9 +7,10 @@ Runs both models on the samples (preprocessed as model2table does: mean norm sha
 prints, for every quantized layer, the error of its top blob fp32 vs int8 (cosine, SNR dB, max abs
 error; worst first), then the network outputs' cosine and top-1 agreement. With table= (the table
 the int8 model was made from) it also ranks the layers by sensitivity (rank=float_one: the output
-cosine when only that layer stays float; quantize_one: when only that layer is int8; both), and
-with target=<output cosine> out=mixed.table it writes the table with the fewest layers commented
-out so that the int8 model meets the target on these samples. The ranking runs on the first
+cosine when only that layer stays float; quantize_one: when only that layer is int8; both, the
+default), and with target=<output cosine> out=mixed.table it writes the table with the fewest layers
+commented out so that the int8 model meets the target on these samples (with rank=both, searched
+along each ranking, keeping the answer with fewer float layers). The ranking runs on the first
 rank_images= samples (default 32); the search and the before/after figures on all of them.
 search=fast (default) runs the ranking and search trials on the fast int8 kernels and confirms the
 answer with ncnn's exact int8 arithmetic; search=exact runs every trial exactly (Lite0: about 4x slower).
@@ -80,7 +81,7 @@ def _int_option(options, key, default):
 
 def check_mixed_options(options):
     """rank=, target=, search=, out= and the table= they need: (rank, target or None, search)."""
-    rank = options.get("rank", "float_one")
+    rank = options.get("rank", "both")
     if rank not in RANKS:
         raise NcnnlikeError("rank=%s: expected one of %s" % (rank, ", ".join(RANKS)))
     search = options.get("search", "fast")
@@ -128,7 +129,7 @@ def _progress(label):
 def mixed_precision(fp_graph, table, options, samples, comparison, threads):
     """Sensitivity ranking, and automatic mixed precision when target= is given: (report, json, text)."""
     from ncnnlike.quant.compare import subset
-    from ncnnlike.quant.sensitivity import (Trials, auto_mixed, format_mixed, format_sensitivity, mixed_dict,
+    from ncnnlike.quant.sensitivity import (Trials, best_mixed, format_mixed, format_sensitivity, mixed_dict,
                                             mixed_table_text, ranking, sensitivity)
     rank, target, search = check_mixed_options(options)
     rank_images = _int_option(options, "rank_images", RANK_IMAGES)
@@ -140,12 +141,12 @@ def mixed_precision(fp_graph, table, options, samples, comparison, threads):
         Trials(fp_graph, table, *subset(samples, comparison.reference, rank_images), threads, mode)
     modes = ("float_one", "quantize_one") if rank == "both" else (rank,)
     found = sensitivity(rank_trials, modes, _progress("sensitivity"))
-    order = ranking(found, "quantize_one" if rank == "quantize_one" else "float_one")
+    order = ranking(found, modes[-1] if len(modes) == 1 else "quantize_one")
     report = [format_sensitivity(found, order)]
     data = {"sensitivity": [dict(found[name].as_dict(), rank=i + 1) for i, name in enumerate(order)]}
     table_text = None
     if target is not None:
-        result = auto_mixed(trials, order, target, verify)
+        result, order = best_mixed(trials, found, modes, target, verify)
         report.append(format_mixed(result, len(order)))
         data["mixed"] = mixed_dict(result, found)
         if "out" in options:

@@ -8,7 +8,7 @@ from hard_layer_model import HARD, LAYERS, batches, hard_graph, minmax_table
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.compare import OutputStats, reference_outputs
 from ncnnlike.quant.convert import quantize_graph, quantized_layers
-from ncnnlike.quant.sensitivity import (Trial, Trials, auto_mixed, format_mixed, format_sensitivity, mixed_table_text,
+from ncnnlike.quant.sensitivity import (Trial, Trials, auto_mixed, best_mixed, format_mixed, format_sensitivity, mixed_table_text,
                                         ranking, sensitivity, table_without)
 from ncnnlike.quant.tablefile import parse_table, read_table
 from ncnnlike.runtime import Net
@@ -152,6 +152,9 @@ class ScriptedTrials:
     def all_int8(self):
         return self.measure(())
 
+    def only_int8(self, name):
+        return self.measure(set(self.candidates) - {name})
+
 
 def test_an_optimistic_fast_search_is_extended_until_the_exact_figures_meet_the_target():
     names = ["a", "b", "c", "d"]
@@ -171,3 +174,18 @@ def test_the_exact_confirmation_runs_once_when_the_fast_answer_holds(hard):
     result = auto_mixed(fast, ranking(found), 0.99, verify=trials)
     assert result.met and result.float_layers == [HARD] and result.after is trials.measure({HARD})
     assert trials.runs == runs    # all-int8 and {conv_c} were measured by the ranking already
+
+
+def test_rank_both_keeps_the_search_that_needs_fewer_float_layers(monkeypatch):
+    """c and d fix the same problem (each looks best kept float alone), a and b two others: the
+    float_one ranking starts with c, d; the quantize_one ranking finds a and b."""
+    import ncnnlike.quant.sensitivity as sens
+    monkeypatch.setattr(sens, "PRUNE_LIMIT", 0)
+    names = ["a", "b", "c", "d"]
+    trials = ScriptedTrials(names, lambda kept: 0.9 + 0.05 * bool(kept & {"c", "d"}) + 0.045 * ("a" in kept)
+                            + 0.045 * ("b" in kept))
+    found = sensitivity(trials, ("float_one", "quantize_one"))
+    assert ranking(found, "float_one")[:2] == ["c", "d"] and ranking(found, "quantize_one")[:2] == ["a", "b"]
+    assert auto_mixed(trials, ranking(found, "float_one"), 0.989).float_layers == ["a", "c", "d"]
+    result, order = best_mixed(trials, found, ("float_one", "quantize_one"), 0.989)
+    assert result.met and result.float_layers == ["a", "b"] and order == ranking(found, "quantize_one")
