@@ -102,7 +102,7 @@ def snr_chart(labels, snrs, title, subtitle=""):
 
 def png_bytes(image):
     """PNG encoding of a chart."""
-    ok, data = cv2.imencode(".png", image)
+    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     if not ok:
         raise NcnnlikeError("could not encode the plot as PNG")
     return data.tobytes()
