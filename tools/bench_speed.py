@@ -30,6 +30,7 @@ SPEED_TARGET, SIZE_TARGET = 2.0, 0.30
 def our_runner(param, binfile, int8, image, threads):
     """A zero-argument call running one batch-1 inference in our runtime."""
     net = common.our_net(param, binfile, int8, threads)
+    net.opt.openmp_blocktime = 0      # idle threads sleep: no spinning into the next runner's turn
     feed = {common.INPUT: image[None]}
     return lambda: net.run(feed, [common.OUTPUT])
 
@@ -37,6 +38,7 @@ def our_runner(param, binfile, int8, image, threads):
 def ncnn_runner(param, binfile, int8, image, threads):
     """A zero-argument call running one inference in pip ncnn (input Mat cloned per run, as in use)."""
     net = common.ncnn_net(param, binfile, int8, threads)
+    net.opt.openmp_blocktime = 0      # likewise for ncnn's OpenMP threads
     return lambda: common.ncnn_run(net, image)
 
 
