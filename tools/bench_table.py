@@ -8,6 +8,8 @@ runs --repeat times and its median is reported. The real ncnn2table's wall and C
 same job (100 images, thread=2) are read from ../shared/reference/lite0/timing.json when present
 (2.80-2.89 s wall, ~196% CPU for kl, on an idle machine of this kind). The machine is shared: the
 load average is printed, and CPU seconds (user + system) are less sensitive to load than wall time.
+The last lines give the floor of this design: the time of one plain fp32 pass over the 100 decoded
+images, twice (kl and aciq need ncnn's two passes), as a fraction of ncnn2table's wall time.
 """
 import argparse
 import json
@@ -72,6 +74,30 @@ def ncnn_reference(method):
     return walls[len(walls) // 2], cpus[len(cpus) // 2]
 
 
+def plain_pass_seconds(listfile, args):
+    """Best of 3 plain fp32 passes of Lite0 over the images of `listfile` (decoded beforehand), in
+    this process: the floor of each of calibration's two passes (kl/aciq parity needs both: the
+    histogram range is the absmax over every image)."""
+    sys.path.insert(0, REPO)
+    from ncnnlike.io.model import load_model
+    from ncnnlike.quant.images import iter_batches, parse_preprocess, read_lists
+    from ncnnlike.runtime import Net
+    graph = load_model(os.path.join(LITE0, "lite0-opt.param"), os.path.join(LITE0, "lite0-opt.bin"))
+    options = dict(o.split("=", 1) for o in OPTS)
+    batches = list(iter_batches(read_lists([listfile]), parse_preprocess(options, graph.input_names()),
+                                args.batch or 4, args.thread))
+    net = Net.from_graph(graph)
+    net.opt.num_threads, net.opt.openmp_blocktime = args.thread, 0
+    output = graph.output_names()
+    best = float("inf")
+    for _ in range(4):
+        start = time.perf_counter()
+        for batch in batches:
+            net.run(batch, output)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def median_run(runs):
     """The run with the median process wall time."""
     return sorted(runs)[len(runs) // 2]
@@ -92,6 +118,7 @@ def main():
         runs = [run(l100, args, tmp) for _ in range(max(1, args.repeat))]
         wall100, inner100, rss100, cpu100 = median_run(runs)
         wall500, inner500, rss500, cpu500 = run(l500, args, tmp)
+        floor = plain_pass_seconds(l100, args)
     load = max(load, os.getloadavg()[0])
     ref = ncnn_reference(args.method)
     print("model2table, EfficientNet-Lite0, thread=%d, method=%s%s; load average up to %.1f on %d CPUs"
@@ -108,6 +135,8 @@ def main():
               "(shared/reference/lite0/timing.json)" % ((args.method,) + ref))
         print("ratio ours/ncnn, 100 images: wall %.2f, CPU %.2f  (target: wall <= 0.33)"
               % (wall100 / ref[0], cpu100 / ref[1]))
+        print("floor: one plain fp32 pass over the 100 decoded images takes %.2f s here; the two passes "
+              "calibration needs, %.2f s = %.2f of ncnn2table's wall" % (floor, 2 * floor, 2 * floor / ref[0]))
     print("peak memory growth 100 -> 500 images: %+.1f%%  (target < 20%%)" % (100 * (rss500 / rss100 - 1)))
 
 
