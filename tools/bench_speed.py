@@ -8,8 +8,12 @@ fp32: ../shared/reference/lite0/lite0-opt.{param,bin}. int8: that model converte
 real ncnn2table's lite0-kl.table), plus the real ncnn2int8 output lite0-int8-kl in pip ncnn. Rounds are
 interleaved (each round runs every model once, in a rotating order) so that load from other jobs hits
 all models alike; the latency is the median over rounds after the warm-up. pip ncnn runs with fp16 /
-bf16 storage, packing and arithmetic off. Targets (DESIGN): our int8 >= 2x faster than our fp32;
-int8 .bin <= 30% of fp32.
+bf16 storage, packing and arithmetic off. Unless --no-ort, onnxruntime itself runs too, for what
+this CPU allows: the source efficientnet-lite0.onnx in fp32, and its QDQ int8 made by onnxruntime's
+quantize_static (u8 activations, s8 per-channel weights, calibrated on 20 calib.txt images; its
+AVX2 u8s8 kernels may saturate, so it is a speed reference, not an exact one). Idle threads of every
+runtime sleep (no spinning into the next runner's turn). Targets (DESIGN): our int8 >= 2x faster
+than our fp32; int8 .bin <= 30% of fp32.
 """
 import argparse
 import os
@@ -42,6 +46,37 @@ def ncnn_runner(param, binfile, int8, image, threads):
     return lambda: common.ncnn_run(net, image)
 
 
+def ort_runners(folder, image, threads):
+    """{(onnxruntime, fp32|int8 QDQ): runner} and {same keys: .onnx size} for the source Lite0 ONNX."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    source = os.path.join(common.SHARED, "models", "efficientnet-lite0.onnx")
+    name = ort.InferenceSession(source, providers=["CPUExecutionProvider"]).get_inputs()[0].name
+    calib = common.eval_inputs(common.list_paths("calib.txt", 20))
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.samples = iter(calib)
+
+        def get_next(self):
+            x = next(self.samples, None)
+            return None if x is None else {name: x[None]}
+
+    qdq = os.path.join(folder, "lite0-qdq.onnx")
+    quantize_static(source, qdq, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    runners, sizes = {}, {}
+    for model, path in (("fp32", source), ("int8 QDQ (quantize_static)", qdq)):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        feed = {name: image[None]}
+        runners[("onnxruntime", model)] = lambda sess=sess, feed=feed: sess.run(None, feed)
+        sizes[("onnxruntime", model)] = os.path.getsize(path)
+    return runners, sizes
+
+
 def measure(runners, rounds, warmup):
     """Interleaved timing: name -> array of per-round seconds (after `warmup` untimed rounds)."""
     names = list(runners)
@@ -62,6 +97,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--thread", type=int, default=2)
+    ap.add_argument("--no-ort", action="store_true", help="skip the onnxruntime reference rows")
     args = ap.parse_args()
     image = common.eval_input(common.list_paths("eval.txt", 1)[0])
     real_param, real_bin = (os.path.join(common.LITE0, "lite0-int8-kl." + ext) for ext in ("param", "bin"))
@@ -77,24 +113,32 @@ def main():
             ("pip ncnn", "int8"): ncnn_runner(int8_param, int8_bin, True, image, args.thread),
             ("pip ncnn", "int8 real ncnn2int8"): ncnn_runner(real_param, real_bin, True, image, args.thread),
         }
+        size_ours = os.path.getsize(int8_bin)
+        sizes = {(r, m): os.path.getsize(common.FP32_BIN) if m == "fp32" else size_ours for r, m in runners}
+        sizes[("pip ncnn", "int8 real ncnn2int8")] = os.path.getsize(real_bin)
+        if not args.no_ort:
+            extra, extra_sizes = ort_runners(tmp, image, args.thread)
+            runners.update(extra)
+            sizes.update(extra_sizes)
         load_before = os.getloadavg()[0]
         times = measure(runners, args.rounds, args.warmup)
         load_after = os.getloadavg()[0]
-        size_ours = os.path.getsize(int8_bin)
-    size_fp32, size_real = os.path.getsize(common.FP32_BIN), os.path.getsize(real_bin)
+    size_fp32 = os.path.getsize(common.FP32_BIN)
     print("EfficientNet-Lite0 batch-1 latency, %d threads, median of %d interleaved rounds after %d warm-up; "
           "int8 table %s; load average %.1f -> %.1f (other jobs skew it, pip ncnn's OpenMP most)"
           % (args.thread, args.rounds, args.warmup, os.path.basename(args.table), load_before, load_after))
-    print("| runtime  | model                 | median ms | p10 ms | p90 ms | fp32/int8 | .bin MB | .bin int8/fp32 |")
-    print("|----------|-----------------------|-----------|--------|--------|-----------|---------|----------------|")
-    sizes = {"fp32": size_fp32, "int8": size_ours, "int8 fast": size_ours, "int8 real ncnn2int8": size_real}
+    print("| runtime     | model                      | median ms | p10 ms | p90 ms | fp32/int8 | our fp32/this "
+          "| file MB | int8/fp32 size |")
+    print("|-------------|----------------------------|-----------|--------|--------|-----------|---------------"
+          "|---------|----------------|")
+    ours_fp32 = np.median(times[("ours", "fp32")])
     for (runtime, model), t in times.items():
         ms = 1000 * t
         ratio = "-" if model == "fp32" else "%.2fx" % (np.median(times[(runtime, "fp32")]) / np.median(t))
-        size = "-" if model == "fp32" else "%.1f %%" % (100 * sizes[model] / size_fp32)
-        print("| %-8s | %-21s | %9.2f | %6.2f | %6.2f | %9s | %7.2f | %14s |"
+        size = "-" if model == "fp32" else "%.1f %%" % (100 * sizes[(runtime, model)] / sizes[(runtime, "fp32")])
+        print("| %-11s | %-26s | %9.2f | %6.2f | %6.2f | %9s | %12.2fx | %7.2f | %14s |"
               % (runtime, model, np.median(ms), np.percentile(ms, 10), np.percentile(ms, 90), ratio,
-                 sizes[model] / 1e6, size))
+                 ours_fp32 / np.median(t), sizes[(runtime, model)] / 1e6, size))
     speed = np.median(times[("ours", "fp32")]) / min(np.median(times[("ours", m)]) for m in ("int8", "int8 fast"))
     print("target: our int8 >= %.1fx faster than our fp32: %.2fx -> %s"
           % (SPEED_TARGET, speed, "PASS" if speed >= SPEED_TARGET else "FAIL"))
