@@ -130,7 +130,6 @@ def main():
             f.write(text)
         searched = time.perf_counter() - t0
         mixed_pred = predictions(quantize_graph(graph, read_table(path))[0], evals, args.thread, True)
-        result.ranking = next(m for m in modes if ranking(found, m) == used)
         rows.append((target, result, mixed_pred, prepared + searched if not rows else searched,
                      trials.runs + (verify.runs if verify else 0) - runs))
 

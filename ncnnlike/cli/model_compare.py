@@ -141,7 +141,7 @@ def mixed_precision(fp_graph, table, options, samples, comparison, threads):
         Trials(fp_graph, table, *subset(samples, comparison.reference, rank_images), threads, mode)
     modes = ("float_one", "quantize_one") if rank == "both" else (rank,)
     found = sensitivity(rank_trials, modes, _progress("sensitivity"))
-    order = ranking(found, modes[-1] if len(modes) == 1 else "quantize_one")
+    order = ranking(found, modes[-1])
     report = [format_sensitivity(found, order)]
     data = {"sensitivity": [dict(found[name].as_dict(), rank=i + 1) for i, name in enumerate(order)]}
     table_text = None

@@ -150,6 +150,7 @@ class MixedResult:
     after: Trial
     met: bool
     steps: list = field(default_factory=list)
+    ranking: str = None     # the sensitivity mode whose ranking was searched (best_mixed sets it)
 
 
 def _prefix_search(trials, order, target, steps):
@@ -228,6 +229,7 @@ def best_mixed(trials, found, modes, target, verify=None):
     for mode in modes:
         order = ranking(found, mode)
         result = auto_mixed(trials, order, target, verify)
+        result.ranking = mode
         key = (not result.met, len(result.float_layers), -result.after.score)
         if best is None or key < best[0]:
             best = (key, result, order)
@@ -239,7 +241,7 @@ def mixed_dict(result, found):
     def figures(trial):
         return {"output_cosine": trial.score, "top1_agreement": trial.top1_agreement,
                 "float_layers": sorted(trial.float_layers)}
-    return {"target": result.target, "met": result.met, "float_layers": result.float_layers,
+    return {"target": result.target, "met": result.met, "float_layers": result.float_layers, "ranking": result.ranking,
             "before": figures(result.before), "after": figures(result.after),
             "search": [{"step": step if isinstance(step, str) else "keep first %d float" % step, "output_cosine": score}
                        for step, score in result.steps],
@@ -298,7 +300,8 @@ def format_mixed(result, total):
     names = " (%s)" % ", ".join(result.float_layers) if result.float_layers else ""
     return "\n".join([
         "automatic mixed precision: target output cosine %g %s" % (result.target, status),
-        "layers kept float: %d of %d%s" % (len(result.float_layers), total, names),
+        "layers kept float: %d of %d%s%s" % (len(result.float_layers), total, names,
+                                             " [%s ranking]" % result.ranking if result.ranking else ""),
         "output cosine: %.6f -> %.6f" % (result.before.score, result.after.score),
         "top-1 agreement: %.2f%% -> %.2f%%" % (100 * result.before.top1_agreement, 100 * result.after.top1_agreement),
     ])

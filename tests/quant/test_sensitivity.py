@@ -189,3 +189,4 @@ def test_rank_both_keeps_the_search_that_needs_fewer_float_layers(monkeypatch):
     assert auto_mixed(trials, ranking(found, "float_one"), 0.989).float_layers == ["a", "c", "d"]
     result, order = best_mixed(trials, found, ("float_one", "quantize_one"), 0.989)
     assert result.met and result.float_layers == ["a", "b"] and order == ranking(found, "quantize_one")
+    assert result.ranking == "quantize_one" and "[quantize_one ranking]" in format_mixed(result, 4)
