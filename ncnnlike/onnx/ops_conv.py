@@ -43,17 +43,25 @@ def conv(ctx, node):
     kernel, strides, dilations = _spatial(ctx, node, w)
     nd = w.ndim - 2
     group = int(ctx.attrs(node).get("group", 1))
-    out_c = w.shape[0]
-    params = {0: out_c, 1: kernel[1], 11: kernel[0], 2: dilations[1], 12: dilations[0],
-              3: strides[1], 13: strides[0], 5: 0, 6: int(w.size)}
+    params = _geometry(w.shape[0], kernel, strides, dilations, w.size)
     params.update(_pads(ctx, node, nd))
-    weights = [w]
+    _emit_conv_like(ctx, node, "Convolution", params, w, group, nd)
+
+
+def _geometry(out_c, kernel, strides, dilations, weight_size):
+    """The params every conv-like layer shares: num_output, kernel, dilation, stride, sizes."""
+    return {0: out_c, 1: kernel[1], 11: kernel[0], 2: dilations[1], 12: dilations[0],
+            3: strides[1], 13: strides[0], 5: 0, 6: int(weight_size)}
+
+
+def _emit_conv_like(ctx, node, type_name, params, weight, group, nd):
+    """Add the optional bias (input 2) and, for group > 1, the DepthWise variant with 7=group."""
+    weights = [weight]
     if ctx.has_input(node, 2):
         params[5] = 1
         weights.append(ctx.const_input(node, 2))
-    type_name = "Convolution"
     if group > 1:
-        type_name = "ConvolutionDepthWise"
+        type_name += "DepthWise"
         params[7] = group
     _emit(ctx, node, type_name, params, weights, nd)
 
@@ -112,15 +120,7 @@ def conv_transpose(ctx, node):
     if min(begin) < 0:
         ctx.fail("negative begin padding is not supported")
     wt = w.reshape(group, in_c // group, out_per_group, *w.shape[2:]).swapaxes(1, 2)
-    params = {0: out_c, 1: kernel[1], 11: kernel[0], 2: dilations[1], 12: dilations[0],
-              3: strides[1], 13: strides[0], 4: begin[1], 14: begin[0], 15: end[1], 16: end[0],
-              18: out_pad[1] + extra[1], 19: out_pad[0] + extra[0], 5: 0, 6: int(w.size)}
-    weights = [wt]
-    if ctx.has_input(node, 2):
-        params[5] = 1
-        weights.append(ctx.const_input(node, 2))
-    type_name = "Deconvolution"
-    if group > 1:
-        type_name = "DeconvolutionDepthWise"
-        params[7] = group
-    _emit(ctx, node, type_name, params, weights, nd)
+    params = _geometry(out_c, kernel, strides, dilations, w.size)
+    params.update({4: begin[1], 14: begin[0], 15: end[1], 16: end[0],
+                   18: out_pad[1] + extra[1], 19: out_pad[0] + extra[0]})
+    _emit_conv_like(ctx, node, "Deconvolution", params, wt, group, nd)
