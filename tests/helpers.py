@@ -1,5 +1,6 @@
 """Shared test helpers: paths to ../shared and running small hand-built graphs in our runtime."""
 import os
+import sys
 
 import numpy as np
 
@@ -8,6 +9,12 @@ from ncnnlike.paramdict import ParamDict
 from ncnnlike.runtime import Net
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)   # tools/common.py holds the pip ncnn oracle helpers the tests share
+
+from tools import common  # noqa: E402
+from tools.common import ncnn_extract  # noqa: E402,F401  (re-exported for the tests)
+
 SHARED = os.path.join(os.path.dirname(REPO), "shared")
 REFERENCE = os.path.join(SHARED, "reference")
 MODELS = os.path.join(SHARED, "models")
@@ -31,31 +38,6 @@ def run_layers(layers, inputs, outputs=None, int8=True, threads=1):
 
 
 def ncnn_net(param, binary, int8=False, threads=1):
-    """The real runtime (pip ncnn) on a model file pair, fp32 storage and arithmetic (pip ncnn
-    defaults to fp16 storage on x86, which moves outputs by ~1e-3), no Vulkan."""
-    import ncnn
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    net.opt.use_int8_inference = int8
-    net.opt.num_threads = threads
-    assert net.load_param(str(param)) == 0 and net.load_model(str(binary)) == 0, "pip ncnn cannot load %s" % param
-    return net
-
-
-def ncnn_extract(net, feeds, outputs):
-    """One sample through pip ncnn: feeds {blob: array without batch axis} -> {output: array}.
-
-    The input Mats are clones: ncnn.Mat(ndarray) wraps the numpy memory without copying, and an
-    in-place layer (ReLU...) writing into it crashes pip ncnn."""
-    import ncnn
-    ex = net.create_extractor()
-    for name, value in feeds.items():
-        ex.input(name, ncnn.Mat(np.ascontiguousarray(value, dtype=np.float32)).clone())
-    results = {}
-    for name in outputs:
-        ret, mat = ex.extract(name)
-        assert ret == 0, "pip ncnn cannot extract %s" % name
-        results[name] = np.array(mat).copy()
-    return results
+    """pip ncnn with the reference settings of tools/common.ncnn_net, one thread by default (its
+    OpenMP threads crawl when other jobs share the cores)."""
+    return common.ncnn_net(param, binary, int8, threads)

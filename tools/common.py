@@ -93,30 +93,42 @@ def our_logits(net, inputs, batch=50):
     return np.concatenate(out).reshape(len(inputs), -1)
 
 
-def ncnn_net(param, binfile, int8, threads=2):
-    """A pip ncnn Net with fp16/bf16 storage and arithmetic off (our reference settings)."""
+def ncnn_net(param, binfile, int8=False, threads=2):
+    """The real runtime (pip ncnn) on a model file pair with our reference settings: fp32 storage and
+    arithmetic (pip ncnn defaults to fp16 storage on x86, ~1e-3 on outputs), no Vulkan."""
     import ncnn
     net = ncnn.Net()
-    net.opt.use_fp16_storage = False
-    net.opt.use_fp16_packed = False
-    net.opt.use_fp16_arithmetic = False
+    net.opt.use_vulkan_compute = False
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
     net.opt.use_bf16_storage = False
     net.opt.use_int8_inference = int8
     net.opt.num_threads = threads
-    if net.load_param(param) != 0 or net.load_model(binfile) != 0:
+    if net.load_param(str(param)) != 0 or net.load_model(str(binfile)) != 0:
         raise OSError("pip ncnn cannot load %s / %s" % (param, binfile))
     return net
 
 
-def ncnn_run(net, image):
-    """One (3, 224, 224) image through pip ncnn -> flat output. The Mat is a clone: in-place layers
-    can crash on a Mat wrapping numpy memory."""
+def ncnn_extract(net, feeds, outputs):
+    """One sample through pip ncnn: feeds {blob: array without batch axis} -> {output: array}.
+
+    The input Mats are clones: ncnn.Mat(ndarray) wraps the numpy memory without copying, and an
+    in-place layer (ReLU...) writing into it crashes pip ncnn."""
     import ncnn
     ex = net.create_extractor()
-    mat = ncnn.Mat(np.ascontiguousarray(image, np.float32)).clone()
-    ex.input(INPUT, mat)
-    _, out = ex.extract(OUTPUT)
-    return np.array(out).reshape(-1).copy()
+    for name, value in feeds.items():
+        ex.input(name, ncnn.Mat(np.ascontiguousarray(value, dtype=np.float32)).clone())
+    results = {}
+    for name in outputs:
+        ret, mat = ex.extract(name)
+        if ret != 0:
+            raise OSError("pip ncnn cannot extract %s (status %d)" % (name, ret))
+        results[name] = np.array(mat).copy()
+    return results
+
+
+def ncnn_run(net, image):
+    """One (3, 224, 224) image through pip ncnn -> flat output."""
+    return ncnn_extract(net, {INPUT: image}, [OUTPUT])[OUTPUT].reshape(-1)
 
 
 def ncnn_logits(net, inputs):
