@@ -65,18 +65,14 @@ def make_table(graph, args, folder):
 
 
 def plot(graph, table, calib, args):
-    from ncnnlike.quant.plot import png_bytes, snr_chart
+    from ncnnlike.quant.plot import comparison_png
     fp, q = Net.from_graph(graph), Net.from_graph(quantize_graph(graph, table)[0])
     for net in (fp, q):
         net.opt.num_threads = args.thread
     c = compare_models(fp, q, calib, keep_reference=False)
-    out = c.outputs[graph.output_names()[0]]
-    labels = ["%s (%s)" % (n, c.probes[n].type) for n in c.layers]
     title = "EfficientNet-Lite0, %s: per-layer SNR fp32 vs int8" % os.path.basename(table.path)
-    subtitle = ("%d calib images; output cosine %.4f, top-1 agreement %.1f%%; requantized tops compared as "
-                "value / top scale" % (c.samples, out.cosine, 100 * out.top1_agreement))
     with atomic_open(args.plot, "wb") as f:
-        f.write(png_bytes(snr_chart(labels, [c.layers[n].snr_db for n in c.layers], title, subtitle)))
+        f.write(comparison_png(c, title))
 
 
 def progress(done, total):

@@ -161,19 +161,13 @@ def mixed_precision(fp_graph, table, options, samples, comparison, threads):
 def write_outputs(flags, options, data, comparison, table_text, fp_param, int8_param):
     """Write --json, --plot and out= together (all or none)."""
     from ncnnlike.io.atomic import atomic_files
-    from ncnnlike.quant.plot import png_bytes, snr_chart
+    from ncnnlike.quant.plot import comparison_png
     blobs = {}
     if "--json" in flags:
         blobs[flags["--json"]] = (json.dumps(data, indent=1, allow_nan=False) + "\n").encode()
     if "--plot" in flags:
-        names = list(comparison.layers)
-        labels = ["%s (%s)" % (n, comparison.probes[n].type) for n in names]
-        out = next(iter(comparison.outputs.values()))
         title = "per-layer SNR, fp32 vs int8: %s vs %s" % (os.path.basename(fp_param), os.path.basename(int8_param))
-        subtitle = ("%d samples; network output cosine %.4f, top-1 agreement %.1f%%; requantized tops "
-                    "compared as value / top scale" % (comparison.samples, out.cosine, 100 * out.top1_agreement))
-        blobs[flags["--plot"]] = png_bytes(snr_chart(labels, [comparison.layers[n].snr_db for n in names],
-                                                     title, subtitle))
+        blobs[flags["--plot"]] = comparison_png(comparison, title)
     if table_text is not None:
         blobs[options["out"]] = table_text.encode()
     if not blobs:

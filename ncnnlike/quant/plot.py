@@ -106,3 +106,13 @@ def png_bytes(image):
     if not ok:
         raise NcnnlikeError("could not encode the plot as PNG")
     return data.tobytes()
+
+
+def comparison_png(comparison, title):
+    """PNG of the per-layer SNR chart of a quant.compare comparison, its output figures as subtitle."""
+    names = list(comparison.layers)
+    labels = ["%s (%s)" % (n, comparison.probes[n].type) for n in names]
+    out = next(iter(comparison.outputs.values()))
+    subtitle = ("%d samples; network output cosine %.4f, top-1 agreement %.1f%%; requantized tops compared as "
+                "value / top scale" % (comparison.samples, out.cosine, 100 * out.top1_agreement))
+    return png_bytes(snr_chart(labels, [comparison.layers[n].snr_db for n in names], title, subtitle))
