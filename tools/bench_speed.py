@@ -48,10 +48,10 @@ def ncnn_runner(param, binfile, int8, image, threads):
 
 def ort_runners(folder, image, threads):
     """{(onnxruntime, fp32|int8 QDQ): runner} and {same keys: .onnx size} for the source Lite0 ONNX."""
-    import onnxruntime as ort
+    import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     source = os.path.join(common.SHARED, "models", "efficientnet-lite0.onnx")
-    name = ort.InferenceSession(source, providers=["CPUExecutionProvider"]).get_inputs()[0].name
+    name = onnx.load(source, load_external_data=False).graph.input[0].name
     calib = common.eval_inputs(common.list_paths("calib.txt", 20))
 
     class Reader(CalibrationDataReader):
@@ -65,6 +65,7 @@ def ort_runners(folder, image, threads):
     qdq = os.path.join(folder, "lite0-qdq.onnx")
     quantize_static(source, qdq, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    import onnxruntime as ort
     runners, sizes = {}, {}
     for model, path in (("fp32", source), ("int8 QDQ (quantize_static)", qdq)):
         so = ort.SessionOptions()
