@@ -3,3 +3,7 @@
 
 class NcnnlikeError(Exception):
     """A user-facing error: bad file, bad argument, unsupported construct."""
+
+
+class NcnnlikeWarning(UserWarning):
+    """Something ncnn accepts silently that the user should know (the CLI prints `warning: ...`)."""

@@ -1,7 +1,8 @@
 """What every console script shares: turning NcnnlikeError into one line + exit 2, key=value args."""
 import sys
+import warnings
 
-from ncnnlike.errors import NcnnlikeError
+from ncnnlike.errors import NcnnlikeError, NcnnlikeWarning
 
 EXIT_BAD_INPUT = 2
 
@@ -10,7 +11,10 @@ def run_main(fn, argv=None):
     """Call fn(argv); a NcnnlikeError becomes one line on stderr and exit status 2, no traceback."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        code = fn(argv)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", NcnnlikeWarning)
+            warnings.showwarning = _show_warning
+            code = fn(argv)
     except NcnnlikeError as exc:
         sys.stderr.write("error: %s\n" % exc)
         return EXIT_BAD_INPUT
@@ -18,6 +22,14 @@ def run_main(fn, argv=None):
         sys.stderr.write("interrupted\n")
         return 130
     return code or 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Our warnings as one `warning: ...` line on stderr; others in Python's format."""
+    if issubclass(category, NcnnlikeWarning):
+        sys.stderr.write("warning: %s\n" % message)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def split_args(argv, usage):

@@ -4,8 +4,9 @@ Spec 1.1 (structure), 1.2 (param tokens), 1.3 (writer format), 1.4 (shape hints,
 Every token ncnn would misread is an error naming file and line instead of silent corruption.
 """
 import re
+import warnings
 
-from ncnnlike.errors import NcnnlikeError
+from ncnnlike.errors import NcnnlikeError, NcnnlikeWarning
 from ncnnlike.graph import Graph, Layer
 from ncnnlike.io.atomic import atomic_files
 from ncnnlike.layers.base import Link, explicit_params, layer_module
@@ -37,8 +38,11 @@ def read_param(path):
     layer_count, blob_count = _counts(path, *rows[1])
     layer_rows = rows[2:]
     if len(layer_rows) > layer_count:
-        raise NcnnlikeError("%s:%d: more layer lines than layer_count %d (line 2)"
-                            % (path, layer_rows[layer_count][0], layer_count))
+        extra = len(layer_rows) - layer_count
+        warnings.warn(NcnnlikeWarning("%s:%d: %d layer line%s after the %d that line 2 declares: ignored, as ncnn "
+                                      "ignores them" % (path, layer_rows[layer_count][0], extra,
+                                                        "s" if extra > 1 else "", layer_count)))
+        layer_rows = layer_rows[:layer_count]
     if len(layer_rows) < layer_count:
         raise NcnnlikeError("%s:%d: layer_count is %d but the file has %d layer lines"
                             % (path, rows[1][0], layer_count, len(layer_rows)))
@@ -113,15 +117,12 @@ def _parse_layer(where, line):
         if len(text) > MAX_NAME:
             raise NcnnlikeError("%s: name '%s...' is longer than the %d characters ncnn reads"
                                 % (where, text[:24], MAX_NAME))
-    params, hints = _parse_params(where, rest[n_names:])
+    params, hints = _parse_params(where, rest[n_names:], nt)
     _check_kinds(where, name, module.PARAMS, params)
-    if hints is not None and len(hints) != nt:
-        raise NcnnlikeError("%s: layer %s: -23330 shape hints describe %d tops, the layer has %d"
-                            % (where, name, len(hints), nt))
     return Layer(type_, name, names[:nb], names[nb:], params, {}, hints)
 
 
-def _parse_params(where, tokens):
+def _parse_params(where, tokens, top_count):
     """`id=value` tokens -> (ParamDict, shape hints or None); ids 0..31, old- and new-style arrays."""
     params = ParamDict()
     hints = None
@@ -141,7 +142,7 @@ def _parse_params(where, tokens):
             raise NcnnlikeError("%s: param id %d is given twice" % (where, pid))
         value = _old_array(where, key, text) if old_style else _value(where, pid, text)
         if pid == SHAPE_HINT_ID:
-            hints = _shape_hints(where, key, value)
+            hints = _shape_hints(where, key, value, top_count)
         else:
             params[pid] = value
     return params, hints
@@ -217,11 +218,24 @@ def _old_array(where, key, text):
     return [float(v) for v in values]
 
 
-def _shape_hints(where, key, value):
-    """-23330=5*tops,dims,w,h,d,c,... -> one (dims, w, h, d, c) tuple per top (spec 1.4)."""
-    if not isinstance(value, list) or len(value) % 5 or any(not isinstance(v, int) for v in value):
-        raise NcnnlikeError("%s: shape hints %d= must be ints, 5 (dims,w,h,d,c) per top blob" % (where, key))
-    return [tuple(value[i:i + 5]) for i in range(0, len(value), 5)]
+def _shape_hints(where, key, value, top_count):
+    """-23330=step*tops,... -> one (dims, w, h, d, c) tuple per top (spec 1.4): step 5 is
+    `dims,w,h,d,c` (today's writer), step 4 `dims,w,h,c` (older files, ncnn's benchmark models)."""
+    if not isinstance(value, list) or any(not isinstance(v, int) for v in value):
+        raise NcnnlikeError("%s: shape hints %d= must be an int array" % (where, key))
+    step = len(value) // top_count if top_count else 0
+    if step not in (4, 5) or len(value) != step * top_count:
+        raise NcnnlikeError("%s: shape hints %d= hold %d ints for %d top blob(s); expected 4 (dims,w,h,c) or "
+                            "5 (dims,w,h,d,c) per top" % (where, key, len(value), top_count))
+    hints = []
+    for i in range(0, len(value), step):
+        dims, w, h = value[i:i + 3]
+        if not 0 <= dims <= 4 or min(value[i + 1:i + step]) < 0 or (step == 4 and dims == 4):
+            raise NcnnlikeError("%s: shape hint %s is not a blob shape (dims 0..4, sizes >= 0; a 4-D blob needs "
+                                "5 ints per top)" % (where, ",".join(map(str, value[i:i + step]))))
+        d, c = (value[i + 3], value[i + 4]) if step == 5 else (1, value[i + 3])
+        hints.append((dims, w, h, d, c))
+    return hints
 
 
 def _schema_default(params_by_id, param):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import REFERENCE, layer
-from ncnnlike.errors import NcnnlikeError
+from ncnnlike.errors import NcnnlikeError, NcnnlikeWarning
 from ncnnlike.graph import Graph
 from ncnnlike.io.bin import read_bin, write_bin
 from ncnnlike.io.model import load_model, save_model
@@ -53,8 +53,13 @@ def test_fewer_layer_lines_than_layer_count(tmp_path):
     param_error(tmp_path, "7767517\n3 2\nInput in 0 1 x\n" + CONV + "\n", 2, "layer_count is 3", "2 layer lines")
 
 
-def test_more_layer_lines_than_layer_count(tmp_path):
-    param_error(tmp_path, "7767517\n1 2\nInput in 0 1 x\n" + CONV + "\n", 4, "more layer lines than layer_count 1")
+def test_layer_lines_past_layer_count_are_ignored_with_a_warning(tmp_path):
+    """ncnn reads exactly layer_count lines (spec 1.1; nanodet_m.param has one more)."""
+    path = tmp_path / "extra.param"
+    path.write_text("7767517\n1 2\nInput in 0 1 x\n" + CONV + "\nBogusType b 0 0\n")
+    with pytest.warns(NcnnlikeWarning, match=r"extra.param:4: 2 layer lines after the 1 that line 2 declares"):
+        graph = read_param(str(path))
+    assert [layer.name for layer in graph] == ["in"]
 
 
 def test_blob_count_below_distinct_blob_names(tmp_path):
@@ -142,8 +147,14 @@ def test_param_id_given_twice(tmp_path):
 
 
 def test_shape_hints_for_the_wrong_number_of_tops(tmp_path):
-    param_error(tmp_path, HEAD + CONV + " -23330=10,3,8,8,1,4,3,8,8,1,4\n", 4, "describe 2 tops, the layer has 1")
-    param_error(tmp_path, HEAD + CONV + " -23330=3,3,8,8\n", 4, "5 (dims,w,h,d,c) per top")
+    param_error(tmp_path, HEAD + CONV + " -23330=10,3,8,8,1,4,3,8,8,1,4\n", 4, "hold 10 ints for 1 top blob(s)")
+    param_error(tmp_path, HEAD + CONV + " -23330=3,3,8,8\n", 4, "4 (dims,w,h,c) or 5 (dims,w,h,d,c) per top")
+
+
+def test_shape_hints_that_are_no_blob_shape(tmp_path):
+    param_error(tmp_path, HEAD + CONV + " -23330=4,7,8,8,4\n", 4, "shape hint 7,8,8,4 is not a blob shape")
+    param_error(tmp_path, HEAD + CONV + " -23330=4,3,8,-8,4\n", 4, "shape hint 3,8,-8,4")
+    param_error(tmp_path, HEAD + CONV + " -23330=4,4,8,8,4\n", 4, "a 4-D blob needs 5 ints per top")
 
 
 def test_unterminated_quoted_string(tmp_path):

@@ -128,6 +128,16 @@ def test_shape_hints_are_read_per_top_and_written_before_params(tmp_path):
     assert "-23330" not in param_text(graph).splitlines()[3]
 
 
+def test_old_four_int_shape_hints_read_as_dims_w_h_c_and_rewritten_with_five(tmp_path):
+    """Spec 1.4: ncnn's benchmark models write `dims,w,h,c`; today's writer `dims,w,h,d,c`."""
+    path = write_text(tmp_path, "7767517\n2 3\nInput in 0 1 x -23330=4,3,8,8,3 0=8 1=8 2=3\n"
+                                "Split sp 1 2 x a b -23330=8,3,8,8,3,1,64,0,0\n")
+    graph = read_param(path)
+    assert graph.layer("in").shape_hints == [(3, 8, 8, 1, 3)]
+    assert graph.layer("sp").shape_hints == [(3, 8, 8, 1, 3), (1, 64, 0, 1, 0)]
+    assert "-23330=10,3,8,8,1,3,1,64,0,1,0" in param_text(graph).splitlines()[3]
+
+
 def test_hand_written_file_with_single_spaces_tabs_in_names_and_blank_lines_loads(tmp_path):
     path = write_text(tmp_path, "\n7767517\n2 2\n\nInput\tin 0 1 x\nConvolution c 1 1 x y 0=4 1=3 6=108\n\n")
     graph = read_param(path)
