@@ -6,6 +6,7 @@ import onnxruntime as ort
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.runtime.lower import lower_graph
+from ncnnlike.runtime.staged import host_layers, run_staged
 
 
 class Option:
@@ -32,6 +33,7 @@ class Net:
         self._param_path = None
         self._sessions = {}
         self._shapes = {}
+        self._host = {}
 
     @classmethod
     def from_graph(cls, graph):
@@ -43,6 +45,7 @@ class Net:
         from ncnnlike.io.param import read_param
         self.graph = read_param(path)
         self._sessions.clear()
+        self._host.clear()
         return 0
 
     def load_model(self, path):
@@ -68,6 +71,7 @@ class Net:
 
     def clear(self):
         self._sessions.clear()
+        self._host.clear()
 
     def _session(self, input_shapes, outputs, probe=None):
         spin = int(self.opt.openmp_blocktime) > 0
@@ -94,14 +98,31 @@ class Net:
         function, as it keys the session cache) each blob maps to the list of probe results.
         With `out` (blob -> C-contiguous float32 array of the output's shape, e.g. from a previous
         run), the outputs are written into those arrays, which are returned: a loop that reuses
-        them allocates nothing per batch."""
+        them allocates nothing per batch. A graph with host layers (detection outputs, see
+        runtime/staged.py) runs in stages; an output whose size differs between samples is then
+        a list of N arrays."""
         if self.graph is None:
             raise NcnnlikeError("no model loaded")
         feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in inputs.items()}
+        if self._has_host(tuple(outputs), tuple(feeds)):
+            if out is not None:
+                raise NcnnlikeError("Net.run: out= cannot be used with a graph that has host layers")
+            return run_staged(self.graph, self._run_batch, feeds, list(outputs), probe)
+        return self._run_batch(feeds, list(outputs), probe, out)
+
+    def _has_host(self, outputs, available):
+        """Whether computing `outputs` from `available` blobs needs a host layer (cached)."""
+        key = (outputs, available)
+        if key not in self._host:
+            self._host[key] = bool(host_layers(self.graph, outputs, available))
+        return self._host[key]
+
+    def _run_batch(self, feeds, outputs, probe=None, out=None):
+        """One onnxruntime run of the lowered graph on batch arrays."""
         shapes = {k: tuple(v.shape[1:]) for k, v in feeds.items()}
         sess, names = self._session(shapes, list(outputs), probe)
         needed = {i.name for i in sess.get_inputs()}
-        feeds = {k: v for k, v in feeds.items() if k in needed}
+        feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items() if k in needed}
         if out is not None:
             if probe is not None:
                 raise NcnnlikeError("Net.run: out= cannot be combined with a probe")
