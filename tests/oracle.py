@@ -69,13 +69,21 @@ def run_ours(param, binfile, inputs, outputs, int8=False):
 
 
 def batch_of(inputs, batch, seed=1):
-    """Each input as `batch` samples: the given one, then perturbed copies (so a batch bug shows)."""
+    """Each input as `batch` samples: the given one, then perturbed copies (so a batch bug shows).
+    An int32 input stays int32 (perturbed by integers): pip ncnn gets a Mat of int32 (the bottom
+    ncnn's Dequantize / Requantize read), ours the same values as float32."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, value in inputs.items():
-        value = np.asarray(value, np.float32)
-        copies = [value] + [value + rng.normal(0, 0.1, value.shape).astype(np.float32) * (np.abs(value).max() + 1e-3)
-                            for _ in range(batch - 1)]
+        value = np.asarray(value)
+        if value.dtype == np.int32:
+            spread = max(int(np.abs(value).max()) // 10, 1)
+            copies = [value] + [value + rng.integers(-spread, spread + 1, value.shape, dtype=np.int32)
+                                for _ in range(batch - 1)]
+        else:
+            value = value.astype(np.float32)
+            copies = [value] + [value + rng.normal(0, 0.1, value.shape).astype(np.float32) * (np.abs(value).max() + 1e-3)
+                                for _ in range(batch - 1)]
         out[name] = np.stack(copies)
     return out
 

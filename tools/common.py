@@ -112,10 +112,14 @@ def ncnn_extract(net, feeds, outputs):
     """One sample through pip ncnn: feeds {blob: array without batch axis} -> {output: array}.
 
     The input Mats are clones: ncnn.Mat(ndarray) wraps the numpy memory without copying, and an
-    in-place layer (ReLU...) writing into it crashes pip ncnn."""
+    in-place layer (ReLU...) writing into it crashes pip ncnn. An int32 array becomes a Mat of its
+    int32 bits (4-byte elements), what ncnn's Dequantize and Requantize read as their bottom."""
     import ncnn
     ex = net.create_extractor()
     for name, value in feeds.items():
+        value = np.asarray(value)
+        if value.dtype == np.int32:
+            value = np.ascontiguousarray(value).view(np.float32)
         ex.input(name, ncnn.Mat(np.ascontiguousarray(value, dtype=np.float32)).clone())
     results = {}
     for name in outputs:

@@ -68,9 +68,12 @@ def check_float(graph):
                                     % (layer.name, layer.type, param.name, layer.params[param.id]))
 
 
-def optimize(graph, log=None):
+OUR_PASSES = (fuse_swish, fuse_hardswish)   # not in ncnnoptimize
+
+
+def optimize(graph, log=None, ncnn_only=False):
     """Run every pass in order on `graph` (in place), then shape inference; returns the rewrite
-    lines (also sent to `log`)."""
+    lines (also sent to `log`). ncnn_only skips our own passes, for parity with ncnnoptimize."""
     check_float(graph)
     rewrites = []
 
@@ -80,6 +83,7 @@ def optimize(graph, log=None):
             log(line)
 
     for run in PASSES:
-        run(graph, record)
+        if not (ncnn_only and run in OUR_PASSES):
+            run(graph, record)
     shape_inference(graph, log)
     return rewrites

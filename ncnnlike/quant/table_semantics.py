@@ -7,8 +7,9 @@ present (uncommented); a layer missing either stays float, only that layer, with
 must match the layer, values must be finite and positive (the reader checks sign and nan). The one
 exception is ncnn2table's `inf` weight scale for an all-zero channel: accepted with a warning, and
 replaced by 1.0, which quantizes that channel to zeros (ncnn writes -127 there through a NaN).
-Embed and MultiHeadAttention lines are all-or-none (none: the layer stays float, with a warning);
-RNN, LSTM and GRU require both their lines, as ncnn2int8 at HEAD requires a table for them (6.1).
+Embed, MultiHeadAttention, RNN, LSTM and GRU follow the same rule: quantized only with all their
+`<layer>_param_N` lines present, else that layer stays float with a warning naming the missing
+lines (ncnn2int8 at HEAD refuses to run without them, 6.1; mixed precision needs the float choice).
 """
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import resolve
 
 CONV_TYPES = ("Convolution", "ConvolutionDepthWise", "InnerProduct")
-RNN_TYPES = ("RNN", "LSTM", "GRU")
 STATIC_LINE_COUNT = {"Embed": 1, "MultiHeadAttention": 4, "RNN": 2, "LSTM": 2, "GRU": 2}
 RNN_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -135,15 +135,11 @@ def plan_static(layer, table, plan):
     keys = ["%s_param_%d" % (layer.name, n) for n in range(STATIC_LINE_COUNT[layer.type])]
     lines = [table.weights.get(k) if table is not None else None for k in keys]
     missing = [k for k, line in zip(keys, lines) if line is None]
-    if len(missing) == len(keys) and layer.type not in RNN_TYPES:
-        plan.warnings.append("layer %s (%s): no table lines %s: it stays float"
-                             % (layer.name, layer.type, " ".join(keys)))
-        return
     if missing:
-        source = "table %s" % table.path if table is not None else "no table given"
-        raise NcnnlikeError("layer %s (%s) needs table lines %s to be quantized (%s lacks %s); "
-                            "make them with model2table" % (layer.name, layer.type, " and ".join(keys),
-                                                            source, " ".join(missing)))
+        source = "table %s has" % table.path if table is not None else "no table given:"
+        plan.warnings.append("layer %s (%s): %s no uncommented line %s: it stays float"
+                             % (layer.name, layer.type, source, " or ".join(repr(k) for k in missing)))
+        return
     rows = static_rows(layer)
     what = "layer %s (%s)" % (layer.name, layer.type)
     plan.static[layer.name] = [checked_scales(line, r, table.path, what, plan.warnings)

@@ -8,7 +8,7 @@ import pytest
 from helpers import REFERENCE, layer
 from ncnnlike.cli.model2int8 import main
 from ncnnlike.graph import Graph
-from ncnnlike.io.model import save_model
+from ncnnlike.io.model import load_model, save_model
 
 TINY = os.path.join(REFERENCE, "tiny")
 OPT = [os.path.join(TINY, "tiny-opt.param"), os.path.join(TINY, "tiny-opt.bin")]
@@ -103,20 +103,24 @@ def test_int8_input_model_is_refused(tmp_path, capsys):
     assert "is already int8" in capsys.readouterr().err and os.listdir(tmp_path) == []
 
 
-def test_lstm_without_its_table_lines_is_an_error_naming_the_layer(tmp_path, capsys):
+def test_lstm_with_a_commented_table_line_stays_float_and_the_rest_is_quantized(tmp_path, capsys):
+    """Mixed precision for RNNs: `#lstm1_param_1` keeps that LSTM float (ncnn2int8 exits with an error)."""
     weights = {"weight_xc_data": np.ones(4 * 4 * 6, np.float32), "bias_c_data": np.zeros(16, np.float32),
                "weight_hc_data": np.ones(4 * 4 * 4, np.float32)}
     graph = Graph([layer("Input", "in0", [], ["x"], {0: 6, 1: 5}),
-                   layer("LSTM", "lstm1", ["x"], ["y"], {0: 4, 1: 96}, weights)])
+                   layer("LSTM", "lstm1", ["x"], ["y"], {0: 4, 1: 96}, weights),
+                   layer("LSTM", "lstm2", ["y"], ["z"], {0: 4, 1: 64}, {
+                       "weight_xc_data": np.ones(64, np.float32), "bias_c_data": np.zeros(16, np.float32),
+                       "weight_hc_data": np.ones(64, np.float32)})])
     model = tmp_path / "m"
     model.mkdir()
     save_model(graph, str(model / "m.param"), str(model / "m.bin"))
     table = model / "m.table"
-    table.write_text("lstm1_param_0 " + "127.0 " * 16 + "\n")
+    rows = "127.0 " * 16
+    table.write_text("lstm1_param_0 %s\n#lstm1_param_1 %s\nlstm2_param_0 %s\nlstm2_param_1 %s\n" % ((rows,) * 4))
     out = outputs(tmp_path)
-    assert main([str(model / "m.param"), str(model / "m.bin")] + out) == 2
-    assert "layer lstm1 (LSTM) needs table lines lstm1_param_0 and lstm1_param_1" in capsys.readouterr().err
-    assert main([str(model / "m.param"), str(model / "m.bin")] + out + [str(table)]) == 2
+    assert main([str(model / "m.param"), str(model / "m.bin")] + out + [str(table)]) == 0
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "lacks lstm1_param_1" in err
-    assert not any(os.path.exists(p) for p in out)
+    assert "layer lstm1 (LSTM)" in err and "'lstm1_param_1'" in err and "stays float" in err
+    result = load_model(*out)
+    assert result.layer("lstm1").params.get(8, 0) == 0 and result.layer("lstm2").params[8] == 2

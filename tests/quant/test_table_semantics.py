@@ -107,14 +107,19 @@ def test_scales_are_the_printed_percent_f_values():
     assert plan.conv["conv1"].bottom[0] == np.float32(5.123457)
 
 
-def test_rnn_layer_without_its_table_lines_is_an_error_naming_it():
+def test_rnn_layer_with_a_commented_table_line_stays_float_with_a_warning():
+    """Mixed precision for RNN/LSTM/GRU: a missing or commented `_param_N` line keeps that layer float."""
     graph = small_graph()
-    graph.layers.append(layer("LSTM", "lstm1", ["out"], ["h"], {0: 4, 1: 64}))
-    with pytest.raises(NcnnlikeError, match=r"layer lstm1 \(LSTM\) needs table lines lstm1_param_0 and "
-                                            r"lstm1_param_1.*lacks lstm1_param_1"):
-        plan_of(FULL + "lstm1_param_0 " + "1 " * 16 + "\n", graph)
-    with pytest.raises(NcnnlikeError, match=r"layer lstm1 \(LSTM\) needs table lines.*no table given"):
-        apply_table(graph, None)
+    graph.layers.append(layer("LSTM", "lstm1", ["out"], ["h"], {0: 4, 1: 64},
+                              {"weight_xc_data": np.ones(64, np.float32), "bias_c_data": np.zeros(16, np.float32),
+                               "weight_hc_data": np.ones(64, np.float32)}))
+    plan = plan_of(FULL + "lstm1_param_0 " + "1 " * 16 + "\n#lstm1_param_1 " + "1 " * 16 + "\n", graph)
+    assert "lstm1" not in plan.static
+    assert any("layer lstm1 (LSTM)" in w and "'lstm1_param_1'" in w and "stays float" in w for w in plan.warnings)
+    plan = plan_of(FULL + "lstm1_param_0 " + "1 " * 16 + "\nlstm1_param_1 " + "1 " * 16 + "\n", graph)
+    assert len(plan.static["lstm1"]) == 2
+    plan = apply_table(graph, None)
+    assert "lstm1" not in plan.static and any("no table given" in w for w in plan.warnings)
 
 
 def test_embed_without_table_lines_stays_float_with_a_warning():
