@@ -93,15 +93,17 @@ def our_logits(net, inputs, batch=50):
     return np.concatenate(out).reshape(len(inputs), -1)
 
 
-def ncnn_net(param, binfile, int8=False, threads=2):
+def ncnn_net(param, binfile, int8=False, threads=2, packing=True):
     """The real runtime (pip ncnn) on a model file pair with our reference settings: fp32 storage and
-    arithmetic (pip ncnn defaults to fp16 storage on x86, ~1e-3 on outputs), no Vulkan."""
+    arithmetic (pip ncnn defaults to fp16 storage on x86, ~1e-3 on outputs), no Vulkan. packing=False
+    turns the packed layout off (pip ncnn's int8 grouped convolution is wrong with it on)."""
     import ncnn
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
     net.opt.use_bf16_storage = False
     net.opt.use_int8_inference = int8
+    net.opt.use_packing_layout = packing
     net.opt.num_threads = threads
     if net.load_param(str(param)) != 0 or net.load_model(str(binfile)) != 0:
         raise OSError("pip ncnn cannot load %s / %s" % (param, binfile))
@@ -126,7 +128,8 @@ def ncnn_extract(net, feeds, outputs):
         ret, mat = ex.extract(name)
         if ret != 0:
             raise OSError("pip ncnn cannot extract %s (status %d)" % (name, ret))
-        results[name] = np.array(mat).copy()
+        # an empty Mat (a detection layer that found nothing): np.array() of it crashes pip ncnn
+        results[name] = np.zeros((0,), np.float32) if mat.empty() else np.array(mat).copy()
     return results
 
 

@@ -1,0 +1,13 @@
+"""Convolution3D (convolution3d.cpp; no x86 kernel, pip ncnn runs the reference): a 3-D convolution
+over a 4-D blob (c, d, h, w), lowered to ONNX Conv. A 3-D blob (c, h, w) runs as d = 1, as ncnn's Mat.
+No dynamic_weight and no int8 in ncnn for this type. SAME_LOWER (-234) pads depth as SAME_UPPER,
+like ncnn (nd_geometry.same_borders). Geometry and lowering: conv_nd.py, nd_geometry.py."""
+from ncnnlike.layers import conv_nd
+
+TYPE = "Convolution3D"
+PARAMS = conv_nd.PARAMS_3D
+weights = conv_nd.weights
+
+
+def lower(layer, p, ctx):
+    conv_nd.lower(layer, p, ctx, rank=3, group=1)

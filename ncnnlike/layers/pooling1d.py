@@ -1,0 +1,12 @@
+"""Pooling1D (pooling1d.cpp; no x86 kernel, pip ncnn runs the reference): max/avg pooling along w of
+a 2-D blob (h = channels, w = length); global (a 1-D blob of h values), adaptive (out_w, no -233
+shortcut unlike Pooling/Pooling3D), the four pad modes (0 full, 1 valid, 2 SAME_UPPER, 3 SAME_LOWER)
+and avgpool_count_include_pad. A 1-D blob pools as h = 1. Lowering: pool_nd.py, nd_geometry.py."""
+from ncnnlike.layers import pool_nd
+
+TYPE = "Pooling1D"
+PARAMS = pool_nd.PARAMS_1D
+
+
+def lower(layer, p, ctx):
+    pool_nd.lower(layer, p, ctx, rank=1)

@@ -1,0 +1,13 @@
+"""Pooling3D (pooling3d.cpp; no x86 kernel, pip ncnn runs the reference): max/avg pooling over
+(d, h, w) of a 4-D blob (c, d, h, w) (a 3-D blob pools as d = 1); global (a 1-D blob of c values),
+adaptive (out_w/out_h/out_d, -233 keeps that size, all equal passes the bottom through), the four pad
+modes and avgpool_count_include_pad. SAME_LOWER pads depth as SAME_UPPER, like ncnn
+(nd_geometry.same_borders). Lowering: pool_nd.py, nd_geometry.py."""
+from ncnnlike.layers import pool_nd
+
+TYPE = "Pooling3D"
+PARAMS = pool_nd.PARAMS_3D
+
+
+def lower(layer, p, ctx):
+    pool_nd.lower(layer, p, ctx, rank=3)
