@@ -11,7 +11,6 @@ import numpy as np
 
 from ncnnlike.layers.base import weight_specs
 
-INT8_FLAGS = {8, 18}          # int8_scale_term / quantize_term ids of the quantizable types
 ACTIVATION_ABSMAX = 4.0       # a bottom_blob_int8_scales of 127/4: activations of order 1
 
 
@@ -23,8 +22,11 @@ def _fan_in(layer, count):
     return max(count, 1)
 
 
-def _is_int8(layer):
-    return any(layer.params.get(pid, 0) for pid in INT8_FLAGS if isinstance(layer.params.get(pid, 0), int))
+def _int8_buffers(specs):
+    """Tagged buffers stored as int8: those with a `<name>_int8_scale(s)` buffer beside them (the
+    layer's int8 flag is on exactly when its .bin carries such scales)."""
+    scaled = [s.name for s in specs if "_int8_scale" in s.name]
+    return {s.name for s in specs if s.tagged and any(n.startswith(s.name + "_int8_scale") for n in scaled)}
 
 
 def _float_buffer(rng, layer, spec):
@@ -49,10 +51,11 @@ def fill_random(graph, seed=0):
     """Give every layer of `graph` seeded random weights matching its .bin specs (in place)."""
     rng = np.random.default_rng(seed)
     for layer in graph.layers:
-        int8 = _is_int8(layer)
+        specs = weight_specs(layer)
+        int8 = _int8_buffers(specs)
         weights = {}
-        for spec in weight_specs(layer):
-            if int8 and spec.tagged and spec.name.startswith("weight"):
+        for spec in specs:
+            if spec.name in int8:
                 values = np.clip(np.rint(rng.normal(0, 127 / 3, spec.count)), -127, 127).astype(np.int8)
             else:
                 values = _float_buffer(rng, layer, spec).astype(np.float32)

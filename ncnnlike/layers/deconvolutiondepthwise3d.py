@@ -1,0 +1,20 @@
+"""DeconvolutionDepthWise3D (deconvolutiondepthwise3d.cpp): Deconvolution3D with 7=group, lowered
+to a grouped ONNX ConvTranspose over (d, h, w). Differences from ncnn: as Deconvolution3D.
+"""
+from ncnnlike.layers import deconv_nd, deconvolution3d
+from ncnnlike.layers.base import Param
+
+TYPE = "DeconvolutionDepthWise3D"
+
+# ModelWriter order: as Deconvolution3D, with 7 after 6
+PARAMS = tuple(q for p in deconvolution3d.PARAMS
+               for q in ((p, Param(7, "group", 1)) if p.id == 6 else (p,)))
+
+
+def weights(p):
+    """Same buffers as Deconvolution3D: weight (tagged), bias raw x num_output."""
+    return deconvolution3d.weights(p)
+
+
+def lower(layer, p, ctx):
+    deconv_nd.lower_3d(ctx, layer, p, p.group)
