@@ -32,14 +32,14 @@ def _int8_buffers(specs):
 def _float_buffer(rng, layer, spec):
     """One float32 buffer; its distribution chosen by what the buffer is."""
     name = spec.name
-    if "var" in name:
-        return rng.uniform(0.5, 1.5, spec.count)
+    if "var" in name:   # with slope below: each BatchNorm keeps the variance (gain ~1.02)
+        return rng.uniform(0.9, 1.1, spec.count)
     if "int8_scale" in name or name.endswith("_scales") or name.endswith("_scale"):
         if "bottom" in name or "top" in name or "blob" in name:
             return rng.uniform(0.8, 1.2, spec.count) * (127 / ACTIVATION_ABSMAX)
         return rng.uniform(0.8, 1.2, spec.count) * 127 / (3 * np.sqrt(2.0 / _fan_in(layer, spec.count)))
     if "slope" in name or "gamma" in name or name.startswith("scale"):
-        return rng.uniform(0.5, 1.5, spec.count)
+        return rng.uniform(0.8, 1.2, spec.count)
     if "bias" in name or "beta" in name or "mean" in name:
         return rng.normal(0, 0.1, spec.count)
     if spec.tagged:
