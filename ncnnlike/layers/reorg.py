@@ -1,0 +1,45 @@
+"""Reorg (reorg.cpp): space to depth on a 3-D blob by 0=stride s (YOLOv2's passthrough layer).
+
+Output (c*s*s, h/s, w/s), sizes rounded down (ncnn drops the rows and columns left over, and so
+do we); output pixel (i, j) of the channel for input channel q and offset (sh, sw) reads input
+(q, i*s + sh, j*s + sw), that channel being
+  mode 0: q*s*s + sh*s + sw        (channel order c-sh-sw)
+  mode 1: (sh*s + sw)*c + q        (channel order sh-sw-c)
+"""
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.layers.base import Param
+
+TYPE = "Reorg"
+
+# ModelWriter order: 0 1
+PARAMS = (
+    Param(0, "stride", 1),
+    Param(1, "mode", 0),
+)
+
+# numpy transpose of the view (N, c, outh, sh, outw, sw) to the output channel order
+PERM = {
+    0: [0, 1, 3, 5, 2, 4],    # (N, c, sh, sw, outh, outw)
+    1: [0, 3, 5, 1, 2, 4],    # (N, sh, sw, c, outh, outw)
+}
+
+
+def lower(layer, p, ctx):
+    where = "layer %s (Reorg)" % layer.name
+    shape = ctx.in_shape(layer)
+    s = p.stride
+    if len(shape) != 3:
+        raise NcnnlikeError("%s: expects a 3-D blob, got shape %s" % (where, shape))
+    if p.mode not in PERM:
+        raise NcnnlikeError("%s: mode %d is not 0 or 1" % (where, p.mode))
+    c, h, w = shape
+    if s < 1 or h < s or w < s:
+        raise NcnnlikeError("%s: stride %d does not fit a %dx%d blob" % (where, s, h, w))
+    outh, outw = h // s, w // s
+    x = ctx.bottom(layer)
+    if (outh * s, outw * s) != (h, w):
+        x = ctx.op("Slice", [x, ctx.ints([0, 0]), ctx.ints([outh * s, outw * s]), ctx.ints([2, 3])])
+    view = ctx.op("Reshape", [x, ctx.ints([0, c, outh, s, outw, s])])
+    y = ctx.op("Transpose", [view], perm=PERM[p.mode])
+    out = (c * s * s, outh, outw)
+    ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(out))]), out)
