@@ -98,7 +98,8 @@ def weight_specs(layer):
 
 def explicit_params(layer):
     """(id, value) pairs the writer emits: schema order, defaults and equal links omitted,
-    then any ids outside the schema kept verbatim."""
+    then any ids outside the schema kept verbatim; a module's `written_params(pairs)` then applies
+    ModelWriter's forced flags (Softmax 1=1 exactly when axis != 0)."""
     out = []
     values = {}
     known = set()
@@ -112,7 +113,8 @@ def explicit_params(layer):
     for pid, value in layer.params.items():
         if pid not in known and pid != 30:
             out.append((pid, value))
-    return out
+    forced = getattr(layer_module(layer.type), "written_params", None)
+    return forced(out) if forced else out
 
 
 def _equal(a, b):

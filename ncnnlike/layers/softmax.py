@@ -15,6 +15,13 @@ PARAMS = (
 )
 
 
+def written_params(pairs):
+    """ModelWriter writes 1=1 exactly when axis != 0, and drops it otherwise (it means nothing there)."""
+    axis = dict(pairs).get(0, 0)
+    pairs = [(pid, value) for pid, value in pairs if pid != 1]
+    return pairs + [(1, 1)] if axis != 0 else pairs
+
+
 def lower(layer, p, ctx):
     where = "layer %s (Softmax)" % layer.name
     if p.axis != 0 and not p.fixbug0:

@@ -50,8 +50,9 @@ def eliminate_pooling1x1(graph, log=None):
 
 
 def eliminate_noop(graph, log=None):
-    """Noop (spec 4.3 pass 26): without bottoms and unread it is dropped; with one bottom and one top
-    it is bypassed (ncnn would lose any further top)."""
+    """Noop (spec 4.3 pass 26): without bottoms and unread it is dropped; with one top it is bypassed
+    through its first bottom, as ncnn does (its top is that bottom; further bottoms were only
+    gathered and stay network outputs; ncnn would lose any further top)."""
     count = 0
     for _, layer in live(graph):
         if layer.type != "Noop":
@@ -60,7 +61,7 @@ def eliminate_noop(graph, log=None):
             note(log, "eliminate_noop", layer.name)
             layer.type = FUSED
             count += 1
-        elif _one_to_one(layer):
+        elif layer.bottoms and len(layer.tops) == 1:
             count += _bypass_logged(graph, log, layer, "eliminate_noop")
     purge(graph)
     return count

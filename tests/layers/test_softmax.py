@@ -26,3 +26,11 @@ def test_softmax_along_ncnn_axis(shape, axis):
 def test_axis_without_fixbug0_is_rejected_like_ncnn():
     with pytest.raises(NcnnlikeError, match="sm.*fixbug0"):
         run_layers([layer("Softmax", "sm", ["x"], ["y"], {0: 1})], {"x": np.zeros((1, 2, 3), np.float32)})
+
+
+def test_writer_forces_fixbug0_exactly_when_axis_is_not_0():
+    """ModelWriter: ` 1=1` whenever axis != 0, never otherwise (FastestDet's `0=0 1=1` loses it)."""
+    from ncnnlike.layers.base import explicit_params
+    assert explicit_params(layer("Softmax", "s", ["x"], ["y"], {0: 0, 1: 1})) == []
+    assert explicit_params(layer("Softmax", "s", ["x"], ["y"], {0: 1, 1: 1})) == [(0, 1), (1, 1)]
+    assert explicit_params(layer("Softmax", "s", ["x"], ["y"], {0: -1})) == [(0, -1), (1, 1)]

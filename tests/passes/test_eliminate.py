@@ -69,6 +69,15 @@ def test_noop_without_bottoms_is_dropped(tmp_path):
     assert log == ["eliminate_noop n"]
 
 
+def test_noop_gathering_two_heads_is_bypassed_through_its_first_bottom(tmp_path):
+    """yolo-fastestv2's `Noop output 2 1 a b output`: ncnnoptimize renames a to output, b stays an output."""
+    g = graph_from(CONV + "ReLU r 1 1 x b\nNoop n 2 1 c b y", tmp_path)
+    log = []
+    assert el.eliminate_noop(g, log.append) == 1
+    assert types(g) == ["Input", "Convolution", "ReLU"] and g.layers[1].tops == ["y"]
+    assert log == ["eliminate_noop conv n"] and g.output_names() == ["y", "b"]
+
+
 GLOBAL_POOL = """
     Input in 0 1 x 0=6 1=5 2=3
     Pooling gp 1 1 x p 0=1 4=1
