@@ -20,6 +20,23 @@ from ncnnlike.io.random_weights import fill_random
 from ncnnlike.runtime import Net
 
 
+def cpu_flags():
+    """The x86 feature flags of this CPU (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+# The attention layers' int8 emulation follows pip ncnn's AVX-512 kernels bit for bit (checked on
+# this kind of CPU); on an AVX2-only CPU ncnn tiles and rounds differently: a few int8 steps apart.
+INT8_BITEXACT = dict(atol=0, rtol=0) if "avx512f" in cpu_flags() else dict(atol=0.05, rtol=0.05)
+
+
 def param_file(text, path):
     """Write layer lines as a full .param (magic, counts) and return the path."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]

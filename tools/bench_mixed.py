@@ -1,16 +1,19 @@
-"""Benchmark automatic mixed precision on EfficientNet-Lite0: top-1 of a deliberately poor table
-before and after, layers kept float, and the time it took. Prints one table; never fails a build.
+"""Benchmark automatic mixed precision on EfficientNet-Lite0 or PP-OCRv4 rec: the all-int8 and the
+mixed model's accuracy on images the search never saw, the layers kept float, and the search time.
+Prints one table; never fails a build.
 
-    python tools/bench_mixed.py [--table T | --method minmax] [--target 0.995[,0.997]] [--rank both]
-                                [--rank-images 32] [--search fast|exact] [--thread 2] [--plot /tmp/lite0-snr.png] [--out mixed.table]
+    python tools/bench_mixed.py [--model lite0|ocr] [--method auto] [--correct bias] [--table T]
+                                [--target 0.99[,0.995]] [--metric agreement|cosine] [--rank both]
+                                [--rank-images 16] [--search fast|exact] [--thread 2] [--out mixed.table]
 
-Model: ../shared/reference/lite0/lite0-opt.{param,bin} (the real ncnnoptimize output). Table: the
-real ncnn2table's kl table (lite0-kl.table: -1.25 pt top-1 here; lite0-aciq.table is far worse,
-its error spread over every layer) unless --table or --method (then our model2table calibration
-on calib.txt). Mixed precision runs on calib.txt (100 images; the ranking on the first
---rank-images of them) with model2table's preprocessing and options (as a user runs model-compare);
-top-1 is scored on eval.txt (400 images, labels.txt) with the README preprocessing of
-tools/eval_imagenet.py (centre crop: fp32 89.25), in our exact int8 runtime. With several
+The table: our model2table (--method, --correct: the library calls of the CLI) on the calibration
+set, or a given file (--table; lite0: e.g. ../shared/reference/lite0/lite0-kl.table). The search
+runs as model-compare does: on the calibration set with every 4th sample held apart (Lite0:
+calib.txt, 75 + 25 images, model2table's preprocessing; OCR: textlines/calib, 150 + 50 lines,
+RapidOCR's), the ranking from cached activations on --rank-images of them, trials on the fast int8
+kernels, the answer confirmed in ncnn's int8 arithmetic ("sim"). Then both models are scored in our
+runtime (sim) on the evaluation set, which neither calibration nor search used (Lite0: eval.txt 400
+images, README preprocessing, top-1; OCR: textlines/eval 300 lines, exact match). With several
 targets, later ones reuse the trials of earlier ones (their time is the extra search only).
 """
 import argparse
@@ -23,131 +26,184 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-SHARED = os.path.join(os.path.dirname(REPO), "shared")
-LITE0 = os.path.join(SHARED, "reference", "lite0")
-SAMPLE = os.path.join(SHARED, "data", "imagenet-sample")
-OPTIONS = {"mean": "[127,127,127]", "norm": "[0.0078125,0.0078125,0.0078125]", "shape": "[224,224,3]",
-           "pixel": "RGB"}
 
-from tools import common  # noqa: E402
-from ncnnlike.io.model import load_model  # noqa: E402
-from ncnnlike.quant.compare import Samples, compare_models, reference_outputs, subset  # noqa: E402
-from ncnnlike.quant.convert import quantize_graph  # noqa: E402
-from ncnnlike.quant.images import parse_preprocess, read_lists  # noqa: E402
-from ncnnlike.quant.sensitivity import Trials, best_mixed, mixed_table_text, ranking, sensitivity  # noqa: E402
+from tools import common, ocr  # noqa: E402
 from ncnnlike.io.atomic import atomic_open  # noqa: E402
+from ncnnlike.io.model import load_model  # noqa: E402
+from ncnnlike.quant.adjustfile import read_adjust, write_adjust  # noqa: E402
+from ncnnlike.quant.compare import reference_outputs  # noqa: E402
+from ncnnlike.quant.convert import quantize_graph  # noqa: E402
+from ncnnlike.quant.mixed import held_apart  # noqa: E402
+from ncnnlike.quant.sensitivity import Trials, best_mixed, mixed_table_text, quick_sensitivity  # noqa: E402
 from ncnnlike.quant.tablefile import read_table, write_table  # noqa: E402
 from ncnnlike.runtime import Net  # noqa: E402
 
-
-def calib_samples(graph, threads):
-    """calib.txt with model2table's preprocessing (the table's own options)."""
-    prep = parse_preprocess(OPTIONS, graph.input_names())
-    return Samples(read_lists([os.path.join(SAMPLE, "calib.txt")]), prep, batch_size=16, threads=threads)
+LITE0_OPTIONS = dict(o.split("=", 1) for o in common.CALIB_OPTIONS)
+HOLDOUT = 4
 
 
-def predictions(graph, inputs, threads, int8):
-    """argmax of the logits for every eval input."""
-    net = Net.from_graph(graph)
-    net.opt.num_threads, net.opt.use_int8_inference = threads, int8
-    return common.our_logits(net, inputs).argmax(1)
+class Lite0:
+    """EfficientNet-Lite0: calib.txt for calibration and search, eval.txt (top-1) for scoring."""
+    name, input = "EfficientNet-Lite0", common.INPUT
+
+    def __init__(self, args, folder):
+        from ncnnlike.quant.images import iter_batches, parse_preprocess, read_lists
+        self.param, self.bin = common.FP32_PARAM, common.FP32_BIN
+        self.graph = load_model(self.param, self.bin)
+        self.calib_list = os.path.join(common.SAMPLE, "calib.txt")
+        self.options = LITE0_OPTIONS
+        prep = parse_preprocess(LITE0_OPTIONS, self.graph.input_names())
+        lists = read_lists([self.calib_list])
+        self.calib = np.concatenate([b[common.INPUT] for b in iter_batches(lists, prep, 20, args.thread)])
+        paths = common.list_paths("eval.txt")
+        self.eval, self.labels = common.eval_inputs(paths, args.thread), common.labels_for(paths)
+
+    def score(self, graph, int8, threads):
+        """(top-1 on eval, predictions)."""
+        net = Net.from_graph(graph)
+        net.opt.num_threads, net.opt.use_int8_inference = threads, int8
+        pred = common.our_logits(net, self.eval).argmax(1)
+        return float(np.mean(pred == self.labels)), pred
 
 
-def make_table(graph, args, folder):
-    """The poor table: a given file, or our calibration with --method on calib.txt."""
-    if not args.method:
-        return args.table
+class Ocr:
+    """PP-OCRv4 rec: textlines/calib for calibration and search, textlines/eval (exact match) for scoring."""
+    name, input = "PP-OCRv4 rec", ocr.INPUT
+
+    def __init__(self, args, folder):
+        self.param, self.bin = ocr.prepare_model(folder)
+        self.graph = load_model(self.param, self.bin)
+        self.calib, _, _ = ocr.load_split("calib")
+        self.calib_list = ocr.write_npy_list(self.calib, folder, "calib-npy")
+        self.options = dict(o.split("=", 1) for o in ocr.NPY_OPTIONS)
+        self.eval, self.truths, _ = ocr.load_split("eval")
+        self.chars = ocr.characters()
+
+    def score(self, graph, int8, threads):
+        """(exact match on eval, decoded strings)."""
+        net = Net.from_graph(graph)
+        net.opt.num_threads, net.opt.use_int8_inference = threads, int8
+        out = net.output_names()[0]
+        probs = np.concatenate([net.run({ocr.INPUT: self.eval[i:i + 20]}, [out])[out]
+                                for i in range(0, len(self.eval), 20)])
+        strings = ocr.decode(probs, self.chars)
+        return float(np.mean([s == t for s, t in zip(strings, self.truths)])), np.array(strings, dtype=object)
+
+
+def make_table(model, args, folder):
+    """(table path, adjust entries or None): a given file, or our calibration on the calibration set."""
+    if args.table:
+        return args.table, (read_adjust(args.adjust) if args.adjust else None)
     from ncnnlike.cli.model2table import calibrate
-    lines = calibrate(graph, [os.path.join(SAMPLE, "calib.txt")], OPTIONS, args.method, {}, args.thread, 16)[:3]
+    corrections = tuple(c for c in ("bias", "round") if c in (args.correct or "").split(","))
+    start = time.perf_counter()
+    result = calibrate(model.graph, [model.calib_list], model.options, args.method, {}, args.thread, 4, None,
+                       corrections)
+    sys.stderr.write("calibration (%s%s): %.1f s\n" % (args.method, "+" + "+".join(corrections) if corrections
+                                                       else "", time.perf_counter() - start))
     path = os.path.join(folder, "%s.table" % args.method)
-    write_table(path, *lines)
-    return path
+    write_table(path, *result[:3])
+    if corrections:
+        write_adjust(path + ".adjust", result[5])
+    return path, (result[5] if corrections else None)
 
 
-def plot(graph, table, calib, args):
-    from ncnnlike.quant.plot import comparison_png
-    fp, q = Net.from_graph(graph), Net.from_graph(quantize_graph(graph, table)[0])
-    for net in (fp, q):
-        net.opt.num_threads = args.thread
-    c = compare_models(fp, q, calib, keep_reference=False)
-    title = "EfficientNet-Lite0, %s: per-layer SNR fp32 vs int8" % os.path.basename(table.path)
-    with atomic_open(args.plot, "wb") as f:
-        f.write(comparison_png(c, title))
+def batches_of(name, inputs, indices, size=8):
+    """Input batches {name: (N, ...)} of the samples at `indices`."""
+    return [{name: inputs[indices[i:i + size]]} for i in range(0, len(indices), size)]
 
 
-def progress(done, total):
-    sys.stderr.write("sensitivity %d/%d\n" % (done, total))
+def search(model, table, adjust, args, target, state):
+    """model-compare's search on the calibration set, every HOLDOUT-th sample held apart."""
+    n = len(model.calib)
+    search_idx = [i for i in range(n) if i % HOLDOUT != HOLDOUT - 1]
+    held_idx = [i for i in range(n) if i % HOLDOUT == HOLDOUT - 1]
+    if not state:
+        start = time.perf_counter()
+        fp = Net.from_graph(model.graph)
+        fp.opt.num_threads, fp.opt.use_int8_inference = args.thread, False
+        batches, held = (batches_of(model.input, model.calib, idx) for idx in (search_idx, held_idx))
+        ref, held_ref = reference_outputs(fp, batches), reference_outputs(fp, held)
+        mode = "fast" if args.search == "fast" else "sim"
+        state["trials"] = Trials(model.graph, table, batches, ref, args.thread, mode, adjust, args.metric)
+        state["verify"] = None if mode == "sim" else Trials(model.graph, table, batches, ref, args.thread, "sim",
+                                                           adjust, args.metric)
+        state["held"] = Trials(model.graph, table, held, held_ref, args.thread, "sim", adjust, args.metric)
+        modes = ("float_one", "quantize_one") if args.rank == "both" else (args.rank,)
+        state["found"], state["rank_samples"] = quick_sensitivity(state["trials"], batches, modes,
+                                                                  samples=args.rank_images)
+        state["modes"], state["prepared"] = modes, time.perf_counter() - start
+        state["counts"] = (len(search_idx), len(held_idx))
+    start = time.perf_counter()
+    result, order = best_mixed(state["trials"], state["found"], state["modes"], target, state["verify"])
+    seconds = time.perf_counter() - start
+    held_apart(result, state["held"])
+    return result, order, seconds
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", default=os.path.join(LITE0, "lite0-kl.table"))
-    parser.add_argument("--method", choices=["minmax", "kl", "aciq", "percentile", "mse"])
-    parser.add_argument("--target", default="0.995")
-    parser.add_argument("--rank", default="both", choices=["both", "float_one", "quantize_one"])
-    parser.add_argument("--rank-images", type=int, default=32, help="calib images the ranking runs on")
-    parser.add_argument("--search", default="fast", choices=["fast", "exact"],
-                        help="int8 mode of the ranking/search trials (fast is confirmed exactly)")
-    parser.add_argument("--thread", type=int, default=2)
-    parser.add_argument("--plot")
-    parser.add_argument("--out")
-    args = parser.parse_args()
-    graph = load_model(os.path.join(LITE0, "lite0-opt.param"), os.path.join(LITE0, "lite0-opt.bin"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="lite0", choices=["lite0", "ocr"])
+    ap.add_argument("--method", default="auto")
+    ap.add_argument("--correct", default="bias", help="bias, round, bias,round or none")
+    ap.add_argument("--table", help="a table file instead of our calibration")
+    ap.add_argument("--adjust", help="with --table: its weights-adjustment file")
+    ap.add_argument("--target", default="0.99")
+    ap.add_argument("--metric", default="agreement", choices=["agreement", "cosine"])
+    ap.add_argument("--rank", default="both", choices=["both", "float_one", "quantize_one"])
+    ap.add_argument("--rank-images", type=int, default=16)
+    ap.add_argument("--search", default="fast", choices=["fast", "exact"])
+    ap.add_argument("--thread", type=int, default=2)
+    ap.add_argument("--out")
+    args = ap.parse_args()
     folder = tempfile.mkdtemp(prefix="bench_mixed-")
-    table = read_table(make_table(graph, args, folder))
-    calib = calib_samples(graph, args.thread)
-    paths = common.list_paths("eval.txt")
-    evals, labels = common.eval_inputs(paths, args.thread), common.labels_for(paths)
-    fp_pred = predictions(graph, evals, args.thread, False)
-    int8_pred = predictions(quantize_graph(graph, table)[0], evals, args.thread, True)
-    if args.plot:
-        plot(graph, table, calib, args)
-
-    start = time.perf_counter()
-    fp_net = Net.from_graph(graph)
-    fp_net.opt.num_threads = args.thread
-    reference = reference_outputs(fp_net, calib)
-    mode = "fast" if args.search == "fast" else True
-    trials = Trials(graph, table, calib, reference, args.thread, mode)
-    verify = Trials(graph, table, calib, reference, args.thread) if mode == "fast" else None
-    rank_trials = trials if args.rank_images >= calib.count else \
-        Trials(graph, table, *subset(calib, reference, args.rank_images), args.thread, mode)
-    modes = ("float_one", "quantize_one") if args.rank == "both" else (args.rank,)
-    found = sensitivity(rank_trials, modes, progress)
-    order = ranking(found, modes[-1])
-    prepared = time.perf_counter() - start
-    rows = []
+    model = (Lite0 if args.model == "lite0" else Ocr)(args, folder)
+    path, adjust = make_table(model, args, folder)
+    table = read_table(path)
+    fp_score, fp_pred = model.score(model.graph, False, args.thread)
+    int8_score, int8_pred = model.score(quantize_graph(model.graph, table, adjust)[0], "sim", args.thread)
+    rows, state = [], {}
     for target in [float(t) for t in args.target.split(",")]:
-        t0, runs = time.perf_counter(), trials.runs + (verify.runs if verify else 0)
-        result, used = best_mixed(trials, found, modes, target, verify)
-        text = mixed_table_text(open(table.path).read(), table, result, found, used, calib.count)
-        path = args.out or os.path.join(folder, "mixed-%g.table" % target)
-        with atomic_open(path, "w") as f:
+        result, order, seconds = search(model, table, adjust, args, target, state)
+        text = mixed_table_text(open(path).read(), table, result, state["found"], order, state["counts"][0])
+        out = args.out or os.path.join(folder, "mixed-%g.table" % target)
+        with atomic_open(out, "w") as f:
             f.write(text)
-        searched = time.perf_counter() - t0
-        mixed_pred = predictions(quantize_graph(graph, read_table(path))[0], evals, args.thread, True)
-        rows.append((target, result, mixed_pred, prepared + searched if not rows else searched,
-                     trials.runs + (verify.runs if verify else 0) - runs))
+        mixed = quantize_graph(model.graph, read_table(out), adjust)[0]
+        score, pred = model.score(mixed, "sim", args.thread)
+        rows.append((target, result, score, pred, seconds + (state["prepared"] if not rows else 0), len(order)))
+    print_table(model, args, path, fp_score, fp_pred, int8_score, int8_pred, rows, state)
 
-    n = len(labels)
-    top1 = lambda pred: 100.0 * np.mean(pred == labels)  # noqa: E731
+
+def print_table(model, args, path, fp_score, fp_pred, int8_score, int8_pred, rows, state):
     agree = lambda pred: 100.0 * np.mean(pred == fp_pred)  # noqa: E731
-    print("EfficientNet-Lite0, table %s, rank=%s, search=%s (confirmed exact), %d threads; mixed precision on calib.txt (%d images), "
-          "top-1 on eval.txt (%d images)" % (os.path.basename(table.path), args.rank, args.search, args.thread, calib.count, n))
-    print("sensitivity (%s) on %d calib images: %d layers, %.1f s (including the one fp32 pass); top 5 by %s: %s"
-          % (args.rank, found[order[0]].baseline.samples, len(order), prepared, modes[-1],
-             ", ".join(order[:5])))
-    print("%-8s %-10s %8s %8s %8s %8s %8s %13s %8s %7s" % ("target", "", "top-1", "vs fp32", "agree",
-                                                           "cos", "kept", "% float", "time s", "trials"))
-    print("%-8s %-10s %8.2f %8s %8s %8s %8s %13s %8s %7s" % ("-", "fp32", top1(fp_pred), "", "", "", "", "", "", ""))
-    print("%-8s %-10s %8.2f %+8.2f %8.2f %8.4f %8s %13s %8s %7s" % ("-", "int8", top1(int8_pred),
-          top1(int8_pred) - top1(fp_pred), agree(int8_pred), (verify or trials).all_int8().score, "0", "", "", ""))
-    for target, result, pred, seconds, runs in rows:
-        print("%-8g %-10s %8.2f %+8.2f %8.2f %8.4f %8s %13s %8.1f %7d" % (
-            target, "mixed" + ("" if result.met else "(miss)"), top1(pred), top1(pred) - top1(fp_pred), agree(pred),
-            result.after.score, "%d/%d" % (len(result.float_layers), len(order)),
-            "%.1f%%" % (100.0 * len(result.float_layers) / len(order)), seconds, runs))
-        print("         kept float (%s ranking): %s" % (result.ranking, ", ".join(result.float_layers) or "-"))
+    what = "top-1" if args.model == "lite0" else "exact"
+    print("\n".join(common.machine_header(args.thread)))
+    search_n, held_n = state["counts"]
+    print("%s, table %s%s, metric=%s rank=%s search=%s (confirmed in ncnn's arithmetic), %d threads" % (
+        model.name, os.path.basename(path), " + adjustments" if args.correct not in (None, "", "none") and not args.table
+        else "", args.metric, args.rank, args.search, args.thread))
+    print("search on %d calibration samples, %d held apart; ranking from cached activations on %d of them in %.1f s; "
+          "%s and agreement on the %d evaluation samples (never searched on)"
+          % (search_n, held_n, state["rank_samples"], state["prepared"], what, len(fp_pred)))
+    print("| %-16s | %7s | %8s | %8s | %-30s | %-30s | %9s | %7s |" % (
+        "model", what, "vs fp32", "agree %", "search samples", "held-apart samples", "float", "time s"))
+    print("|%s|" % "|".join("-" * w for w in (18, 9, 10, 10, 32, 32, 11, 9)))
+    print("| %-16s | %7.2f | %8s | %8s | %-30s | %-30s | %9s | %7s |" % ("fp32", 100 * fp_score, "", "", "", "", "", ""))
+    first = rows[0][1]
+    print("| %-16s | %7.2f | %+8.2f | %8.2f | %-30s | %-30s | %9s | %7s |" % (
+        "all int8", 100 * int8_score, 100 * (int8_score - fp_score), agree(int8_pred), _short(first.before),
+        _short(first.held_before), "0", ""))
+    for target, result, score, pred, seconds, total in rows:
+        print("| %-16s | %7.2f | %+8.2f | %8.2f | %-30s | %-30s | %9s | %7.1f |" % (
+            "mixed %g%s" % (target, "" if result.met else " (miss)"), 100 * score, 100 * (score - fp_score), agree(pred),
+            _short(result.after), _short(result.held_after), "%d/%d" % (len(result.float_layers), total), seconds))
+        print("  kept float (%s ranking): %s" % (result.ranking, ", ".join(result.float_layers) or "-"))
+
+
+def _short(trial):
+    """'agree 97.33% cos 0.9912' of a trial."""
+    return "agree %.2f%% cos %.4f" % (100 * trial.agreement, trial.cosine) if trial is not None else "-"
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ def ncnn_net(param, binfile, int8=False, threads=2, packing=True):
     net.opt.use_vulkan_compute = False
     net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
     net.opt.use_bf16_storage = False
-    net.opt.use_int8_inference = int8
+    net.opt.use_int8_inference = bool(int8)     # ours may say "fast", "exact" or "sim"
     net.opt.use_packing_layout = packing
     net.opt.num_threads = threads
     if net.load_param(str(param)) != 0 or net.load_model(str(binfile)) != 0:
@@ -163,3 +163,41 @@ def scores(logits, labels, reference=None):
         result.update(agree=float(np.mean(logits.argmax(1) == reference.argmax(1))),
                       cos_mean=float(cos.mean()), cos_min=float(cos.min()))
     return result
+
+
+SIMD_FLAGS = ("sse4_2", "avx", "fma", "f16c", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
+              "avx512_bf16", "avx512_fp16", "amx_int8")
+
+
+def cpu_flags():
+    """(CPU model name, set of /proc/cpuinfo flags); empty flags off Linux."""
+    import platform
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return model, flags
+
+
+def machine_header(threads):
+    """The lines every benchmark prints first: CPU model and SIMD flags, versions, load average."""
+    import platform
+    import onnxruntime
+    model, flags = cpu_flags()
+    versions = "python %s, numpy %s, onnxruntime %s" % (platform.python_version(), np.__version__,
+                                                         onnxruntime.__version__)
+    try:
+        import ncnn
+        versions += ", pip ncnn %s" % ncnn.__version__
+    except ImportError:
+        pass
+    return ["CPU: %s, %d logical CPUs; flags: %s" % (model, os.cpu_count() or 1,
+                                                     " ".join(f for f in SIMD_FLAGS if f in flags) or "(unknown)"),
+            "threads: %s; %s; load average %s" % (threads, versions, "%.2f %.2f %.2f" % os.getloadavg())]

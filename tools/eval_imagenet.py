@@ -1,13 +1,13 @@
 """Evaluate EfficientNet-Lite0 int8 on ImageNet-sample eval.txt: top-1 / top-5, top-1 agreement and
 logit cosine vs fp32, per calibration method. Prints one table; never fails a build.
 
-    python tools/eval_imagenet.py [--methods kl,aciq,eq,minmax,percentile,mse,ncnn-kl,ncnn-aciq]
-                                  [--limit N] [--thread 2] [--no-ncnn] [--keep DIR]
+    python tools/eval_imagenet.py [--methods kl,aciq,eq,minmax,percentile,mse,auto,auto+bias,auto+bias+round,
+                                             ncnn-kl,ncnn-aciq] [--limit N] [--thread 2] [--no-ncnn] [--keep DIR]
 
 fp32 model: ../shared/reference/lite0/lite0-opt.{param,bin} (the real ncnnoptimize output, from which
 the real ncnn tables were made). Each method `m` runs the user flow: `python -m ncnnlike.cli.model2table`
-on calib.txt (100 images, model2table's ncnn preprocessing, thread=2, method=m), then
-`python -m ncnnlike.cli.model2int8`. `ncnn-kl` / `ncnn-aciq` convert the real ncnn2table tables
+on calib.txt (100 images, model2table's ncnn preprocessing, thread=2, method=m; `m+bias`, `m+round`,
+`m+bias+round` add correct=... adjust=...), then `python -m ncnnlike.cli.model2int8` (adjust=). `ncnn-kl` / `ncnn-aciq` convert the real ncnn2table tables
 (lite0-kl.table, lite0-aciq.table) with our model2int8. Every int8 model runs in our int8 runtime
 (scored) and, unless --no-ncnn, in pip ncnn with one thread (column "pip ncnn top-1"). Evaluation uses the README
 preprocessing (tools/common.eval_input). Targets come from ../shared/reference/lite0/eval_summary.json
@@ -21,12 +21,15 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from tools import common  # noqa: E402
 
-OUR_METHODS = ["kl", "aciq", "eq", "minmax", "percentile", "mse"]
+OUR_METHODS = ["kl", "aciq", "eq", "minmax", "percentile", "mse", "auto", "auto+bias", "auto+bias+round"]
+CORRECTIONS = ("bias", "round")
 NCNN_TABLES = {"ncnn-kl": "lite0-kl.table", "ncnn-aciq": "lite0-aciq.table"}
 TOP1_MARGIN = 0.005  # DESIGN quality bar: best int8 top-1 within 0.5 pt of fp32
 
@@ -40,18 +43,28 @@ def run_cli(name, args):
     return time.perf_counter() - t0
 
 
-def make_table(method, listfile, folder, thread):
-    """Our model2table on calib.txt with ncnn2table's preprocessing: (table path, seconds)."""
-    table = os.path.join(folder, "lite0-%s.table" % method)
+def known(name):
+    """A method of ours, optionally with +bias / +round, or a real ncnn table."""
+    parts = name.split("+")
+    return name in NCNN_TABLES or (parts[0] in OUR_METHODS and all(p in CORRECTIONS for p in parts[1:]))
+
+
+def make_table(name, listfile, folder, thread):
+    """Our model2table on calib.txt with ncnn2table's preprocessing: (table path, adjust args, seconds)."""
+    parts, tag = name.split("+"), name.replace("+", "-")
+    table = os.path.join(folder, "lite0-%s.table" % tag)
+    adjust = ["adjust=" + os.path.join(folder, "lite0-%s.adjust" % tag)] if len(parts) > 1 else []
+    correct = ["correct=" + ",".join(parts[1:])] if adjust else []
     seconds = run_cli("model2table", [common.FP32_PARAM, common.FP32_BIN, listfile, table, *common.CALIB_OPTIONS,
-                                      "thread=%d" % thread, "method=" + method])
-    return table, seconds
+                                      "thread=%d" % thread, "method=" + parts[0], *correct, *adjust])
+    return table, adjust, seconds
 
 
-def make_int8(name, table, folder):
-    """Our model2int8 CLI on the fp32 model with `table` -> (param, bin)."""
-    param, binfile = (os.path.join(folder, "lite0-int8-%s.%s" % (name, ext)) for ext in ("param", "bin"))
-    run_cli("model2int8", [common.FP32_PARAM, common.FP32_BIN, param, binfile, table])
+def make_int8(name, table, folder, adjust=()):
+    """Our model2int8 CLI on the fp32 model with `table` (and adjust=) -> (param, bin)."""
+    tag = name.replace("+", "-")
+    param, binfile = (os.path.join(folder, "lite0-int8-%s.%s" % (tag, ext)) for ext in ("param", "bin"))
+    run_cli("model2int8", [common.FP32_PARAM, common.FP32_BIN, param, binfile, table, *adjust])
     return param, binfile
 
 
@@ -63,6 +76,7 @@ def evaluate(param, binfile, int8, inputs, labels, reference, args):
         # one thread: same results, and pip ncnn's OpenMP threads crawl when other jobs share the cores
         ncnn_logits = common.ncnn_logits(common.ncnn_net(param, binfile, int8, threads=1), inputs)
         result["ncnn_top1"] = common.topk_hits(ncnn_logits, labels, 1)
+        result["ncnn_agree"] = float(np.mean(ncnn_logits.argmax(1) == logits.argmax(1)))
     return logits, result
 
 
@@ -74,8 +88,9 @@ def row(name, source, r, calib_s=None):
     cos = "-" if "cos_mean" not in r else "%.4f (%.4f)" % (r["cos_mean"], r["cos_min"])
     agree = pct(r.get("agree"))
     calib = "-" if calib_s is None else "%.1f" % calib_s
-    return "| %-10s | %-22s | %6s | %6s | %8s | %-17s | %14s | %7s |" % (
-        name, source, pct(r["top1"]), pct(r["top5"]), agree, cos, pct(r.get("ncnn_top1")), calib)
+    return "| %-16s | %-22s | %6s | %6s | %8s | %-17s | %14s | %10s | %7s |" % (
+        name, source, pct(r["top1"]), pct(r["top5"]), agree, cos, pct(r.get("ncnn_top1")), pct(r.get("ncnn_agree")),
+        calib)
 
 
 def target_lines(results, reference, n):
@@ -111,7 +126,7 @@ def parse_args():
     ap.add_argument("--keep", default=None, help="write tables and int8 models to this folder and keep them")
     args = ap.parse_args()
     args.methods = [m for m in args.methods.split(",") if m]
-    unknown = [m for m in args.methods if m not in OUR_METHODS and m not in NCNN_TABLES]
+    unknown = [m for m in args.methods if not known(m)]
     if unknown:
         ap.error("unknown method(s) %s" % ", ".join(unknown))
     return args
@@ -131,19 +146,22 @@ def main():
         os.makedirs(folder, exist_ok=True)
         listfile = common.write_list(common.list_paths("calib.txt"), tmp, "calib-abs.txt")
         for method in args.methods:
+            adjust = []
             if method in NCNN_TABLES:
                 table, calib_s, source = os.path.join(common.LITE0, NCNN_TABLES[method]), None, NCNN_TABLES[method]
             else:
-                table, calib_s = make_table(method, listfile, folder, args.thread)
+                table, adjust, calib_s = make_table(method, listfile, folder, args.thread)
                 source = "model2table calib.txt"
-            param, binfile = make_int8(method, table, folder)
-            _, results[method] = evaluate(param, binfile, True, inputs, labels, reference_logits, args)
+            param, binfile = make_int8(method, table, folder, adjust)
+            _, results[method] = evaluate(param, binfile, "sim", inputs, labels, reference_logits, args)
             lines.append(row(method, source, results[method], calib_s))
             sys.stderr.write(lines[-1] + "\n")
+    print("\n".join(common.machine_header(args.thread)))
     print("EfficientNet-Lite0 on eval.txt (%d images), README preprocessing, %d threads; int8 = our model2int8 "
-          "output in our int8 runtime; agree/cos vs our fp32" % (len(paths), args.thread))
-    print("| model      | table                  | top-1  | top-5  | agree %  | cos mean (min)    | pip ncnn top-1 | calib s |")
-    print("|------------|------------------------|--------|--------|----------|-------------------|----------------|---------|")
+          "output in our runtime (sim: ncnn's int8 arithmetic); agree/cos vs our fp32; pip=ours: top-1 of pip "
+          "ncnn equals ours" % (len(paths), args.thread))
+    print("| model            | table                  | top-1  | top-5  | agree %  | cos mean (min)    | pip ncnn top-1 | pip=ours % | calib s |")
+    print("|------------------|------------------------|--------|--------|----------|-------------------|----------------|------------|---------|")
     print("\n".join(lines))
     print("\n".join(target_lines(results, reference, len(paths))))
 

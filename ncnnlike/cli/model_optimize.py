@@ -4,14 +4,16 @@
 
 flag: 0 stores tagged weights as fp32, 1 or 65536 as fp16 (raw buffers stay fp32); any other
 integer means fp32, as ncnnoptimize's atoi; a non-integer is an error. One log line per rewrite on
-stderr, as ncnnoptimize. An int8 model is refused. Both output files appear only when complete.
+stderr, as ncnnoptimize. An int8 model is refused, and so is a model with shaped inputs that our
+runtime cannot lower. Both output files appear only when complete, never over an input.
 """
 import sys
 
 import numpy as np
 
-from ncnnlike.cli.common import run_main
+from ncnnlike.cli.common import check_lowerable, parse_int, run_main
 from ncnnlike.errors import NcnnlikeError
+from ncnnlike.io.atomic import check_outputs
 from ncnnlike.io.model import load_model, save_model
 from ncnnlike.layers.base import weight_specs
 from ncnnlike.passes import check_float, optimize
@@ -24,8 +26,8 @@ FP16_FLAGS = (1, 65536)
 def parse_flag(text):
     """The storage flag: True for fp16 (1 or 65536), False for fp32 (any other integer)."""
     try:
-        return int(text.strip()) in FP16_FLAGS
-    except ValueError:
+        return parse_int(text, "flag") in FP16_FLAGS
+    except NcnnlikeError:
         raise NcnnlikeError("flag '%s': expected an integer (0 = fp32, 1 or 65536 = fp16 weights)" % text) from None
 
 
@@ -47,6 +49,7 @@ def _main(argv):
         raise NcnnlikeError("expected 5 to 7 arguments, got %d (%s)" % (len(argv), USAGE))
     in_param, in_bin, out_param, out_bin, flag = argv[:5]
     fp16 = parse_flag(flag)
+    check_outputs([out_param, out_bin], [in_param, in_bin])
     cutstart = argv[5] if len(argv) > 5 else None
     cutend = argv[6] if len(argv) > 6 else None
     graph = load_model(in_param, in_bin)
@@ -58,6 +61,7 @@ def _main(argv):
         apply_cut(graph, keep, _log)
     if not fp16:
         widen_float16(graph)
+    check_lowerable(graph)   # also the graphs shape_inference skips (host layers)
     save_model(graph, out_param, out_bin, fp16=fp16)
     _log("model-optimize: %d layers -> %d layers, %d rewrites, %s weights"
          % (layers_before, len(graph.layers), len(rewrites), "fp16" if fp16 else "fp32"))

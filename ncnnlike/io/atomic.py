@@ -1,14 +1,99 @@
-"""Atomic file output: write to a temporary file in the target's folder, then rename over it.
+"""Safe file output: temp file in the target's folder, fsync, rename; never over an input or a non-file.
 
-DESIGN principle 5: a failed write never leaves a partial or stale-looking output file.
-`atomic_files` commits several files together (a .param and its .bin): if anything fails,
-none of them is left.
+DESIGN principle 5: a failed or killed write never leaves a partial file, and never a .param from
+one run beside a .bin from another. `atomic_files(a, b, ...)` writes every file to a temporary
+file next to its target and fsyncs them all; only then is the pair committed:
+
+  1. the old first target (the .param: the file a reader opens first) is removed,
+  2. the other targets are renamed into place, then the first one, last,
+  3. the folders are fsynced.
+
+A kill at any point leaves either the old pair, or the new pair, or a lone file without its
+.param, never a mismatched pair. Temporary files carry the writer's pid (.<name>.<pid>.<random>.tmp):
+they are removed on every exit Python sees (errors, Ctrl-C, SIGTERM via the CLI), and the next write
+to the same target removes those of writers that no longer run (SIGKILL).
+
+`check_outputs(outputs, inputs)` refuses, before any work is done, an output that names an input
+or another output (also through a hard or symbolic link), or that exists and is not a regular file:
+a rename would replace a symlink, a FIFO or /dev/null itself with a regular file.
 """
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 
 from ncnnlike.errors import NcnnlikeError
+
+TEMP_SUFFIX = ".tmp"
+_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _reason(e):
+    return e.strerror or str(e)
+
+
+def _kind(mode):
+    """What a non-regular file is, or None for a regular file."""
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def check_target(path):
+    """`path` may be written: its folder exists and it is absent or a regular file (not a link)."""
+    if not isinstance(path, str) or not path:
+        raise NcnnlikeError("output path %r: expected a file name" % (path,))
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise NcnnlikeError("%s: cannot write: folder %s does not exist" % (path, folder))
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise NcnnlikeError("%s: cannot write: %s" % (path, _reason(e))) from None
+    kind = _kind(mode)
+    if kind:
+        raise NcnnlikeError("%s: is %s, not a regular file: refusing to replace it (write to a new file name)"
+                            % (path, kind))
+
+
+def _identity(path):
+    """(real folder + name, (device, inode) or None): two paths with equal parts are one file."""
+    real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+    try:
+        st = os.stat(path)
+        return os.path.realpath(real), (st.st_dev, st.st_ino)
+    except OSError:
+        return os.path.realpath(real), None
+
+
+def _same(a, b):
+    return a[0] == b[0] or (a[1] is not None and a[1] == b[1])
+
+
+def check_outputs(outputs, inputs=()):
+    """Refuse outputs that are inputs, repeat each other, or exist as anything but a regular file."""
+    outputs = [p for p in outputs if p is not None]
+    seen = []
+    for path in outputs:
+        check_target(path)
+        ident = _identity(path)
+        for other, other_ident in seen:
+            if _same(ident, other_ident):
+                raise NcnnlikeError("output %s and output %s are the same file: give two different names"
+                                    % (other, path))
+        seen.append((path, ident))
+    for source in inputs:
+        if source is None:
+            continue
+        source_ident = _identity(source)
+        for path, ident in seen:
+            if _same(ident, source_ident):
+                raise NcnnlikeError("output %s is the input %s: refusing to overwrite an input" % (path, source))
 
 
 def _umask():
@@ -18,13 +103,43 @@ def _umask():
     return mask
 
 
+def _temp_prefix(path):
+    return "." + os.path.basename(path) + "."
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_temps(path):
+    """Delete temp files of `path` left by writers that were killed (their pid no longer runs)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = _temp_prefix(path)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
+                continue
+            pid = name[len(prefix):].split(".", 1)[0]
+            if pid.isascii() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                _remove(os.path.join(folder, name))
+
+
 def _temp_path(path):
     """Create an empty temporary file next to `path`, with the mode a plain open() would give."""
+    check_target(path)
+    remove_stale_temps(path)
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="%s%d." % (_temp_prefix(path), os.getpid()),
+                                   suffix=TEMP_SUFFIX)
     except OSError as e:
-        raise NcnnlikeError("%s: cannot write: %s" % (path, e.strerror or e)) from None
+        raise NcnnlikeError("%s: cannot write: %s" % (path, _reason(e))) from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())
     return tmp
@@ -35,41 +150,58 @@ def _remove(path):
         os.remove(path)
 
 
+def _fsync_file(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder):
+    """Make the renames durable; some file systems cannot fsync a folder, which is fine."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_files(*paths):
-    """Yield one temporary path per target; on success rename each onto its target, else delete all.
-
-    If a later rename fails, targets already renamed are removed too, so that no half pair is left.
-    """
+    """Yield one temporary path per target; on success commit them as a pair (module docstring),
+    else delete them all. The first path is the commit point: it appears last."""
     temps = []
     try:
         for path in paths:
             temps.append(_temp_path(path))
         yield list(temps)
+        for tmp in temps:
+            _fsync_file(tmp)
+        _commit(list(paths), temps)
     except OSError as e:
+        raise NcnnlikeError("%s: cannot write: %s" % (e.filename or paths[0], _reason(e))) from None
+    finally:
         for tmp in temps:
             _remove(tmp)
-        raise NcnnlikeError("%s: cannot write: %s" % (e.filename or paths[0], e.strerror or e)) from None
-    except BaseException:
-        for tmp in temps:
-            _remove(tmp)
-        raise
-    _commit(list(paths), temps)
 
 
 def _commit(paths, temps):
-    """Rename temps onto their targets in order; undo everything on the first failure."""
-    done = []
-    for path, tmp in zip(paths, temps):
-        try:
-            os.replace(tmp, path)
-        except OSError as e:
-            for p in done:
-                _remove(p)
-            for t in temps[len(done):]:
-                _remove(t)
-            raise NcnnlikeError("%s: cannot write: %s" % (path, e.strerror or e)) from None
-        done.append(path)
+    """Remove the old first target, rename the others into place, then the first one."""
+    for path in paths:
+        check_target(path)
+    try:
+        os.remove(paths[0])
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise
+    for path, tmp in list(zip(paths, temps))[1:] + [(paths[0], temps[0])]:
+        os.replace(tmp, path)
+    for folder in {os.path.dirname(os.path.abspath(p)) for p in paths}:
+        _fsync_folder(folder)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,9 @@ import warnings
 from ncnnlike.errors import NcnnlikeError, NcnnlikeWarning
 from ncnnlike.graph import Graph, Layer
 from ncnnlike.io.atomic import atomic_files
+from ncnnlike.io.paths import input_path
 from ncnnlike.layers.base import Link, explicit_params, layer_module
+from ncnnlike.layers.checks import check_layer
 from ncnnlike.paramdict import (ARRAY_KEY_BASE, MAX_PARAM_ID, SHAPE_HINT_ID, ParamDict,
                                 check_value_token, f32, format_param)
 
@@ -26,6 +28,7 @@ FLOAT_RE = re.compile(r"[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE][+-]?[0-9]+)?")
 
 def read_param(path):
     """Parse a .param file into a Graph (weights empty); raise NcnnlikeError on anything ncnn misreads."""
+    path = input_path(path, ".param")
     rows = [(i + 1, line) for i, line in enumerate(_read_text(path).split("\n")) if line.strip(SPACES)]
     if not rows:
         raise NcnnlikeError("%s:1: empty file, expected the magic number %d" % (path, MAGIC))
@@ -119,7 +122,9 @@ def _parse_layer(where, line):
                                 % (where, text[:24], MAX_NAME))
     params, hints = _parse_params(where, rest[n_names:], nt)
     _check_kinds(where, name, module.PARAMS, params)
-    return Layer(type_, name, names[:nb], names[nb:], params, {}, hints)
+    layer = Layer(type_, name, names[:nb], names[nb:], params, {}, hints)
+    check_layer(layer, where)
+    return layer
 
 
 def _parse_params(where, tokens, top_count):
@@ -272,9 +277,11 @@ def _check_kinds(where, name, schema, params):
 
 
 def _check_graph(path, rows, layers, counts_line, blob_count):
-    """Unique layer names, every bottom produced earlier, every top produced once, enough blobs."""
+    """Unique layer names, every bottom produced earlier, every top produced once, enough blobs; a
+    blob read by two layers is a warning (ncnn frees it after one: the writer refuses it)."""
     names = {}
     producer = {}
+    consumer = {}
     for (lineno, _), layer in zip(rows, layers):
         where = "%s:%d: layer %s" % (path, lineno, layer.name)
         if layer.name in names:
@@ -283,6 +290,10 @@ def _check_graph(path, rows, layers, counts_line, blob_count):
         for b in layer.bottoms:
             if b not in producer:
                 raise NcnnlikeError("%s: bottom blob '%s' is used before any layer produces it" % (where, b))
+            if consumer.setdefault(b, layer.name) != layer.name:
+                warnings.warn(NcnnlikeWarning("%s: blob '%s' is also a bottom of layer %s: ncnn frees a blob after "
+                                              "its first reader, so extracting both fails there; a writer will "
+                                              "refuse this graph (insert a Split layer)" % (where, b, consumer[b])))
         for t in layer.tops:
             if t in producer:
                 raise NcnnlikeError("%s: top blob '%s' is already produced by layer %s" % (where, t, producer[t]))
@@ -293,26 +304,61 @@ def _check_graph(path, rows, layers, counts_line, blob_count):
 
 
 def param_text(graph):
-    """The .param text exactly as ncnn's ModelWriter prints it (spec 1.1, 1.3, 1.4)."""
+    """The .param text exactly as ncnn's ModelWriter prints it (spec 1.1, 1.3, 1.4); a graph that
+    ncnn would refuse (a layer's params, a value outside 32 bits, a blob used before it is made)
+    is an error instead of a file."""
+    _check_writable_graph(graph)
     lines = [str(MAGIC), "%d %d" % (len(graph.layers), len(graph.blob_names()))]
     for layer in graph.layers:
         for text in [layer.type, layer.name] + list(layer.bottoms) + list(layer.tops):
             if not text or len(text) > MAX_NAME or any(ch in SPACES for ch in text):
                 raise NcnnlikeError("layer %s: name '%s' must be 1..%d characters without whitespace"
                                     % (layer.name, text, MAX_NAME))
+        check_layer(layer)
         parts = ["%-24s %-24s %d %d" % (layer.type, layer.name, len(layer.bottoms), len(layer.tops))]
         parts += [" " + blob for blob in list(layer.bottoms) + list(layer.tops)]
         hints = layer.shape_hints
         if hints and len(hints) == len(layer.tops) and all(h is not None for h in hints):
             flat = [int(v) for h in hints for v in h]
+            if any(v < 0 or v >= 2**31 for v in flat):
+                raise NcnnlikeError("layer %s: shape hints %s hold a size ncnn cannot use" % (layer.name, hints))
             parts.append(" %d=%s" % (SHAPE_HINT_KEY, ",".join(str(v) for v in [len(flat)] + flat)))
         for pid, value in explicit_params(layer):
             if isinstance(value, str) and ('"' in value or len(value) > MAX_STRING):
                 raise NcnnlikeError("layer %s: string param %d must be at most %d characters without '\"'"
                                     % (layer.name, pid, MAX_STRING))
+            _check_int32(layer, pid, value)
             parts.append(" " + format_param(pid, value))
         lines.append("".join(parts))
     return "\n".join(lines) + "\n"
+
+
+def _check_int32(layer, pid, value):
+    """An int param (or array element) ncnn's %d reads back: -2^31 .. 2^31-1."""
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, int) and not isinstance(v, bool) and not -2**31 <= v < 2**31:
+            raise NcnnlikeError("layer %s (%s): param %d = %d does not fit the 32-bit int ncnn reads"
+                                % (layer.name, layer.type, pid, v))
+
+
+def _check_writable_graph(graph):
+    """Unique layer names; every bottom made by an earlier layer and read by one layer; every top
+    made once (as the reader)."""
+    names, producer, consumer = set(), set(), {}
+    for layer in graph.layers:
+        if layer.name in names:
+            raise NcnnlikeError("layer %s: two layers have this name" % layer.name)
+        names.add(layer.name)
+        for b in layer.bottoms:
+            if b not in producer:
+                raise NcnnlikeError("layer %s: bottom blob '%s' is used before any layer produces it" % (layer.name, b))
+            if consumer.setdefault(b, layer.name) != layer.name:
+                raise NcnnlikeError("layer %s: blob '%s' is already a bottom of layer %s: ncnn needs a Split"
+                                    % (layer.name, b, consumer[b]))
+        for t in layer.tops:
+            if t in producer:
+                raise NcnnlikeError("layer %s: top blob '%s' is produced twice" % (layer.name, t))
+            producer.add(t)
 
 
 def save_param_text(text, path):

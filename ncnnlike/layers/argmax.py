@@ -19,6 +19,7 @@ import onnx
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "ArgMax"
 
@@ -45,3 +46,12 @@ def lower(layer, p, ctx):
     y = ctx.op("Concat", rows, axis=1) if len(rows) > 1 else index
     out = (len(rows), p.topk)
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(out))]), out)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.flag(p, "out_max_val")
+    checks.positive(p, "topk")

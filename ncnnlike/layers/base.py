@@ -5,10 +5,11 @@ A layer module (ncnnlike/layers/<name>.py) defines:
   PARAMS  a tuple of Param, in the order ncnn's ModelWriter writes them
   weights(p) -> list of WeightSpec in .bin order, from the resolved params `p`   (optional)
   lower(layer, p, ctx) -> None: emit ONNX nodes for the layer (see ncnnlike/layers/lowering.py)
-and calls nothing itself: the registry imports every module in this package.
+and calls nothing itself. TYPE / TYPES must be a literal at the top level of the module: the
+registry reads them from the source (registry_index.py) and imports a module only when its type is
+first looked up, so that start-up costs nothing for the types a model does not use.
 """
 import importlib
-import pkgutil
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -41,16 +42,11 @@ _REGISTRY = {}
 
 
 def registry():
-    """ncnn type name -> layer module, importing all layer modules on first use."""
+    """ncnn type name -> layer module, a mapping that imports a module when its type is first looked up."""
+    global _REGISTRY
     if not _REGISTRY:
-        import ncnnlike.layers as pkg
-        for info in pkgutil.iter_modules(pkg.__path__):
-            if info.name in ("base", "lowering", "activation"):
-                continue
-            module = importlib.import_module("ncnnlike.layers." + info.name)
-            for t in getattr(module, "TYPES", (getattr(module, "TYPE", None),)):
-                if t:
-                    _REGISTRY[t] = module
+        from ncnnlike.layers.registry_index import LazyRegistry
+        _REGISTRY = LazyRegistry()
     return _REGISTRY
 
 

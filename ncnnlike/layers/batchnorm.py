@@ -3,6 +3,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "BatchNorm"
 
@@ -43,3 +44,12 @@ def lower(layer, p, ctx):
     y = ctx.op("Mul", [ctx.bottom(layer), ctx.const(per_axis(b, len(shape)), layer.name + "_b")])
     y = ctx.op("Add", [y, ctx.const(per_axis(a, len(shape)), layer.name + "_a")])
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "channels")
+    checks.finite(p, 'eps')

@@ -1,6 +1,7 @@
 """Bias (spec 3): y = x + bias[q] per channel q (bias.cpp); a 1-D/2-D blob is one channel, so bias[0]."""
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "Bias"
 
@@ -26,3 +27,11 @@ def lower(layer, p, ctx):
     else:
         b = bias[:1].reshape((1,) * len(shape))
     ctx.top(layer, 0, ctx.op("Add", [ctx.bottom(layer), ctx.const(b, layer.name + "_b")]), shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "bias_data_size")

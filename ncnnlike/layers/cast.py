@@ -29,6 +29,7 @@ import onnx
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.packing import auto_elempack
+from ncnnlike.layers import checks
 
 TYPE = "Cast"
 
@@ -119,3 +120,11 @@ def lower(layer, p, ctx):
         raise NcnnlikeError("%s: cannot cast type %d to %d (1 fp32, 2 fp16, 3 int8, 4 bf16) on a%s blob: "
                             "ncnn has no such conversion or would misread the data"
                             % (where, p.type_from, p.type_to, "n int8" if quant is not None else " float"))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 0, 4, "type_from", "type_to")

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Clip"
 
@@ -17,3 +18,11 @@ PARAMS = (
 def lower(layer, p, ctx):
     y = ctx.op("Clip", [ctx.bottom(layer), ctx.const(np.float32(p.min)), ctx.const(np.float32(p.max))])
     ctx.top(layer, 0, y, ctx.in_shape(layer))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.finite(p, 'min', 'max')

@@ -1,14 +1,16 @@
 """Shared by Convolution1D/3D and ConvolutionDepthWise1D/3D: params, .bin buffers, and the lowering to
-ONNX Conv (static weights) or Gather + Einsum (dynamic_weight: the weights as the second bottom).
+ONNX Conv (static weights) or Gather + Einsum (dynamic_weight: the weights as the second bottom);
+the float lowering and the geometry checks also serve Convolution and ConvolutionDepthWise (rank 2,
+whose int8 paths live in int8.py).
 
-ncnn (convolution1d.cpp, convolution3d.cpp, convolutiondepthwise1d.cpp, convolutiondepthwise3d.cpp)
-borders the bottom (nd_geometry: explicit pads with pad_value, or SAME), then for each output
-position sums weight x value over the group's channels and the kernel, starting from the bias, and
-applies the fused activation. Weights are [num_output][channels / group][kd][kh][kw].
+ncnn (convolution.cpp, convolution1d.cpp, convolution3d.cpp and the depthwise twins) borders the
+bottom (nd_geometry: explicit pads with pad_value, or SAME), then for each output position sums
+weight x value over the group's channels and the kernel, starting from the bias, and applies the
+fused activation. Weights are [num_output][channels / group][kd][kh][kw].
 
-None of these types has int8: load_param never reads id 8 (int8_scale_term) and load_model reads
-only weight_data and bias_data, so an 8=... in a .param is ignored by ncnn; we ignore it too (the
-writer keeps it verbatim as an id outside the schema).
+None of the 1-D / 3-D types has int8: load_param never reads id 8 (int8_scale_term) and load_model
+reads only weight_data and bias_data, so an 8=... in a .param is ignored by ncnn; we ignore it too
+(the writer keeps it verbatim as an id outside the schema).
 """
 import numpy as np
 
@@ -92,20 +94,29 @@ def check_activation(layer, p):
                    % (p.activation_type, need, len(p.activation_params or [])))
 
 
-def spatial_bottom(ctx, layer, rank):
-    """(tensor, channels, sizes, lifted) of bottom 0: a 2-D (h, w) blob for the 1-D layers, a 4-D
-    (c, d, h, w) one for the 3-D layers, where a 3-D (c, h, w) blob runs as d = 1 like ncnn's Mat
-    (lifted: see nd_geometry.check_lifted_depth)."""
-    shape = ctx.in_shape(layer)
-    x = ctx.bottom(layer)
+BOTTOM_KINDS = {1: "a 2-D (h, w)", 2: "a 3-D (c, h, w)", 3: "a 4-D (c, d, h, w) or 3-D (c, h, w)"}
+
+
+def bottom_shape(ctx, layer, rank):
+    """(channels, sizes, lifted) of bottom 0: a 2-D (h, w) blob for the 1-D layers, a 3-D (c, h, w)
+    one for the 2-D layers, a 4-D (c, d, h, w) one for the 3-D layers, where a 3-D (c, h, w) blob
+    runs as d = 1 like ncnn's Mat (lifted: see nd_geometry.check_lifted_depth)."""
+    shape = tuple(ctx.in_shape(layer))
     lifted = rank == 3 and len(shape) == 3
     if lifted:
-        x = ctx.op("Unsqueeze", [x, ctx.ints([2])])
-        shape = (shape[0], 1) + tuple(shape[1:])
+        shape = (shape[0], 1) + shape[1:]
     if len(shape) != rank + 1:
-        want = "a 2-D (h, w)" if rank == 1 else "a 4-D (c, d, h, w) or 3-D (c, h, w)"
-        raise fail(layer, "expects %s bottom, got shape %s" % (want, tuple(shape)))
-    return x, shape[0], list(shape[1:]), lifted
+        raise fail(layer, "expects %s bottom, got shape %s" % (BOTTOM_KINDS[rank], shape))
+    return shape[0], list(shape[1:]), lifted
+
+
+def spatial_bottom(ctx, layer, rank):
+    """(tensor, channels, sizes, lifted) of bottom 0 (bottom_shape), the tensor (N, channels, *sizes)."""
+    channels, sizes, lifted = bottom_shape(ctx, layer, rank)
+    x = ctx.bottom(layer)
+    if lifted:
+        x = ctx.op("Unsqueeze", [x, ctx.ints([2])])
+    return x, channels, sizes, lifted
 
 
 def check_group(layer, channels, num_output, group):
@@ -117,12 +128,14 @@ def check_group(layer, channels, num_output, group):
         raise fail(layer, "group %d must divide channels %d and num_output %d" % (group, channels, num_output))
 
 
-def geometry(layer, axes, sizes, lifted=False):
-    """(borders, out sizes, crop/pad plan), ValueErrors turned into NcnnlikeError."""
+def geometry(layer, axes, sizes, lifted=False, packed=False):
+    """(borders, out sizes, crop/pad plan), ValueErrors turned into NcnnlikeError; `packed`: pip
+    ncnn pads this bottom channel-packed (nd_geometry.check_packed)."""
     try:
         geo.check_axes(axes)
         borders = geo.conv_borders(axes, sizes)
         geo.check_lifted_depth(borders, lifted)
+        geo.check_packed(borders, packed)
         return borders, geo.out_sizes(axes, sizes, borders), geo.crops_and_pads(axes, sizes, borders)
     except ValueError as exc:
         raise fail(layer, str(exc)) from None
@@ -136,18 +149,29 @@ def bordered(ctx, x, sizes, plan, pad_value):
     return x, [c[2] for c in plan] + [c[3] for c in plan]
 
 
-def lower_conv(ctx, layer, p, rank, group):
-    """Float convolution with static weights, `group` groups, bias and fused activation."""
+def checked_geometry(ctx, layer, p, rank, group, pack=4):
+    """(channels, sizes, axes, out sizes, crop/pad plan) of a static-weight convolution after
+    every check, emitting no node. `pack`: the channel multiple at which pip ncnn's x86 2-D kernels
+    pad the bottom packed (4 for float, 8 for int8; no 1-D layer gets a negative border and the
+    3-D layers have no x86 kernel)."""
     check_activation(layer, p)
-    x, channels, sizes, lifted = spatial_bottom(ctx, layer, rank)
+    channels, sizes, lifted = bottom_shape(ctx, layer, rank)
     check_group(layer, channels, p.num_output, group)
     axes = geo.axes_of(p, rank)
     kernel = [a.kernel for a in axes]
     if p.weight_data_size != p.num_output * (channels // group) * int(np.prod(kernel)):
         raise fail(layer, "weight_data_size %d is not num_output %d x channels %d / group %d x kernel %s"
                    % (p.weight_data_size, p.num_output, channels, group, "x".join(map(str, kernel))))
-    _, out, plan = geometry(layer, axes, sizes, lifted)
+    _, out, plan = geometry(layer, axes, sizes, lifted, packed=rank == 2 and channels % pack == 0)
+    return channels, sizes, axes, out, plan
+
+
+def lower_conv(ctx, layer, p, rank, group):
+    """Float convolution with static weights, `group` groups, bias and fused activation."""
+    channels, sizes, axes, out, plan = checked_geometry(ctx, layer, p, rank, group)
+    x, _, _, _ = spatial_bottom(ctx, layer, rank)
     x, pads = bordered(ctx, x, sizes, plan, p.pad_value)
+    kernel = [a.kernel for a in axes]
     w = layer.weight("weight_data").reshape([p.num_output, channels // group] + kernel)
     inputs = [x, ctx.const(w, layer.name + "_w")]
     if p.bias_term:

@@ -3,6 +3,7 @@ over a 4-D blob (c, d, h, w), lowered to ONNX Conv. A 3-D blob (c, h, w) runs as
 No dynamic_weight and no int8 in ncnn for this type. SAME_LOWER (-234) pads depth as SAME_UPPER,
 like ncnn (nd_geometry.same_borders). Geometry and lowering: conv_nd.py, nd_geometry.py."""
 from ncnnlike.layers import conv_nd
+from ncnnlike.layers import checks
 
 TYPE = "Convolution3D"
 PARAMS = conv_nd.PARAMS_3D
@@ -11,3 +12,9 @@ weights = conv_nd.weights
 
 def lower(layer, p, ctx):
     conv_nd.lower(layer, p, ctx, rank=3, group=1)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p)

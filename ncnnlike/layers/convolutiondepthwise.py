@@ -1,14 +1,14 @@
-"""ConvolutionDepthWise (spec 3): Convolution's params plus 7=group; float lowering to grouped ONNX Conv."""
-
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers import convolution
-from ncnnlike.layers.base import Param, WeightSpec
+"""ConvolutionDepthWise (spec 3): Convolution's params plus 7=group, lowered as Convolution (its
+geometry, checks and int8 dispatch: convolution.lower_2d) to a grouped ONNX Conv. group must divide
+channels and num_output (ncnn would silently drop the remainder)."""
+from ncnnlike.layers import conv_nd, convolution
+from ncnnlike.layers.base import WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "ConvolutionDepthWise"
 
 # ModelWriter order: 0 1 [11] 2 [12] 3 [13] 4 [14] [15] [16] 18 5 6 7 8 9 [-23310] 19
-PARAMS = tuple(p for q in convolution.PARAMS
-               for p in ((q, Param(7, "group", 1)) if q.id == 6 else (q,)))
+PARAMS = conv_nd.with_group(convolution.PARAMS)
 
 
 def weights(p):
@@ -30,22 +30,12 @@ def weights(p):
     return specs
 
 
-def check(layer, p, ctx):
-    """Reject what the float lowering cannot run: bad group, dynamic weight, int8 execution (float
-    weights with scales still run as float when use_int8_inference is off)."""
-    if p.group < 1 or p.num_output % p.group:
-        raise NcnnlikeError("layer %s (ConvolutionDepthWise): num_output %d is not a multiple of group %d"
-                            % (layer.name, p.num_output, p.group))
-    if p.dynamic_weight:
-        raise NcnnlikeError("layer %s (ConvolutionDepthWise): dynamic_weight=1 is not supported" % layer.name)
-    if len(ctx.in_shape(layer)) != 3:
-        raise NcnnlikeError("layer %s (ConvolutionDepthWise): expects a 3-D (c, h, w) bottom, got shape %s"
-                            % (layer.name, ctx.in_shape(layer)))
-
-
 def lower(layer, p, ctx):
-    check(layer, p, ctx)
-    from ncnnlike.layers.int8 import lower_int8, runs_int8
-    if runs_int8(layer, p, ctx):
-        return lower_int8(layer, p, ctx)
-    convolution.lower_conv(ctx, layer, p, p.group)
+    convolution.lower_2d(layer, p, ctx, p.group)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p, depthwise=True)
+    checks.one_of(p, "int8_scale_term", (0, 1, 2, 101, 102))

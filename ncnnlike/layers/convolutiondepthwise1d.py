@@ -4,6 +4,7 @@ convolution). dynamic_weight=1 takes the weights (num_output, h / group, kernel_
 ncnn refuses num_output % group != 0 at load; a group not dividing h it silently truncates: we refuse
 both. No int8 in ncnn for this type (conv_nd.py)."""
 from ncnnlike.layers import conv_nd
+from ncnnlike.layers import checks
 
 TYPE = "ConvolutionDepthWise1D"
 PARAMS = conv_nd.with_group(conv_nd.PARAMS_1D)
@@ -12,3 +13,9 @@ weights = conv_nd.weights
 
 def lower(layer, p, ctx):
     conv_nd.lower(layer, p, ctx, rank=1, group=p.group)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p, depthwise=True)

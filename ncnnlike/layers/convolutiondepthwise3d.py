@@ -4,6 +4,7 @@ d = 1). ncnn checks no group at all (it truncates channels / group): we refuse a
 divide channels and num_output. No dynamic_weight and no int8 in ncnn for this type. SAME_LOWER pads
 depth as SAME_UPPER, like ncnn (nd_geometry.same_borders)."""
 from ncnnlike.layers import conv_nd
+from ncnnlike.layers import checks
 
 TYPE = "ConvolutionDepthWise3D"
 PARAMS = conv_nd.with_group(conv_nd.PARAMS_3D)
@@ -12,3 +13,9 @@ weights = conv_nd.weights
 
 def lower(layer, p, ctx):
     conv_nd.lower(layer, p, ctx, rank=3, group=p.group)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p, depthwise=True)

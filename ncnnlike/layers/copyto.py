@@ -15,6 +15,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.squeeze import check_axes
+from ncnnlike.layers import checks
 
 TYPE = "CopyTo"
 
@@ -86,3 +87,13 @@ def lower(layer, p, ctx):
     window[tuple(slice(o, o + n) for o, n in zip(offsets, src))] = True
     y = ctx.op("Where", [ctx.const(window, "copyto_window"), padded, ctx.bottom(layer, 0)])
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (2, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.axes(p, "axes")
+    if p.axes:
+        checks.length(p, "starts", len(p.axes), len(p.axes))

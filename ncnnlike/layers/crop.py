@@ -5,6 +5,7 @@ Every form resolves to an offset and a size per ncnn axis; axes are in numpy ord
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Crop"
 
@@ -121,3 +122,12 @@ def lower(layer, p, ctx):
     y = ctx.op("Slice", [x, ctx.ints([offsets[i] for i in axes]), ctx.ints([offsets[i] + sizes[i] for i in axes]),
                          ctx.ints([i + 1 for i in axes])])
     ctx.top(layer, 0, y, tuple(sizes))
+
+
+BLOBS = ((1, 2), 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.axes(p, "axes")
+    checks.at_least(p, -1, "outw", "outh", "outd", "outc")

@@ -7,6 +7,7 @@ forward fail (-100), so it is refused here.
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "CumulativeSum"
 
@@ -25,3 +26,11 @@ def lower(layer, p, ctx):
                             % (layer.name, p.axis, dims))
     y = ctx.op("CumSum", [ctx.bottom(layer), ctx.const([axis + 1], "axis", dtype="int64")])
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, -4, 3, "axis")

@@ -1,9 +1,10 @@
-"""Shared by Deconvolution1D/3D and DeconvolutionDepthWise1D/3D: per-axis geometry, ncnn's border
-cut, and the lowering to ONNX ConvTranspose (static weights) or MatMul + one-hot ConvTranspose
-(dynamic_weight, weights as a second bottom).
+"""Shared by Deconvolution, Deconvolution1D/3D and their DeconvolutionDepthWise twins: per-axis
+geometry, ncnn's border cut, and the lowering to ONNX ConvTranspose (static weights) or MatMul +
+one-hot ConvTranspose (1-D dynamic_weight, weights as a second bottom).
 
-Per-axis lists are in ONNX spatial order: (w,) for the 1-D layers, (d, h, w) for the 3-D ones.
-ncnn (deconvolution1d.cpp, deconvolution3d.cpp and the depthwise twins) computes the full output
+Per-axis lists are in ONNX spatial order: (w,) for the 1-D layers, (h, w) for the 2-D ones,
+(d, h, w) for the 3-D ones. ncnn (deconvolution.cpp, deconvolution1d.cpp, deconvolution3d.cpp and
+the depthwise twins) computes the full output
 (in - 1) * stride + dilation * (kernel - 1) + 1 + output_pad, fills it with bias, scatters the
 products, applies the fused activation, then cut_padding removes the border: the explicit pads when
 any is > 0; else, when every output size is > 0, the SAME_UPPER (-233) or SAME_LOWER (-234) split
@@ -39,6 +40,13 @@ def geometry_1d(p, kernel_w=None):
                     (p.pad_left,), (p.pad_right,), (p.output_pad_right,), (p.output_w,))
 
 
+def geometry_2d(p):
+    """Geometry of a 2-D layer: (h, w) = (top/bottom, left/right)."""
+    return Geometry((p.kernel_h, p.kernel_w), (p.stride_h, p.stride_w), (p.dilation_h, p.dilation_w),
+                    (p.pad_top, p.pad_left), (p.pad_bottom, p.pad_right),
+                    (p.output_pad_bottom, p.output_pad_right), (p.output_h, p.output_w))
+
+
 def geometry_3d(p):
     """Geometry of a 3-D layer: (d, h, w) = (front/behind, top/bottom, left/right)."""
     return Geometry((p.kernel_d, p.kernel_h, p.kernel_w), (p.stride_d, p.stride_h, p.stride_w),
@@ -68,7 +76,8 @@ def border_cut(g, full):
     pads = g.pad_begin + g.pad_end
     if any(v > 0 for v in pads):
         if any(v < 0 for v in pads):
-            raise ValueError("pads %s mix positive and negative values" % (pads,))
+            raise ValueError("pads %s mix positive and negative values (ncnn's cut then reads outside the "
+                             "full output)" % (pads,))
         begin, end = g.pad_begin, g.pad_end
     elif all(v > 0 for v in g.output):
         cuts = [f - o for f, o in zip(full, g.output)]
@@ -225,12 +234,28 @@ def lower_dynamic_1d(ctx, layer, p, group, x, channels, width):
     return y, num_output, out_size(full, cut)
 
 
-def lower_3d(ctx, layer, p, group):
-    """Deconvolution3D / DeconvolutionDepthWise3D on a 4-D (c, d, h, w) bottom, activation, bind top."""
+BOTTOM_KINDS = {2: "a 3-D (c, h, w)", 3: "a 4-D (c, d, h, w)"}
+
+
+def lower_static(ctx, layer, p, g, group):
+    """A 2-D or 3-D layer (rank from `g`) with static weights on its one bottom, activation, bind top."""
+    rank = len(g.kernel)
     shape = ctx.in_shape(layer)
-    if len(shape) != 4:
-        raise fail(layer, "expects a 4-D (c, d, h, w) bottom, got shape %s" % (shape,))
+    if len(shape) != rank + 1:
+        raise fail(layer, "expects %s bottom, got shape %s" % (BOTTOM_KINDS[rank], shape))
     if len(layer.bottoms) != 1:
         raise fail(layer, "takes one bottom, got %d" % len(layer.bottoms))
-    y, out = lower_static_on(ctx, layer, p, geometry_3d(p), group, ctx.bottom(layer), shape[0], shape[1:])
+    y, out = lower_static_on(ctx, layer, p, g, group, ctx.bottom(layer), shape[0], shape[1:])
     ctx.top(layer, 0, activation(ctx, layer, p, y), (p.num_output,) + out)
+
+
+def lower_2d(ctx, layer, p, group):
+    """Deconvolution / DeconvolutionDepthWise on a 3-D (c, h, w) bottom; no dynamic_weight (yet)."""
+    if p.dynamic_weight:
+        raise fail(layer, "dynamic_weight=1 is not supported")
+    lower_static(ctx, layer, p, geometry_2d(p), group)
+
+
+def lower_3d(ctx, layer, p, group):
+    """Deconvolution3D / DeconvolutionDepthWise3D on a 4-D (c, d, h, w) bottom."""
+    lower_static(ctx, layer, p, geometry_3d(p), group)

@@ -1,15 +1,18 @@
-"""Deconvolution (spec 3, deconvolution.cpp): params, .bin buffers, float lowering to ONNX ConvTranspose.
+"""Deconvolution (spec 3, deconvolution.cpp): params, .bin buffers, and the lowering to ONNX
+ConvTranspose through deconv_nd (shared with the 1-D / 3-D layers).
 
-ncnn computes the full output (w-1)*stride + kernel_extent + output_pad, adds bias, applies the fused
-activation, then cuts the border: the explicit pads when any is > 0, else (SAME modes -233/-234 with
-output_w/output_h set) down to output_w x output_h. ConvTranspose's `pads` cut the same border and
-its `output_padding` extends the end like ncnn, so one node does it all.
+ncnn computes the full output (in - 1) * stride + kernel_extent + output_pad, adds bias, applies the
+fused activation, then cut_padding cuts the border: the explicit pads when any is > 0; else, when
+output_w and output_h are both > 0, the SAME_UPPER (any pad -233) or SAME_LOWER (any pad -234) split
+of full - output; else nothing. output_pad may reach the stride or beyond (deconv_nd pads the extra
+rows by hand where onnxruntime's ConvTranspose refuses). Refused, with the layer named: output_w/h
+set with no -233/-234 pad (ncnn leaves the top empty and forward returns -100), pads mixing positive
+and negative values (ncnn's crop then reads outside the full output), an output larger than the
+full one, and dynamic_weight=1 (not supported here).
 """
-import numpy as np
-
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.activation import lower_fused
+from ncnnlike.layers import deconv_nd
 from ncnnlike.layers.base import Link, Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "Deconvolution"
 
@@ -48,64 +51,11 @@ def weights(p):
     return specs
 
 
-def cut_and_out(p, in_h, in_w):
-    """Border cut [top, left, bottom, right] and output (h, w), as Deconvolution::cut_padding."""
-    full_h = (in_h - 1) * p.stride_h + p.dilation_h * (p.kernel_h - 1) + 1 + p.output_pad_bottom
-    full_w = (in_w - 1) * p.stride_w + p.dilation_w * (p.kernel_w - 1) + 1 + p.output_pad_right
-    pads = (p.pad_top, p.pad_left, p.pad_bottom, p.pad_right)
-    if any(v > 0 for v in pads):
-        cut = [max(v, 0) for v in pads]
-    elif p.output_w > 0 and p.output_h > 0 and (-233 in pads or -234 in pads):
-        hcut, wcut = full_h - p.output_h, full_w - p.output_w
-        if hcut < 0 or wcut < 0:
-            raise ValueError("output_w/output_h %dx%d larger than the full output %dx%d"
-                             % (p.output_w, p.output_h, full_w, full_h))
-        if -233 in pads:    # SAME_UPPER: the larger half at bottom/right
-            cut = [hcut // 2, wcut // 2, hcut - hcut // 2, wcut - wcut // 2]
-        else:               # SAME_LOWER
-            cut = [hcut - hcut // 2, wcut - wcut // 2, hcut // 2, wcut // 2]
-    else:
-        cut = [0, 0, 0, 0]
-    return cut, (full_h - cut[0] - cut[2], full_w - cut[1] - cut[3])
-
-
-def onnx_weight(w, num_output, in_c, group, kh, kw):
-    """ncnn [group][outc/g][inc/g][kh][kw] -> ONNX ConvTranspose [inc][outc/g][kh][kw]."""
-    og, ig = num_output // group, in_c // group
-    w = w.reshape(group, og, ig, kh, kw).transpose(0, 2, 1, 3, 4)
-    return np.ascontiguousarray(w.reshape(in_c, og, kh, kw))
-
-
-def lower_deconv(ctx, layer, p, group):
-    """Float transposed convolution with `group` groups, bias and fused activation."""
-    shape = ctx.in_shape(layer)
-    if len(shape) != 3:
-        raise NcnnlikeError("layer %s (%s): expects a 3-D (c, h, w) bottom, got shape %s"
-                            % (layer.name, layer.type, shape))
-    if p.dynamic_weight:
-        raise NcnnlikeError("layer %s (%s): dynamic_weight=1 is not supported" % (layer.name, layer.type))
-    c, in_h, in_w = shape
-    if group < 1 or c % group or p.num_output % group:
-        raise NcnnlikeError("layer %s (%s): group %d does not divide channels %d and num_output %d"
-                            % (layer.name, layer.type, group, c, p.num_output))
-    if p.weight_data_size != p.num_output * (c // group) * p.kernel_h * p.kernel_w:
-        raise NcnnlikeError("layer %s (%s): weight_data_size %d does not match %d inputs x %d outputs"
-                            " / group %d x %dx%d kernel" % (layer.name, layer.type, p.weight_data_size, c,
-                                                            p.num_output, group, p.kernel_h, p.kernel_w))
-    try:
-        cut, out_hw = cut_and_out(p, in_h, in_w)
-    except ValueError as exc:
-        raise NcnnlikeError("layer %s (%s): %s" % (layer.name, layer.type, exc)) from None
-    w = onnx_weight(layer.weight("weight_data"), p.num_output, c, group, p.kernel_h, p.kernel_w)
-    inputs = [ctx.bottom(layer), ctx.const(w, layer.name + "_w")]
-    if p.bias_term:
-        inputs.append(ctx.const(layer.weight("bias_data"), layer.name + "_b"))
-    y = ctx.op("ConvTranspose", inputs, group=group, kernel_shape=[p.kernel_h, p.kernel_w],
-               dilations=[p.dilation_h, p.dilation_w], strides=[p.stride_h, p.stride_w], pads=cut,
-               output_padding=[p.output_pad_bottom, p.output_pad_right])
-    y = lower_fused(ctx, y, p.activation_type, p.activation_params)
-    ctx.top(layer, 0, y, (p.num_output,) + out_hw)
-
-
 def lower(layer, p, ctx):
-    lower_deconv(ctx, layer, p, 1)
+    deconv_nd.lower_2d(ctx, layer, p, 1)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p, deconv=True)

@@ -8,6 +8,7 @@ bottom is one channel, as ncnn reads it. Differences from ncnn: output_w set wit
 """
 from ncnnlike.layers import deconv_nd
 from ncnnlike.layers.base import Link, Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "Deconvolution1D"
 
@@ -41,3 +42,9 @@ def weights(p):
 
 def lower(layer, p, ctx):
     deconv_nd.lower_1d(ctx, layer, p, 1)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p, deconv=True)

@@ -8,6 +8,7 @@ mixing positive and negative values raise an error.
 """
 from ncnnlike.layers import deconv_nd
 from ncnnlike.layers.base import Link, Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "Deconvolution3D"
 
@@ -53,3 +54,9 @@ def weights(p):
 
 def lower(layer, p, ctx):
     deconv_nd.lower_3d(ctx, layer, p, 1)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p, deconv=True)

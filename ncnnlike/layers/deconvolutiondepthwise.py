@@ -1,12 +1,14 @@
-"""DeconvolutionDepthWise (spec 3): Deconvolution's params plus 7=group; grouped ONNX ConvTranspose."""
-from ncnnlike.layers import deconvolution
-from ncnnlike.layers.base import Param
+"""DeconvolutionDepthWise (spec 3): Deconvolution's params plus 7=group, lowered as Deconvolution
+(deconv_nd.lower_2d) to a grouped ONNX ConvTranspose; group must divide channels and num_output."""
+from ncnnlike.layers import deconv_nd, deconvolution
+from ncnnlike.layers.conv_nd import with_group
+from ncnnlike.layers import checks
 
 TYPE = "DeconvolutionDepthWise"
 
 # ModelWriter order: 0 1 [11] 2 [12] 3 [13] 4 [14] [15] [16] 18 [19] 20 [21] 5 6 7 9 [-23310] 28
-PARAMS = tuple(p for q in deconvolution.PARAMS
-               for p in ((q, Param(7, "group", 1)) if q.id == 6 else (q,)))
+PARAMS = with_group(deconvolution.PARAMS)
+
 
 def weights(p):
     """Same buffers as Deconvolution: weight (tagged), bias raw x num_output."""
@@ -14,4 +16,10 @@ def weights(p):
 
 
 def lower(layer, p, ctx):
-    deconvolution.lower_deconv(ctx, layer, p, p.group)
+    deconv_nd.lower_2d(ctx, layer, p, p.group)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p, depthwise=True, deconv=True)

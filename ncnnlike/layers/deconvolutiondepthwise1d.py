@@ -5,6 +5,7 @@ inch x outch/group x kernel_w) and the bias from bottom 2. Differences from ncnn
 """
 from ncnnlike.layers import deconv_nd, deconvolution1d
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "DeconvolutionDepthWise1D"
 
@@ -20,3 +21,9 @@ def weights(p):
 
 def lower(layer, p, ctx):
     deconv_nd.lower_1d(ctx, layer, p, p.group)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p, depthwise=True, deconv=True)

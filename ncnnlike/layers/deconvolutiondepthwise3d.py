@@ -3,6 +3,7 @@ to a grouped ONNX ConvTranspose over (d, h, w). Differences from ncnn: as Deconv
 """
 from ncnnlike.layers import deconv_nd, deconvolution3d
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "DeconvolutionDepthWise3D"
 
@@ -18,3 +19,9 @@ def weights(p):
 
 def lower(layer, p, ctx):
     deconv_nd.lower_3d(ctx, layer, p, p.group)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.conv_family(p, depthwise=True, deconv=True)

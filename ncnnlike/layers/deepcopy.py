@@ -11,3 +11,6 @@ PARAMS = ()
 def lower(layer, p, ctx):
     tensor, quant = ctx.bottom_q(layer)
     ctx.top(layer, 0, tensor, ctx.in_shape(layer), quant)
+
+
+BLOBS = (1, 1)

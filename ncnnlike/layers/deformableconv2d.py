@@ -21,6 +21,7 @@ import onnx
 from ncnnlike.layers import deconv_nd
 from ncnnlike.layers.base import Link, Param, WeightSpec
 from ncnnlike.layers.deconv_nd import fail
+from ncnnlike.layers import checks
 
 TYPE = "DeformableConv2D"
 
@@ -166,3 +167,14 @@ def lower(layer, p, ctx):
         y = ctx.op("Add", [y, ctx.const(layer.weight("bias_data").reshape(-1, 1), layer.name + "_b")])
     y = ctx.op("Reshape", [y, ctx.ints([0, p.num_output, out_hw[0], out_hw[1]])])
     ctx.top(layer, 0, deconv_nd.activation(ctx, layer, p, y), (p.num_output,) + out_hw)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "num_output")
+    checks.geometry(p, ("kernel_w", "kernel_h"), ("stride_w", "stride_h"), ("dilation_w", "dilation_h"))
+    checks.pads(p, same_pads=False)
+    checks.activation(p)
+    checks.blob_count(p, (2, 3), 1)
+    checks.multiple(p, "weight_data_size", p.num_output * p.kernel_w * p.kernel_h, "num_output x kernel")

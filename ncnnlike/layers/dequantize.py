@@ -17,6 +17,7 @@ import onnx
 
 from ncnnlike.layers.base import Param, WeightSpec
 from ncnnlike.layers.quantize import outer_values
+from ncnnlike.layers import checks
 
 TYPE = "Dequantize"
 
@@ -51,3 +52,12 @@ def lower(layer, p, ctx):
     scale = outer_values(layer, "scale_data", shape)
     bias = outer_values(layer, "bias_data", shape) if p.bias_data_size else None
     ctx.top(layer, 0, scale_bias(ctx, layer, ctx.bottom(layer), scale, bias), shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "scale_data_size")
+    checks.at_least(p, 0, "bias_data_size")

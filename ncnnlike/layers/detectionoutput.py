@@ -24,6 +24,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.nms import descending_order, detection_rows, nms, no_detection
+from ncnnlike.layers import checks
 
 TYPE = "DetectionOutput"
 HOST = True
@@ -131,3 +132,14 @@ def forward(layer, p, bottoms):
     if not len(order):
         return [no_detection()]
     return [detection_rows(labels[order], kept_scores[order], kept_boxes[order])]
+
+
+BLOBS = ((2, 5), 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    if p.num_class != -233:   # -233: MXNet layout, the class count taken from the bottom
+        checks.positive(p, "num_class")
+    checks.between(p, 1, 1 << 20, "nms_top_k", "keep_top_k")
+    checks.finite(p, 'nms_threshold', 'confidence_threshold', 'variance0', 'variance1', 'variance2', 'variance3')

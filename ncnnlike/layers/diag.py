@@ -54,3 +54,6 @@ def lower(layer, p, ctx):
     else:
         raise NcnnlikeError("%s: expects a 1-D or 2-D blob, got shape %s" % (where, shape))
     ctx.top(layer, 0, y, out)
+
+
+BLOBS = (1, 1)

@@ -14,6 +14,7 @@ Summation order differs from ncnn's nested loops: results agree to float roundin
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Einsum"
 
@@ -93,3 +94,13 @@ def lower(layer, p, ctx):
     inputs = [ctx.bottom(layer, i) for i in range(len(tokens))]
     y = ctx.op("Einsum", inputs, equation=onnx_equation)
     ctx.top(layer, 0, y, tuple(sizes[ch] for ch in rhs))
+
+
+BLOBS = ((1, None), 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    equation = "".join(chr(c) if 0 < c < 128 else "?" for c in p.equation or [])
+    if equation != "ii" and "->" not in equation:
+        raise checks.Invalid("equation %r has no '->' (ncnn's load_param refuses it)" % equation)

@@ -3,6 +3,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Eltwise"
 
@@ -33,3 +34,12 @@ def lower(layer, p, ctx):
     for x in xs[1:]:   # left to right, the order ncnn accumulates in
         y = ctx.op(op, [y, x])
     ctx.top(layer, 0, y, shapes[0])
+
+
+BLOBS = ((2, None), 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.one_of(p, "op_type", (0, 1, 2), "0 prod, 1 sum, 2 max")
+    checks.finite(p, 'coeffs')

@@ -19,6 +19,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "Embed"
 
@@ -83,3 +84,14 @@ def lower(layer, p, ctx):
     if p.bias_term:
         y = ctx.op("Add", [y, ctx.const(layer.weight("bias_data"), layer.name + "_bias")])
     ctx.top(layer, 0, y, (shape[-1], p.num_output))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "num_output", "input_dim")
+    if p.weight_data_size != p.num_output * p.input_dim:
+        raise checks.Invalid("weight_data_size=%d: must be num_output x input_dim = %d (ncnn reads a row per input word)" % (p.weight_data_size, p.num_output * p.input_dim))
+    checks.at_least(p, 0, "int8_scale_term")

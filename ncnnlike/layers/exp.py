@@ -1,11 +1,13 @@
 """Exp (exp.cpp): y = base ^ (shift + x * scale); 0=base -1 (the default) means e.
 
 Defaults: base -1, 1=scale 1, 2=shift 0. A base other than -1 is powf(base, t): a negative base
-gives NaN for non-integer t, in ncnn as here.
+gives NaN for non-integer t, in ncnn as here. Exp has no x86 vector code in ncnn: pip ncnn's answers
+on special inputs are libm's, as here (exp(100) = inf, unlike UnaryOp EXP's 2.4e38; measured).
 """
 import numpy as np
 
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Exp"
 
@@ -35,3 +37,11 @@ def lower(layer, p, ctx):
     else:
         y = ctx.op("Pow", [ctx.const(np.float32(p.base)), t])
     ctx.top(layer, 0, y, ctx.in_shape(layer))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.finite(p, 'base', 'scale', 'shift')

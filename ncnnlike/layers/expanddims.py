@@ -12,6 +12,7 @@ pip ncnn refuses at load time more than 4 axes or one outside -4..3 (measured); 
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.reshape import ncnn_dims, numpy_shape
 from ncnnlike.layers.squeeze import check_axes
+from ncnnlike.layers import checks
 
 TYPE = "ExpandDims"
 
@@ -62,3 +63,11 @@ def lower(layer, p, ctx):
     if out != tuple(shape):
         x = ctx.op("Reshape", [x, ctx.ints([0] + list(out))])
     ctx.top(layer, 0, x, out)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.axes(p, "axes", unique=False)

@@ -11,3 +11,6 @@ def lower(layer, p, ctx):
     x = ctx.bottom(layer)
     y = x if len(shape) == 1 else ctx.op("Flatten", [x], axis=1)
     ctx.top(layer, 0, y, (math.prod(shape),))
+
+
+BLOBS = (1, 1)

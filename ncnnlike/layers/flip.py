@@ -8,6 +8,7 @@ still negative after adding dims writes outside ncnn's flag array: we refuse bot
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.squeeze import check_axes
+from ncnnlike.layers import checks
 
 TYPE = "Flip"
 
@@ -42,3 +43,12 @@ def lower(layer, p, ctx):
         x = ctx.op("Slice", [x, ctx.ints([-1] * n), ctx.ints([INT64_MIN] * n), ctx.ints([a + 1 for a in axes]),
                              ctx.ints([-1] * n)])
     ctx.top(layer, 0, x, shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.length(p, "axes", 0, 4)
+    checks.axes(p, "axes")

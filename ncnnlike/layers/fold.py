@@ -14,6 +14,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Link, Param
+from ncnnlike.layers import checks
 
 TYPE = "Fold"
 
@@ -88,3 +89,13 @@ def lower(layer, p, ctx):
     if top or bottom or left or right:
         y = ctx.op("Slice", [y, ctx.ints([top, left]), ctx.ints([bh - bottom, bw - right]), ctx.ints([2, 3])])
     ctx.top(layer, 0, y, (c, bh - top - bottom, bw - left - right))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.geometry(p, ("kernel_w", "kernel_h"), ("stride_w", "stride_h"), ("dilation_w", "dilation_h"))
+    checks.between(p, -checks.MAX_PAD, checks.MAX_PAD, "pad_left", "pad_right", "pad_top", "pad_bottom")
+    checks.between(p, 1, 1 << 16, "output_w", "output_h")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "Gemm"
 
@@ -151,3 +152,20 @@ def lower(layer, p, ctx):
     except ValueError as exc:
         raise NcnnlikeError("layer %s (Gemm): %s" % (layer.name, exc)) from None
     ctx.top(layer, 0, y, shape)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.flag(p, "transA", "transB", "constantA", "constantB", "constantC")
+    if p.constantA:
+        checks.positive(p, "constantM", "constantK")
+    if p.constantB:
+        checks.positive(p, "constantN", "constantK")
+    if p.constantC:
+        checks.between(p, -1, 4, "constant_broadcast_type_C")
+    if p.quantize_term in (4, 5, 6) or p.quantize_term < 0:
+        raise checks.Invalid("quantize_term=%d: ncnn's load_param refuses it" % p.quantize_term)
+    operands = 2 - p.constantA - p.constantB
+    checks.blob_count(p, (operands, operands + 1), 1)
+    checks.finite(p, "alpha", "beta")

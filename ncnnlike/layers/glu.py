@@ -6,6 +6,7 @@ ignores it. sigmoid is 1 / (1 + exp(-b)), 0 where exp overflows, as ONNX Sigmoid
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "GLU"
 
@@ -30,3 +31,11 @@ def lower(layer, p, ctx):
     b = ctx.op("Slice", [x, ctx.ints([half]), ctx.ints([2 * half]), onnx_axis])
     out_shape = shape[:axis] + (half,) + shape[axis + 1:]
     ctx.top(layer, 0, ctx.op("Mul", [a, ctx.op("Sigmoid", [b])]), out_shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, -4, 3, "axis")

@@ -29,6 +29,7 @@ import onnx
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "GridSample"
 
@@ -214,3 +215,12 @@ def lower(layer, p, ctx):
     y = ctx.op("Transpose", [y], perm=[0, 2, 1])
     shape = (channels,) + tuple(out)
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(shape))]), shape)
+
+
+BLOBS = (2, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 3, "sample_type", "padding_mode")
+    checks.flag(p, "align_corner", "permute_fusion")

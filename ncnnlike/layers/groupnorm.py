@@ -14,6 +14,7 @@ channel count, or not a multiple of `group`, is refused here.
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
 from ncnnlike.layers.instancenorm import normalize_rows
+from ncnnlike.layers import checks
 
 TYPE = "GroupNorm"
 
@@ -52,3 +53,15 @@ def lower(layer, p, ctx):
         beta = layer.weight("beta_data").reshape(per_channel)
         y = ctx.op("Add", [ctx.op("Mul", [y, ctx.const(gamma)]), ctx.const(beta)])
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "group", "channels")
+    checks.finite(p, 'eps')
+    checks.flag(p, "affine")
+    if p.channels % p.group:
+        raise checks.Invalid("channels=%d: must be a multiple of group=%d" % (p.channels, p.group))

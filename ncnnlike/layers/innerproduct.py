@@ -4,6 +4,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.activation import lower_fused
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "InnerProduct"
 
@@ -65,3 +66,14 @@ def lower(layer, p, ctx):
         y = ctx.op("Gemm", inputs, transB=1)
     y = lower_fused(ctx, y, p.activation_type, p.activation_params)
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "num_output")
+    checks.multiple(p, "weight_data_size", p.num_output, "num_output")
+    checks.activation(p)
+    checks.at_least(p, 0, "int8_scale_term")

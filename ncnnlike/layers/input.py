@@ -1,6 +1,7 @@
 """Input (spec 3): the network's entry blobs; the runtime binds them, so there is nothing to lower."""
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Input"
 
@@ -28,3 +29,11 @@ def shape(p):
 
 def lower(layer, p, ctx):
     raise NcnnlikeError("layer %s (Input): inputs are bound by the runtime, never lowered" % layer.name)
+
+
+BLOBS = (0, (1, None))   # an Input may name several blobs (pnnx kv_cache inputs)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 0, 1 << 24, "w", "h", "c", "d")

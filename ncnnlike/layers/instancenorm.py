@@ -11,6 +11,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "InstanceNorm"
 
@@ -52,3 +53,13 @@ def lower(layer, p, ctx):
         beta = layer.weight("beta_data")[:c].reshape(c, 1)
         y = ctx.op("Add", [ctx.op("Mul", [y, ctx.const(gamma)]), ctx.const(beta)])
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(shape))]), shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "channels")
+    checks.finite(p, 'eps')
+    checks.flag(p, "affine")

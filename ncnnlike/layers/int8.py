@@ -13,16 +13,16 @@ Lite0 against pip ncnn: Convolution (and grouped, non-depthwise ConvolutionDepth
 runs as one Convolution per group) computes v = fma(acc, scale_in, bias) (one rounding);
 InnerProduct and depthwise acc*scale_in then + bias (two roundings); depthwise with channels % 8 == 0
 (ncnn's packed x86 kernel) takes scale_in = _mm_rcp_ps(s_in*w_scale), the CPU's 12-bit reciprocal
-(x86_rcp below runs the CPU's own instruction; without it, 1/x as ncnn's other kernels).
+(x86_rcp below reads it from pip ncnn running that kernel; without it, 1/x as ncnn's other kernels).
 
-Two lowerings:
-  int8_sim.py   exact: float ops on integer values, bit-exact with pip ncnn on the reference models.
-                The default (net.opt.use_int8_inference = True, or "exact"), as DESIGN asks: where
-                the fast kernels cannot be exact, simulate exactly rather than approximate.
-  int8_fast.py  onnxruntime's integer kernels on uint8 activations with zero point 128, opt-in with
-                net.opt.use_int8_inference = "fast" (its policy, deviation and measured speed are in
-                its docstring: on this CPU it is about 1.1x faster than fp32 and deviates by +-1 on
-                up to 0.45% of requantized values, so it is not the default).
+Modes (net.opt.use_int8_inference; runtime/net.py):
+  True / "fast"  the default: int8_fast.py, onnxruntime's integer kernels on uint8 activations with
+                 zero point 128 (its policy, deviation from ncnn and measured speed are in its docstring);
+  "sim"          int8_sim.py: ncnn's int8 arithmetic with float ops on integer values, bit-exact with
+                 pip ncnn layer by layer (the fast lowering also uses it where no integer kernel is
+                 exact or fast: grouped convolutions with float tops);
+  "exact"        pip ncnn runs the model itself (runtime/ncnn_backend.py): ncnn's answers exactly,
+                 fast-math float layers included. A graph lowered in this mode gets int8_sim.
 With use_int8_inference off, pip ncnn cannot run int8 weights (it reads them as float and crashes);
 here stored-int8 layers run as a float view, weights w_q / w_scale[c]; float weights with scales run
 as plain float.
@@ -32,14 +32,15 @@ import platform
 from dataclasses import dataclass
 
 import numpy as np
-import onnx
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.activation import lower_fused
 from ncnnlike.layers.base import layer_module, resolve
+from ncnnlike.layers.lowering import DOUBLE, FLOAT
 
 EXACT = "exact"
 FAST = "fast"
+SIM = "sim"
 
 
 def float2int8(x):
@@ -71,21 +72,16 @@ class Int8Layer:
 
 @functools.lru_cache(maxsize=None)
 def x86_rcp():
-    """The CPU's rcpss (float -> float) as a callable on x86-64 Unix, else None. ncnn's packed x86
-    depthwise kernel computes scale_in with _mm_rcp_ps, whose result is CPU-specific (AMD and Intel
-    differ), so it is taken from the instruction itself: 5 bytes of code, rcpss xmm0, xmm0; ret."""
+    """The reciprocal estimate of ncnn's packed x86 depthwise kernel (_mm_rcp_ps) as a function of a
+    float32 array (or scalar), or None off x86-64 or without pip ncnn. Its results are CPU-specific
+    (AMD and Intel differ), so they are read from pip ncnn running that kernel (ncnn_rcp.py): no
+    executable memory is mapped."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return None
+    from ncnnlike.layers import ncnn_rcp
     try:
-        import ctypes
-        import mmap
-        code = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
-        code.write(bytes([0xF3, 0x0F, 0x53, 0xC0, 0xC3]))
-        address = ctypes.addressof(ctypes.c_char.from_buffer(code))
-        rcp = ctypes.CFUNCTYPE(ctypes.c_float, ctypes.c_float)(address)
-        rcp.keepalive = code
-        return rcp if abs(rcp(3.0) * 3.0 - 1.0) < 1e-3 else None
-    except (AttributeError, OSError, ValueError, TypeError):
+        return ncnn_rcp.rcp if abs(ncnn_rcp.rcp(3.0) * 3.0 - 1.0) < 1e-3 else None
+    except (ImportError, RuntimeError):
         return None
 
 
@@ -94,11 +90,11 @@ def scale_in_of(s_in, ws, packed_depthwise):
     rcp of s_in*w_scale for ncnn's packed x86 depthwise kernel."""
     denominator = (s_in * ws).astype(np.float32)
     rcp = x86_rcp() if packed_depthwise else None
-    if rcp is not None:
-        scale_in = np.array([rcp(float(d)) for d in denominator], np.float32)
-    else:
-        with np.errstate(divide="ignore"):
-            scale_in = np.float32(1) / denominator
+    usable = (ws != 0) & np.isfinite(denominator) & (denominator > 0)
+    with np.errstate(divide="ignore"):
+        scale_in = np.float32(1) / denominator
+    if rcp is not None and usable.any():
+        scale_in[usable] = rcp(denominator[usable])
     return np.where(ws == 0, np.float32(0), scale_in).astype(np.float32)
 
 
@@ -205,10 +201,10 @@ def dequantize(ctx, acc, L, rank, fma=None):
     two roundings (DequantizeLinear, Add), or as one fma (in float64, then rounded to float32)."""
     fma = L.fma if fma is None else fma
     if fma and L.bias is not None:
-        v = ctx.op("Cast", [acc], to=onnx.TensorProto.DOUBLE)
+        v = ctx.op("Cast", [acc], to=DOUBLE)
         v = ctx.op("Mul", [v, ctx.const(channel_shape(L, L.scale_in), L.name + "_scale_in", np.float64)])
         v = ctx.op("Add", [v, ctx.const(channel_shape(L, L.bias), L.name + "_b", np.float64)])
-        v = ctx.op("Cast", [v], to=onnx.TensorProto.FLOAT)
+        v = ctx.op("Cast", [v], to=FLOAT)
     else:
         axis = 1 if L.kind == "conv" else rank - 1
         v = ctx.op("DequantizeLinear", [acc, ctx.const(L.scale_in, L.name + "_scale_in")], axis=axis)
@@ -230,6 +226,15 @@ def lower_float_view(layer, L, ctx):
     layer_module(layer.type).lower(view, resolve(view), ctx)
 
 
+def lower_shapes_only(layer, p, ctx):
+    """Shape inference: the float lowering of the same geometry, no weight arithmetic (vgg16's fc6
+    as a float view would make 1.2 GB of temporaries only to be thrown away)."""
+    _check(layer, p, ctx.in_shape(layer))
+    view = type(layer)(layer.type, layer.name, layer.bottoms, layer.tops, layer.params.copy(), dict(layer.weights))
+    view.params[8] = 0
+    layer_module(layer.type).lower(view, resolve(view), ctx)
+
+
 def runs_int8(layer, p, ctx):
     """Whether the int8 lowering handles the layer: int8_scale_term set, and use_int8_inference on or
     the weights stored int8 (float weights with scales run as plain float when it is off)."""
@@ -238,12 +243,16 @@ def runs_int8(layer, p, ctx):
 
 
 def lower_int8(layer, p, ctx):
-    """Lower an int8 layer: fast kernels, exact simulation (ctx.int8 == "exact"), or the float view."""
+    """Lower an int8 layer: the fast kernels (ctx.int8 True or "fast"), the simulation of ncnn's
+    arithmetic ("sim", and "exact" when a graph is lowered in that mode, which pip ncnn runs), or
+    the float view (off)."""
+    if getattr(ctx, "build", "onnx") == "shapes":
+        return lower_shapes_only(layer, p, ctx)
     L = int8_layer(layer, p, ctx.in_shape(layer))
     if not ctx.int8:
         return lower_float_view(layer, L, ctx)
     from ncnnlike.layers import int8_fast, int8_sim
-    module = int8_fast if ctx.int8 == FAST else int8_sim
+    module = int8_sim if ctx.int8 in (SIM, EXACT) else int8_fast
     if L.kind == "ip":
         return module.lower_innerproduct(ctx, layer, L)
     return module.lower_conv(ctx, layer, p, L)

@@ -9,9 +9,9 @@ Rounding is ncnn's x86 float2int8 (spec 7.2): trunc(x + copysign(0.5, x)) = sign
 Bit-exact with pip ncnn on the tiny and Lite0 reference models; about 4x slower than fp32.
 """
 import numpy as np
-import onnx
 
 from ncnnlike.layers import int8
+from ncnnlike.layers.lowering import INT32, UINT8
 
 
 def round_clamp(ctx, x):
@@ -28,7 +28,7 @@ def quantize(ctx, x, scale):
 
 def to_uint8(ctx, q):
     """Integer-valued float q in [-127, 127] -> the uint8 q+128 carried between int8 layers."""
-    return ctx.op("Cast", [ctx.op("Add", [q, ctx.const(np.float32(128))])], to=onnx.TensorProto.UINT8)
+    return ctx.op("Cast", [ctx.op("Add", [q, ctx.const(np.float32(128))])], to=UINT8)
 
 
 def bottom(ctx, layer, L):
@@ -59,7 +59,7 @@ def lower_conv(ctx, layer, p, L):
     acc = ctx.op("Conv", [q, ctx.const(L.weight.astype(np.float32), L.name + "_wq")],
                  **int8.conv_attrs(p, L.group, pads))
     if not (L.fma and L.bias is not None):   # the fma path casts the float integers itself
-        acc = ctx.op("Cast", [acc], to=onnx.TensorProto.INT32)
+        acc = ctx.op("Cast", [acc], to=INT32)
     bind_top(ctx, layer, L, int8.dequantize(ctx, acc, L, 4), shape)
 
 
@@ -70,5 +70,5 @@ def lower_innerproduct(ctx, layer, L):
     if flatten:
         q = ctx.op("Flatten", [q], axis=1)
     w_t = np.ascontiguousarray(L.weight.T.astype(np.float32))
-    acc = ctx.op("Cast", [ctx.op("MatMul", [q, ctx.const(w_t, L.name + "_wq")])], to=onnx.TensorProto.INT32)
+    acc = ctx.op("Cast", [ctx.op("MatMul", [q, ctx.const(w_t, L.name + "_wq")])], to=INT32)
     ctx.top(layer, 0, int8.dequantize(ctx, acc, L, len(shape) + 1), shape)

@@ -17,6 +17,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.reshape import eval_list_expression, ncnn_dims
+from ncnnlike.layers import checks
 
 TYPE = "Interp"
 
@@ -154,3 +155,14 @@ def lower(layer, p, ctx):
     if len(shape) == 3:
         y = resize_axis(ctx, y, 2, rank, table_for(p, h, outh, h_scale), layer.name + "_y")
     ctx.top(layer, 0, y, out)
+
+
+BLOBS = ((1, 2), 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.one_of(p, "resize_type", (1, 2, 3), "1 nearest, 2 bilinear, 3 bicubic")
+    checks.finite(p, 'height_scale', 'width_scale')
+    checks.between(p, 0, 1 << 16, "output_height", "output_width")
+    checks.flag(p, "dynamic_target_size", "align_corner")

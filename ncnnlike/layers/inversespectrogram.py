@@ -20,6 +20,7 @@ import numpy as np
 
 from ncnnlike.layers.base import Link, Param
 from ncnnlike.layers.spectrogram import HOPLEN_UNSET, check_stft_params, dft_cos_sin, hoplen_of, window
+from ncnnlike.layers import checks
 
 TYPE = "InverseSpectrogram"
 
@@ -99,3 +100,16 @@ def lower(layer, p, ctx):
         ctx.top(layer, 0, ctx.op("Transpose", [y], perm=[0, 2, 1]), (size, 2))
     else:
         ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0, size])]), (size,))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 1 << 16, "n_fft")
+    checks.between(p, 1, p.n_fft, "winlen")
+    if p.hoplen != -233:
+        checks.positive(p, "hoplen")
+    checks.between(p, 0, 2, "window_type", "normalized")
+    checks.flag(p, "center")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "LayerNorm"
 
@@ -50,3 +51,13 @@ def lower(layer, p, ctx):
     y = ctx.op("LayerNormalization", [ctx.bottom(layer), ctx.const(gamma, layer.name + "_gamma"),
                                       ctx.const(beta, layer.name + "_beta")], axis=-k, epsilon=float(p.eps))
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "affine_size")
+    checks.finite(p, 'eps')
+    checks.flag(p, "affine")

@@ -1,12 +1,14 @@
 """Log (log.cpp): y = log_base(shift + x * scale); 0=base -1 (the default) means e.
 
 Defaults: base -1, 1=scale 1, 2=shift 0. Another base is logf(t) * (1 / logf(base)), the factor
-rounded to float once as in ncnn.
+rounded to float once as in ncnn. Log has no x86 vector code in ncnn: pip ncnn's answers on special
+inputs are libm's, as here (log(0) = -inf, unlike UnaryOp LOG's NaN; measured).
 """
 import numpy as np
 
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.exp import NATURAL, affine
+from ncnnlike.layers import checks
 
 TYPE = "Log"
 
@@ -25,3 +27,11 @@ def lower(layer, p, ctx):
             inv = np.float32(1) / np.log(np.float32(p.base))
         y = ctx.op("Mul", [y, ctx.const(np.float32(inv))])
     ctx.top(layer, 0, y, ctx.in_shape(layer))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.finite(p, 'base', 'scale', 'shift')

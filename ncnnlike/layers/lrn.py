@@ -18,6 +18,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "LRN"
 
@@ -88,3 +89,13 @@ def lower(layer, p, ctx):
     base = ctx.op("Add", [ctx.op("Mul", [ss, ctx.const(np.float32(alpha_div_size))]), ctx.const(np.float32(p.bias))])
     y = ctx.op("Mul", [x, ctx.op("Pow", [base, ctx.const(np.float32(-p.beta))])])
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(shape))]), shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.flag(p, "region_type")
+    checks.between(p, 1, 1 << 10, "local_size")
+    checks.finite(p, 'alpha', 'beta', 'bias')

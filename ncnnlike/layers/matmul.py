@@ -4,6 +4,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "MatMul"
 
@@ -59,3 +60,11 @@ def lower(layer, p, ctx):
     except ValueError as exc:
         raise NcnnlikeError("layer %s (MatMul): %s" % (layer.name, exc)) from None
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (2, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.flag(p, "transB")

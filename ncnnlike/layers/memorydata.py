@@ -7,6 +7,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "MemoryData"
 
@@ -53,3 +54,12 @@ def lower(layer, p, ctx):
     else:
         data = np.zeros(1, np.float32)   # ncnn leaves this 1-element Mat uninitialized
     ctx.top(layer, 0, ctx.const(data.reshape((1,) + out), layer.name + "_data"), out)
+
+
+BLOBS = (0, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "w")
+    checks.between(p, 0, 1 << 24, "w", "h", "c", "d")

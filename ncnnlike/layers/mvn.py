@@ -10,6 +10,7 @@ Output shape (ncnn's, kept): a 1-D or 2-D blob is one channel and comes out 3-D,
 import numpy as np
 
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "MVN"
 
@@ -40,3 +41,12 @@ def lower(layer, p, ctx):
         y = ctx.op("Mul", [y, inv])
     top = out_shape(shape)
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(top))]), top)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.flag(p, "normalize_variance", "across_channels")
+    checks.finite(p, 'eps')

@@ -1,31 +1,44 @@
-"""Geometry shared by the 1-D and 3-D convolution and pooling layers: per-axis kernel, stride,
-dilation and pads, the border ncnn's make_padding adds, the output size, and the ONNX nodes that add
-the border (convolution1d.cpp, convolution3d.cpp, pooling1d.cpp, pooling3d.cpp and their depthwise
-twins).
+"""Geometry shared by the convolution and pooling layers of every rank (Convolution,
+ConvolutionDepthWise, Pooling and their 1-D / 3-D twins): per-axis kernel, stride, dilation and
+pads, the border ncnn's make_padding adds, the output size, and the ONNX nodes that add the border.
 
 Axes are the blob's spatial axes, in blob order after the channel axis: (w,) for the 1-D layers
-(a 2-D blob (h, w) whose h is the channel axis) and (d, h, w) for the 3-D layers.
+(a 2-D blob (h, w) whose h is the channel axis), (h, w) for the 2-D layers, (d, h, w) for the 3-D
+layers.
 
-Negative borders. In the SAME modes a 3-D layer pads every axis by its own total
+Negative borders. In the SAME modes a layer pads every axis by its own total
 extent + (size - 1) / stride * stride - size as soon as one axis's total is > 0, so an axis whose
-total is negative (kernel extent < stride) gets a negative border; ncnn's Padding
-(copy_make_border_image, padding.cpp) then crops rather than pads, along each axis in its own way:
+total is negative (kernel extent < stride) gets a negative border (never in 1-D: one axis). ncnn's
+Padding (copy_make_border_image, padding.cpp) then crops rather than pads, along each axis in its
+own way:
   d: a negative front / behind drops depth slices at that end;
   h: the rows kept are always the first h + top + bottom ones, so a negative top drops rows at the
-     *end* like a negative bottom does;
-  w: a negative left / right drops columns at that end, except that for w >= 12 the row copy is a
-     memcpy that writes |left| values before each row, overwriting the previous row's last columns:
-     that case is refused here (ncnn's answer there depends on the memory layout).
-We give ncnn's values in all other cases. A negative bottom or right also makes ncnn write rows /
-columns past the end of its bordered blob (pip ncnn then reports "pool allocator destroyed too
-early"): its values are still those above, but the tests only run the cases that stay in bounds.
+     *end*;
+  w: a negative left drops columns at the start, except that for w >= 12 the row copy is a memcpy
+     that writes |left| values before each row (before the buffer for the first one).
+A negative bottom or right makes ncnn write rows / columns past the end of its bordered blob
+(padding.cpp's centre loop runs to top + h rows of left + w values whatever the destination's
+size): pip ncnn then reports "pool allocator destroyed too early" or aborts in free(). Those two
+cases and the memcpy one are refused here (ValueError); we give ncnn's values in all others.
+The x86 2-D layers of pip ncnn pad channel-packed blobs (net.cpp packs channels by 4, 8 or 16 for
+them) with padding_constant_pack*, which has no crop at all and overruns its buffer on any negative
+border (pip ncnn aborts): check_packed refuses those too.
 """
 from dataclasses import dataclass
 
-from ncnnlike.layers.pooling import c_div, c_mod
-
 SAME_UPPER, SAME_LOWER = -233, -234
 MEMCPY_MIN_W = 12   # padding.cpp: rows of w >= 12 are copied with memcpy
+
+
+def c_div(a, b):
+    """C integer division (truncates toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def c_mod(a, b):
+    """C remainder (sign of the dividend)."""
+    return a - b * c_div(a, b)
 
 
 @dataclass(frozen=True)
@@ -45,15 +58,17 @@ class Axis:
 
 
 def axes_of(p, rank, kernel_w=None):
-    """Axis list from resolved params: (w,) for rank 1, (d, h, w) for rank 3. Pooling has no
-    dilation (1); `kernel_w` overrides the param (a dynamic weight's width)."""
+    """Axis list from resolved params: (w,) for rank 1, (h, w) for rank 2, (d, h, w) for rank 3.
+    Pooling has no dilation (1); `kernel_w` overrides the param (a dynamic weight's width)."""
     dilation = lambda a: getattr(p, "dilation_" + a, 1)
     w = Axis("w", p.kernel_w if kernel_w is None else kernel_w, p.stride_w, dilation("w"),
              p.pad_left, p.pad_right)
     if rank == 1:
         return [w]
-    return [Axis("d", p.kernel_d, p.stride_d, dilation("d"), p.pad_front, p.pad_behind),
-            Axis("h", p.kernel_h, p.stride_h, dilation("h"), p.pad_top, p.pad_bottom), w]
+    h = Axis("h", p.kernel_h, p.stride_h, dilation("h"), p.pad_top, p.pad_bottom)
+    if rank == 2:
+        return [h, w]
+    return [Axis("d", p.kernel_d, p.stride_d, dilation("d"), p.pad_front, p.pad_behind), h, w]
 
 
 def check_axes(axes):
@@ -132,20 +147,44 @@ def out_sizes(axes, sizes, borders):
     return out
 
 
+HI_NAMES = {"h": "bottom", "w": "right"}
+
+
+def check_in_bounds(axes, sizes, borders):
+    """ValueError where ncnn's copy_make_border_image writes outside its bordered blob: a negative
+    bottom or right border, or a negative left one on a row of >= 12 values (module docstring)."""
+    for a, n, (lo, hi) in zip(axes, sizes, borders):
+        if hi < 0 and a.name in HI_NAMES:
+            raise ValueError("a negative %s border (%d, kernel extent %d < stride %d along %s): ncnn "
+                             "writes past the end of its padded blob there (padding.cpp); give the layer "
+                             "explicit pads instead" % (HI_NAMES[a.name], hi, a.extent, a.stride, a.name))
+        if a.name == "w" and lo < 0 and n >= MEMCPY_MIN_W:
+            raise ValueError("a negative left border (%d) on w = %d >= %d: ncnn's row memcpy "
+                             "overwrites the previous row there" % (lo, n, MEMCPY_MIN_W))
+
+
+def check_packed(borders, packed):
+    """ValueError for a negative border on a blob pip ncnn pads channel-packed (module docstring)."""
+    if packed and any(v < 0 for b in borders for v in b):
+        raise ValueError("negative border %s on a channel-packed blob (channels a multiple of 4, or "
+                         "of 8 for int8): pip ncnn's x86 packed Padding overruns its buffer there"
+                         % ([v for b in borders for v in b],))
+
+
 def crops_and_pads(axes, sizes, borders):
     """Per axis (crop_lo, crop_hi, pad_lo, pad_hi) that reproduce ncnn's bordered blob, negative
-    borders included (module docstring)."""
+    borders included (module docstring); ValueError for those check_in_bounds refuses."""
+    check_in_bounds(axes, sizes, borders)
     plan = []
-    for a, n, (lo, hi) in zip(axes, sizes, borders):
-        if a.name == "h":
-            crop = (0, max(-lo, 0) + max(-hi, 0))
-        else:
-            if a.name == "w" and lo < 0 and n >= MEMCPY_MIN_W:
-                raise ValueError("a negative left border (%d) on w = %d >= %d: ncnn's row memcpy "
-                                 "overwrites the previous row there" % (lo, n, MEMCPY_MIN_W))
-            crop = (max(-lo, 0), max(-hi, 0))
+    for a, (lo, hi) in zip(axes, borders):
+        crop = (0, max(-lo, 0)) if a.name == "h" else (max(-lo, 0), max(-hi, 0))
         plan.append(crop + (max(lo, 0), max(hi, 0)))
     return plan
+
+
+def has_crops(plan):
+    """Whether a crop/pad plan crops anything."""
+    return any(c[0] or c[1] for c in plan)
 
 
 def crop(ctx, x, sizes, plan, first_axis):

@@ -14,3 +14,6 @@ def lower(layer, p, ctx):
     for i in range(len(layer.tops)):
         tensor, quant = ctx.bottom_q(layer, i)
         ctx.top(layer, i, tensor, ctx.in_shape(layer, i), quant)
+
+
+BLOBS = ((0, None), (0, None))   # ncnn loads a Noop with any blobs (ncnnoptimize removes it); layers/checks.py

@@ -14,6 +14,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "Normalize"
 
@@ -77,3 +78,14 @@ def lower(layer, p, ctx):
     a = _inverse_norm(ctx, ssum, p)
     y = ctx.op("Mul", [xv, ctx.op("Mul", [a, ctx.const(scale)])])
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(shape))]), shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.flag(p, "across_spatial", "channel_shared", "across_channel")
+    checks.positive(p, "scale_data_size")
+    checks.between(p, 0, 2, "eps_mode")
+    checks.finite(p, 'eps')

@@ -15,6 +15,7 @@ shape a Packing layer is an identity. Measured in pip ncnn (x86, AVX-512), as se
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Packing"
 
@@ -47,3 +48,13 @@ def lower(layer, p, ctx):
         raise NcnnlikeError("%s: use_padding pads %d to a multiple of %d with uninitialized values in ncnn"
                             % (where, count, p.out_elempack))
     ctx.top(layer, 0, tensor, shape, quant)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 64, "out_elempack")
+    checks.flag(p, "use_padding")
+    checks.between(p, 0, 4, "cast_type_from", "cast_type_to")

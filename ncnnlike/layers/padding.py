@@ -4,6 +4,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "Padding"
 
@@ -77,3 +78,14 @@ def lower(layer, p, ctx):
         border = per_channel_border(p, layer, shape, out_shape, pads)
         y = ctx.op("Add", [y, ctx.const(border[None], layer.name + "_border")])
     ctx.top(layer, 0, y, out_shape)
+
+
+BLOBS = ((1, 3), 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 0, 2, "type")
+    checks.finite(p, 'value')
+    checks.between(p, 0, checks.MAX_PAD, "top", "bottom", "left", "right", "front", "behind")
+    checks.at_least(p, 0, "per_channel_pad_data_size")

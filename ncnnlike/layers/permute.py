@@ -5,6 +5,7 @@ ncnn names each order by the new (w, h[, d], c) written with the old axis letter
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Permute"
 
@@ -45,3 +46,11 @@ def lower(layer, p, ctx):
                             % (layer.name, p.order_type, len(shape)))
     y = ctx.op("Transpose", [ctx.bottom(layer)], perm=[0] + [a + 1 for a in order])
     ctx.top(layer, 0, y, tuple(shape[a] for a in order))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 0, 23, "order_type")

@@ -7,6 +7,7 @@ outc is c / (r*r) rounded down: ncnn ignores the channels left over, and so do w
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "PixelShuffle"
 
@@ -43,3 +44,12 @@ def lower(layer, p, ctx):
     y = ctx.op("Transpose", [ctx.op("Reshape", [x, ctx.ints(view)])], perm=perm)
     out = (outc, h * r, w * r)
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(out))]), out)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 1 << 10, "upscale_factor")
+    checks.flag(p, "mode")

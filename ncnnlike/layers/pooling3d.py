@@ -4,6 +4,7 @@ adaptive (out_w/out_h/out_d, -233 keeps that size, all equal passes the bottom t
 modes and avgpool_count_include_pad. SAME_LOWER pads depth as SAME_UPPER, like ncnn
 (nd_geometry.same_borders). Lowering: pool_nd.py, nd_geometry.py."""
 from ncnnlike.layers import pool_nd
+from ncnnlike.layers import checks
 
 TYPE = "Pooling3D"
 PARAMS = pool_nd.PARAMS_3D
@@ -11,3 +12,11 @@ PARAMS = pool_nd.PARAMS_3D
 
 def lower(layer, p, ctx):
     pool_nd.lower(layer, p, ctx, rank=3)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.pooling_family(p)

@@ -2,6 +2,7 @@
 outer axis (w for 1-D, rows for 2-D, channels for 3-D/4-D), or one slope shared when num_slope is 1."""
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "PReLU"
 
@@ -28,3 +29,11 @@ def lower(layer, p, ctx):
         slope = slope.reshape(())
     y = ctx.op("PRelu", [ctx.bottom(layer), ctx.const(slope, layer.name + "_slope")])
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "num_slope")

@@ -31,6 +31,7 @@ from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.nms import float_array
 from ncnnlike.layers.reshape import ncnn_dims
+from ncnnlike.layers import checks
 
 TYPE = "PriorBox"
 
@@ -177,3 +178,12 @@ def lower(layer, p, ctx):
     shape = ctx.op("Concat", [batch, ctx.ints([1] * priors.ndim)], axis=0)
     const = ctx.const(priors[None].astype(np.float32), layer.name + "_priors")
     ctx.top(layer, 0, ctx.op("Expand", [const, shape]), priors.shape)
+
+
+BLOBS = ((1, 2), 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.finite(p, 'min_sizes', 'max_sizes', 'aspect_ratios', 'variance0', 'variance1', 'variance2', 'variance3', 'step_width', 'step_height', 'offset')
+    checks.flag(p, "flip", "clip", "step_mmdetection", "center_mmdetection")

@@ -20,6 +20,7 @@ from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.nms import descending_order, nms
 from ncnnlike.layers.roipooling import c_round
+from ncnnlike.layers import checks
 
 TYPE = "Proposal"
 HOST = True
@@ -108,3 +109,12 @@ def forward(layer, p, bottoms):
         fail(layer, "no proposal survives (ncnn fails here with status -100)")
     tops = [boxes[picked].reshape(-1, 1, 4), scores[picked].reshape(-1, 1, 1)]
     return tops[:len(layer.tops)]
+
+
+BLOBS = (3, (1, 2))
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 1 << 12, "feat_stride", "base_size")
+    checks.finite(p, 'nms_thresh')

@@ -18,6 +18,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.roipooling import c_round, feature_and_roi
+from ncnnlike.layers import checks
 
 TYPE = "PSROIPooling"
 HOST = True
@@ -74,3 +75,13 @@ def forward(layer, p, bottoms):
             if window.size:
                 top[:, ph, pw] = [window_mean(q) for q in window]
     return [top]
+
+
+BLOBS = (2, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 1 << 12, "pooled_width", "pooled_height")
+    checks.positive(p, "output_dim")
+    checks.finite(p, 'spatial_scale')

@@ -16,6 +16,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers import int8_sim
 from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import checks
 
 TYPE = "Quantize"
 
@@ -55,3 +56,11 @@ def lower(layer, p, ctx):
     scale = outer_values(layer, "scale_data", shape)
     q = int8_sim.round_clamp(ctx, ctx.op("Mul", [ctx.bottom(layer), ctx.const(scale, layer.name + "_scale")]))
     ctx.top(layer, 0, int8_sim.to_uint8(ctx, q), shape, quant=quant_of(scale))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "scale_data_size")

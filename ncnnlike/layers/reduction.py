@@ -10,6 +10,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Reduction"
 
@@ -86,3 +87,16 @@ def lower(layer, p, ctx):
         y = ctx.op("Mul", [y, ctx.const(np.float32(coeff))])
     top = out_shape(p, shape, axes)
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(top))]), top)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 0, 10, "operation")
+    checks.flag(p, "reduce_all", "keepdims", "fixbug0")
+    checks.finite(p, 'coeff')
+    checks.axes(p, "axes")
+    if p.axes and not p.fixbug0:
+        raise checks.Invalid("axes without 5=1 (fixbug0): ncnn's load_param refuses it as too old")

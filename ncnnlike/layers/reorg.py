@@ -8,6 +8,7 @@ do we); output pixel (i, j) of the channel for input channel q and offset (sh, s
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Reorg"
 
@@ -43,3 +44,12 @@ def lower(layer, p, ctx):
     y = ctx.op("Transpose", [view], perm=PERM[p.mode])
     out = (c * s * s, outh, outw)
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(out))]), out)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 1 << 10, "stride")
+    checks.flag(p, "mode")

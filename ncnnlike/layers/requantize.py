@@ -21,6 +21,7 @@ from ncnnlike.layers.activation import lower_fused
 from ncnnlike.layers.base import Param, WeightSpec
 from ncnnlike.layers.dequantize import scale_bias
 from ncnnlike.layers.quantize import outer_values, quant_of
+from ncnnlike.layers import checks
 
 TYPE = "Requantize"
 
@@ -52,3 +53,13 @@ def lower(layer, p, ctx):
     v = lower_fused(ctx, v, p.activation_type, p.activation_params)
     v = ctx.op("Mul", [v, ctx.const(np.asarray(scale_out, np.float32), layer.name + "_scale_out")])
     ctx.top(layer, 0, int8_sim.to_uint8(ctx, int8_sim.round_clamp(ctx, v)), shape, quant=quant_of(scale_out))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "scale_in_data_size", "scale_out_data_size")
+    checks.at_least(p, 0, "bias_data_size")
+    checks.activation(p, "activation_type", "activation_params")

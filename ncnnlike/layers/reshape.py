@@ -9,6 +9,7 @@ import re
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Reshape"
 
@@ -193,3 +194,15 @@ def lower(layer, p, ctx):
         return
     y = ctx.op("Reshape", [ctx.bottom(layer), ctx.ints([0] + list(shape))])
     ctx.top(layer, 0, y, shape)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    for name in ("w", "h", "d", "c"):
+        checks.between(p, -233, 1 << 24, name)
+        if -233 < getattr(p, name) < -1:
+            raise checks.Invalid("%s=%d: expected a size, 0 (keep), -1 (the rest) or absent" % (name, getattr(p, name)))
+    if [p.w, p.h, p.d, p.c].count(-1) > 1:
+        raise checks.Invalid("more than one -1 in w, h, d, c: ncnn can infer one size only")
+    checks.blob_count(p, (1, None) if p.shape_expr else 1, 1)

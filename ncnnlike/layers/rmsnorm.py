@@ -14,6 +14,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
 from ncnnlike.layers.layernorm import normalized_dims
+from ncnnlike.layers import checks
 
 TYPE = "RMSNorm"
 
@@ -45,3 +46,13 @@ def lower(layer, p, ctx):
     if p.affine:
         y = ctx.op("Mul", [y, ctx.const(layer.weight("gamma_data").reshape(inner), layer.name + "_gamma")])
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "affine_size")
+    checks.finite(p, 'eps')
+    checks.flag(p, "affine")

@@ -7,6 +7,7 @@ import numpy as np
 
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.recurrent import Kind, lower_recurrent, weight_specs
+from ncnnlike.layers import checks
 
 TYPE = "RNN"
 
@@ -47,3 +48,9 @@ def weights(p):
 
 def lower(layer, p, ctx):
     lower_recurrent(layer, p, ctx, KIND)
+
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.recurrent_family(p, 1, 2)

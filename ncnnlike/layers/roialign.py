@@ -30,6 +30,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.roipooling import feature_and_roi
+from ncnnlike.layers import checks
 
 TYPE = "ROIAlign"
 HOST = True
@@ -177,3 +178,15 @@ def forward(layer, p, bottoms):
     feature, roi = feature_and_roi(layer, bottoms)
     geometry = roi_geometry(p, roi)
     return [version0(p, feature, geometry) if p.version == 0 else version1(p, feature, geometry)]
+
+
+BLOBS = (2, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 1 << 12, "pooled_width", "pooled_height")
+    checks.finite(p, 'spatial_scale')
+    checks.at_least(p, 0, "sampling_ratio")
+    checks.flag(p, "aligned")
+    checks.between(p, 0, 1, "version")

@@ -23,6 +23,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.reshape import ncnn_dims
+from ncnnlike.layers import checks
 
 TYPE = "ROIPooling"
 HOST = True
@@ -85,3 +86,12 @@ def forward(layer, p, bottoms):
             if window.size:
                 top[:, ph, pw] = window.max(axis=(1, 2))
     return [top]
+
+
+BLOBS = (2, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 1 << 12, "pooled_width", "pooled_height")
+    checks.finite(p, 'spatial_scale')

@@ -14,6 +14,7 @@ one FMA, so results agree to float rounding, not bit for bit.
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "RotaryEmbed"
 
@@ -75,3 +76,11 @@ def lower(layer, p, ctx):
         x0, x1 = ctx.op("Split", [x], n_out=2, axis=3)
         y = ctx.op("Concat", list(rotate(ctx, x0, x1, cos, sin)), axis=3)
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(shape))]), shape)
+
+
+BLOBS = (3, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.flag(p, "interleaved")

@@ -2,6 +2,7 @@
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
 from ncnnlike.layers.batchnorm import per_axis
+from ncnnlike.layers import checks
 
 TYPE = "Scale"
 
@@ -44,3 +45,13 @@ def lower(layer, p, ctx):
     if p.bias_term:
         y = ctx.op("Add", [y, ctx.const(per_axis(layer.weight("bias_data"), rank), layer.name + "_b")])
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = ((1, 2), 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    if p.scale_data_size != -233:
+        checks.positive(p, "scale_data_size")
+    checks.flag(p, "bias_term")

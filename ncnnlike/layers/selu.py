@@ -6,6 +6,7 @@ alpha*lambda once in float, as here.
 import numpy as np
 
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "SELU"
 
@@ -23,3 +24,11 @@ def lower(layer, p, ctx):
     pos = ctx.op("Mul", [x, ctx.const(np.float32(p.lambda_))])
     y = ctx.op("Where", [ctx.op("Less", [x, ctx.const(np.float32(0))]), neg, pos])
     ctx.top(layer, 0, y, ctx.in_shape(layer))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.finite(p, 'alpha', 'lambda_')

@@ -13,6 +13,7 @@ import math
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "ShuffleChannel"
 
@@ -47,3 +48,12 @@ def lower(layer, p, ctx):
     swapped = ctx.op("Transpose", [grouped], perm=[0, 2, 1, 3])
     y = ctx.op("Reshape", [swapped, ctx.ints([0] + list(shape))])
     ctx.top(layer, 0, y, shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "group")
+    checks.flag(p, "reverse")

@@ -5,6 +5,7 @@ indices: the end of each top but the last (negative counts from the end); the la
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Slice"
 
@@ -55,3 +56,14 @@ def lower(layer, p, ctx):
         y = ctx.op("Slice", [x, ctx.ints([q]), ctx.ints([q + size]), ctx.ints([axis + 1])])
         ctx.top(layer, i, y, tuple(size if j == axis else d for j, d in enumerate(shape)))
         q += size
+
+
+BLOBS = (1, (1, None))
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, -4, 3, "axis")
+    for v in p.slices or []:
+        if v != -233 and v < 1:
+            raise checks.Invalid("slices=%s: a slice is >= 1 or -233 (the rest)" % p.slices)

@@ -5,6 +5,7 @@ whenever axis != 0, and since our writer omits defaults, a converter must set 1=
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Softmax"
 
@@ -31,3 +32,14 @@ def lower(layer, p, ctx):
     if not 0 <= axis < len(shape):
         raise NcnnlikeError("%s: axis %d out of range for shape %s" % (where, p.axis, shape))
     ctx.top(layer, 0, ctx.op("Softmax", [ctx.bottom(layer)], axis=axis + 1), shape)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, -4, 3, "axis")
+    checks.flag(p, "fixbug0")
+    if p.axis != 0 and not p.fixbug0:
+        raise checks.Invalid("axis=%d without 1=1 (fixbug0): ncnn's load_param refuses it as too old" % p.axis)

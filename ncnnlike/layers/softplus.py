@@ -13,3 +13,6 @@ PARAMS = ()
 def lower(layer, p, ctx):
     y = ctx.op("Log", [ctx.op("Add", [ctx.op("Exp", [ctx.bottom(layer)]), ctx.const(np.float32(1))])])
     ctx.top(layer, 0, y, ctx.in_shape(layer))
+
+
+BLOBS = (1, 1)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Link, Param
+from ncnnlike.layers import checks
 
 TYPE = "Spectrogram"
 
@@ -124,3 +125,16 @@ def lower(layer, p, ctx):
     if p.power == 1:
         power = ctx.op("Sqrt", [power])
     ctx.top(layer, 0, power, (freqs, frames))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, 1, 1 << 16, "n_fft")
+    checks.between(p, 1, p.n_fft, "winlen")
+    if p.hoplen != -233:
+        checks.positive(p, "hoplen")
+    checks.between(p, 0, 2, "window_type", "power", "normalized")
+    checks.flag(p, "center", "onesided")

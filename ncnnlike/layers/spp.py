@@ -17,6 +17,7 @@ import math
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "SPP"
 
@@ -72,3 +73,12 @@ def lower(layer, p, ctx):
     levels = [_level(ctx, x, p, h, w, 1 << level) for level in range(p.pyramid_height)]
     y = levels[0] if len(levels) == 1 else ctx.op("Concat", levels, axis=1)
     ctx.top(layer, 0, y, (c * num_bins_total(p.pyramid_height),))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.one_of(p, "pooling_type", (0, 1), "0 max, 1 avg")
+    checks.between(p, 1, 8, "pyramid_height")

@@ -13,6 +13,7 @@ such check); so do we.
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "Squeeze"
 
@@ -62,3 +63,12 @@ def lower(layer, p, ctx):
     if out != tuple(shape):
         x = ctx.op("Reshape", [x, ctx.ints([0] + list(out))])
     ctx.top(layer, 0, x, out)
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.flag(p, "squeeze_w", "squeeze_h", "squeeze_d", "squeeze_c")
+    checks.axes(p, "axes")

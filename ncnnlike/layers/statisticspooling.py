@@ -6,6 +6,7 @@ one channel: (1,) or (2,). Param 0=include_stddev (0). Used by Kaldi-style speak
 (x-vector) after the frame-level TDNN layers.
 """
 from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks
 
 TYPE = "StatisticsPooling"
 
@@ -28,3 +29,11 @@ def lower(layer, p, ctx):
     y = stats[0] if len(stats) == 1 else ctx.op("Concat", stats, axis=1)
     n_out = c * len(stats)
     ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0, n_out])]), (n_out,))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.flag(p, "include_stddev")

@@ -13,6 +13,7 @@ tiles or repeats below 1, and more than 4 repeats (measured); so do we.
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.reshape import ncnn_dims, numpy_shape
+from ncnnlike.layers import checks
 
 TYPE = "Tile"
 
@@ -63,3 +64,15 @@ def lower(layer, p, ctx):
     times = numpy_shape(outdims, reps["w"], reps["h"], reps["d"], reps["c"])
     y = ctx.op("Tile", [x, ctx.ints([1] + list(times))])
     ctx.top(layer, 0, y, tuple(n * t for n, t in zip(wide, times)))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.between(p, -4, 3, "axis")
+    checks.between(p, 1, 1 << 16, "tiles")
+    for v in p.repeats or []:
+        if not 1 <= v <= 1 << 16:
+            raise checks.Invalid("repeats=%s: each repeat must be 1 to 65536" % (p.repeats,))

@@ -14,6 +14,7 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Link, Param
+from ncnnlike.layers import checks
 
 TYPE = "Unfold"
 
@@ -96,3 +97,13 @@ def lower(layer, p, ctx):
     cols = ctx.op("Gather", [flat, ctx.ints(gather_index(p, bw, out_h, out_w))], axis=2)
     y = ctx.op("Reshape", [cols, ctx.ints([0, c * k, out_h * out_w])])
     ctx.top(layer, 0, y, (c * k, out_h * out_w))
+
+
+BLOBS = (1, 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.geometry(p, ("kernel_w", "kernel_h"), ("stride_w", "stride_h"), ("dilation_w", "dilation_h"))
+    checks.between(p, -checks.MAX_PAD, checks.MAX_PAD, "pad_left", "pad_right", "pad_top", "pad_bottom")
+    checks.finite(p, 'pad_value')

@@ -25,6 +25,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.nms import descending_order, detection_rows, float_array, nms
+from ncnnlike.layers import checks
 
 TYPE = "YoloDetectionOutput"
 HOST = True
@@ -112,3 +113,16 @@ def forward(layer, p, bottoms):
     order = descending_order(scores)
     picked = order[nms(boxes[order], p.nms_threshold)]
     return [detection_rows(labels[picked] + F32(1), scores[picked], boxes[picked])] + softmaxed[1:len(layer.tops)]
+
+
+BLOBS = ((1, None), (1, None))
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "num_class", "num_box")
+    if (p.num_class + 5) * p.num_box >= 1 << 31:   # pip ncnn's load_param refuses it (an int overflows)
+        raise checks.Invalid("num_box=%d x (5 + num_class=%d) channels does not fit a 32-bit int"
+                             % (p.num_box, p.num_class))
+    checks.length(p, "biases", 2 * p.num_box)
+    checks.finite(p, 'confidence_threshold', 'nms_threshold', 'biases')

@@ -29,6 +29,7 @@ from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.nms import (FLT_MAX, descending_order, detection_rows, float_array, float_words, nms,
                                  no_detection)
+from ncnnlike.layers import checks
 
 TYPE = "Yolov3DetectionOutput"
 HOST = True
@@ -116,3 +117,17 @@ def forward(layer, p, bottoms):
     order = descending_order(scores)
     picked = order[nms(boxes[order], p.nms_threshold, areas=areas[order], scaled=True)]
     return [detection_rows(labels[picked] + F32(1), scores[picked], boxes[picked])]
+
+
+BLOBS = ((1, None), 1)
+
+
+def check_params(p):
+    """What ncnn's load_param and forward need (layers/checks.py)."""
+    checks.positive(p, "num_class", "num_box")
+    if (p.num_class + 5) * p.num_box >= 1 << 31:   # pip ncnn's load_param refuses it (an int overflows)
+        raise checks.Invalid("num_box=%d x (5 + num_class=%d) channels does not fit a 32-bit int"
+                             % (p.num_box, p.num_class))
+    checks.finite(p, 'confidence_threshold', 'nms_threshold', 'biases', 'anchors_scale')
+    checks.length(p, "mask", p.num_box * p.bottom_count)
+    checks.length(p, "anchors_scale", p.bottom_count)

@@ -26,6 +26,32 @@ def _node_label(node):
     return "node '%s' (%s)" % (node.name, node.op_type)
 
 
+def _set_shapes(model, where, inits, given):
+    """Pin graph input shapes to `given` (a list in input order, or {name: shape}): the shape= option
+    that lets a dynamic-shape export convert."""
+    values = [v for v in model.graph.input if v.name not in inits]
+    if isinstance(given, dict):
+        unknown = sorted(set(given) - {v.name for v in values})
+        if unknown:
+            raise NcnnlikeError("%s: shape= names no graph input '%s'" % (where, unknown[0]))
+        pairs = [(v, given[v.name]) for v in values if v.name in given]
+    else:
+        if len(given) != len(values):
+            raise NcnnlikeError("%s: shape= gives %d shapes for %d graph inputs" % (where, len(given), len(values)))
+        pairs = list(zip(values, given))
+    for value, shape in pairs:
+        if not shape or any(int(n) <= 0 for n in shape):
+            raise NcnnlikeError("%s: shape= for input '%s' must be positive sizes, got %s" % (where, value.name, list(shape)))
+        tt = value.type.tensor_type
+        old = tt.shape.dim if tt.HasField("shape") else []
+        if old and len(old) != len(shape):
+            raise NcnnlikeError("%s: shape= for input '%s' has %d dims, the input has %d"
+                                % (where, value.name, len(shape), len(old)))
+        tt.ClearField("shape")
+        for n in shape:
+            tt.shape.dim.add().dim_value = int(n)
+
+
 def _fix_inputs(model, where, inits):
     """Set the batch axis of every graph input to 1; other dims must be static."""
     names = []
@@ -44,8 +70,8 @@ def _fix_inputs(model, where, inits):
                 raise NcnnlikeError("%s: graph input '%s' has batch %d; ncnn models take batch 1"
                                     % (where, value.name, dim.dim_value))
             elif not dim.HasField("dim_value") or dim.dim_value <= 0:
-                raise NcnnlikeError("%s: graph input '%s' has a dynamic dim at axis %d; export it with a "
-                                    "static shape" % (where, value.name, i))
+                raise NcnnlikeError("%s: graph input '%s' has a dynamic dim at axis %d; give its shape "
+                                    "with shape=[...] or export it with a static shape" % (where, value.name, i))
     return names
 
 
@@ -60,6 +86,15 @@ def _static_shapes(model):
         if all(d.HasField("dim_value") and d.dim_value >= 0 for d in dims):
             shapes[value.name] = tuple(int(d.dim_value) for d in dims)
     return shapes
+
+
+def elem_types(model):
+    """tensor name -> ONNX element type (TensorProto enum) where shape inference knows it."""
+    out = {}
+    for value in list(model.graph.input) + list(model.graph.value_info) + list(model.graph.output):
+        if value.type.tensor_type.elem_type:
+            out[value.name] = value.type.tensor_type.elem_type
+    return out
 
 
 def _infer(model, where):
@@ -125,11 +160,21 @@ def _rebuild(model, nodes, consts):
     return model
 
 
-def prepare(model, where):
+def _initializers(model, where):
+    try:
+        return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    except Exception as exc:
+        raise NcnnlikeError("%s: unreadable initializer: %s" % (where, _first_line(exc))) from None
+
+
+def prepare(model, where, input_shapes=None):
     """(static model, shapes, constants, input names, output names): batch 1, shapes inferred,
-    constants folded. The returned model's nodes are the ones left to convert."""
+    constants folded. The returned model's nodes are the ones left to convert. `input_shapes`
+    (list in input order, or {name: shape}) pins dynamic input dims first."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
-    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    consts = _initializers(model, where)
+    if input_shapes:
+        _set_shapes(model, where, consts, input_shapes)
     inputs = _fix_inputs(model, where, consts)
     opsets = {o.domain or "": o.version for o in model.opset_import}
     for _ in range(_MAX_ROUNDS):

@@ -1,11 +1,18 @@
-"""ONNX -> ncnn Graph: the driver, the converter registry and ImportCtx, the converters' toolbox.
+"""ONNX -> ncnn Graph: the converter registry and ImportCtx, the converters' toolbox.
 
-How a model is imported (`import_onnx`):
-  1. load; fix the batch axis of every graph input to 1 (ncnn blobs have no batch axis);
+How a model is imported (`import_onnx`, driver.py):
+  1. load; pin the graph input shapes given (shape=), fix the batch axis of every input to 1;
   2. onnx shape inference (data_prop=True) alternating with constant folding (fold.py): every
      tensor gets a static shape, every node computable from constants (Shape glue) is folded;
-  3. every remaining node goes, in order, to the converter registered for its op type;
-  4. graph outputs keep their ONNX names; fan-out gets explicit Split layers (fanout.py).
+  3. decomposed layers (HardSwish, GELU, LayerNorm, attention ... chains) are fused back into one
+     node each (fuse.py, fuse_norm.py, fuse_attention.py);
+  4. every remaining node goes, in order, to the converter registered for its op type (a fused
+     node of domain "ncnnlike" to the one registered as "ncnnlike.<op>");
+  5. graph outputs keep their ONNX names; fan-out gets explicit Split layers (fanout.py).
+
+The rule for converters: emit only ncnn constructs whose ncnn semantics equal ONNX's on the whole
+input range (pip ncnn is the judge: its x86 pow of a base <= 0 is 2.4e38, so Pow never becomes
+BinaryOp pow there; see ops_elementwise.py), or refuse in one line naming the node, the op and why.
 
 Writing a converter (one module per family, ncnnlike/onnx/ops_<family>.py, imported automatically):
 
@@ -27,7 +34,6 @@ Params are set by id; their int/float types are coerced to the layer schema's de
 Weights are given in .bin order as a list of arrays and named from the layer module's weights(p).
 """
 import importlib
-import os
 import pkgutil
 import re
 
@@ -36,12 +42,13 @@ import onnx
 from onnx import helper
 
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.graph import Graph, Layer
+from ncnnlike.graph import Layer
 from ncnnlike.layers.base import registry, schema, weight_specs
 from ncnnlike.paramdict import ParamDict
 
 _CONVERTERS = {}
 _MAX_NAME = 255
+FUSED = "ncnnlike"      # domain of the nodes fuse.py makes from decomposed patterns
 
 
 def converter(*op_types):
@@ -113,6 +120,7 @@ class ImportCtx:
         self.layers = []
         self.node = None
         self.opset = 0                 # default-domain opset of the model
+        self.elem_types = {}           # onnx tensor -> TensorProto element type, where known
         self._shapes = shapes          # onnx tensor -> static shape (batch 1)
         self._consts = consts          # onnx tensor -> numpy array
         self._blobs = {}               # onnx tensor (or temp name) -> (ncnn blob, actual ncnn shape)
@@ -161,6 +169,12 @@ class ImportCtx:
             self.fail("input %d ('%s') must be a constant" % (i, node.input[i]), node)
         return value
 
+    def new_const(self, hint, value):
+        """A new constant tensor (a MemoryData blob when used) holding `value`; returns its name."""
+        name = self.fresh(hint)
+        self._consts[name] = np.asarray(value)
+        return name
+
     def has_input(self, node, i):
         return len(node.input) > i and bool(node.input[i])
 
@@ -171,6 +185,12 @@ class ImportCtx:
         if name not in self._shapes:
             self.fail("shape of tensor '%s' is unknown after shape inference" % name)
         return self._shapes[name]
+
+    def same_shape(self, out, inp):
+        """Tensor `out` has tensor `inp`'s ONNX shape (for ops onnx shape inference leaves unknown,
+        e.g. the function op GroupNormalization)."""
+        if out not in self._shapes:
+            self._shapes[out] = tuple(self.shape(inp))
 
     def rank(self, name):
         return len(self.shape(name))
@@ -292,6 +312,10 @@ class ImportCtx:
             self._cache[key] = self._blobs[top][0]
         return self._cache[key]
 
+    def bind(self, tensor, blob, shape):
+        """Tensor `tensor` is ncnn blob `blob` of actual ncnn shape `shape` (made earlier)."""
+        self._blobs[tensor] = (blob, tuple(int(s) for s in shape))
+
     def alias(self, out, inp):
         """Tensor `out` is tensor `inp` (Identity, Dropout): no layer."""
         if self.const(inp) is not None and inp not in self._blobs:
@@ -356,46 +380,13 @@ class ImportCtx:
         return layer
 
 
-def load_model(path):
-    """Read an ONNX file, with one clear error for missing or unreadable files."""
-    if not os.path.isfile(path):
-        raise NcnnlikeError("%s: no such file" % path)
-    try:
-        model = onnx.load(path)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NcnnlikeError("%s: not a readable ONNX model (%s)" % (path, reason)) from None
-    if not model.ir_version or not model.HasField("graph") or not model.graph.output:
-        raise NcnnlikeError("%s: not an ONNX model (no IR version, graph or outputs)" % path)
-    return model
+def import_onnx(path_or_model, where=None, shapes=None):
+    """Convert an ONNX model (path or ModelProto) to an ncnn Graph (driver.py)."""
+    from ncnnlike.onnx.driver import import_onnx as run
+    return run(path_or_model, where, shapes)
 
 
-def import_onnx(path_or_model, where=None):
-    """Convert an ONNX model (path or ModelProto) to an ncnn Graph."""
-    from ncnnlike.onnx.fanout import bind_outputs, insert_splits
-    from ncnnlike.onnx.fold import prepare
-    model = load_model(path_or_model) if isinstance(path_or_model, str) else path_or_model
-    where = where or (path_or_model if isinstance(path_or_model, str) else "model")
-    model, shapes, consts, inputs, outputs = prepare(model, where)
-    ctx = ImportCtx(where, shapes, consts)
-    ctx.opset = {o.domain or "": o.version for o in model.opset_import}.get("", 1)
-    for name in inputs:
-        ctx.add("Input", [], [name], shape_params(ctx.ncnn_shape(name)), name=name)
-    table = converters()
-    for node in model.graph.node:
-        ctx.node = node
-        ctx.inherit_batch_axis(node)
-        fn = table.get(node.op_type) if node.domain in ("", "ai.onnx") else None
-        if fn is None:
-            ctx.fail("unsupported ONNX op")
-        fn(ctx, node)
-    bind_outputs(ctx, outputs)
-    return insert_splits(Graph(ctx.layers), [sanitize(o, "out") for o in outputs])
-
-
-def convert(onnx_path, param_path, bin_path):
-    """onnx2model: import and write the .param/.bin pair (atomically, by ncnnlike.io)."""
-    from ncnnlike.io.model import save_model
-    graph = import_onnx(onnx_path)
-    save_model(graph, param_path, bin_path)
-    return graph
+def convert(onnx_path, param_path, bin_path, shapes=None):
+    """onnx2model: import and write the .param/.bin pair (driver.py)."""
+    from ncnnlike.onnx.driver import convert as run
+    return run(onnx_path, param_path, bin_path, shapes)

@@ -1,7 +1,8 @@
-"""Resize / Upsample -> Interp, Pad -> Padding, Expand (identity only) (spec 3 param ids)."""
+"""Resize / Upsample -> Interp, Pad -> Padding, Expand / Tile -> Tile (spec 3 param ids)."""
 import numpy as np
 
 from ncnnlike.onnx.importer import converter
+from ncnnlike.onnx.ops_gather import take_axes
 
 NEAREST, BILINEAR, BICUBIC = 1, 2, 3
 _PAD_TYPES = {"constant": 0, "edge": 1, "reflect": 2}
@@ -27,7 +28,8 @@ def _interp_mode(ctx, node, in_hw, out_hw):
     elif mode in ("linear", "cubic"):
         kind = BILINEAR if mode == "linear" else BICUBIC
         if mode == "cubic" and (float(a.get("cubic_coeff_a", -0.75)) != -0.75 or a.get("exclude_outside", 0)):
-            ctx.fail("cubic Resize differs from ncnn's bicubic (a = -0.75, no exclude_outside)")
+            ctx.fail("cubic_coeff_a=%g exclude_outside=%d: ncnn's bicubic has a = -0.75 and no exclude_outside"
+                     % (float(a.get("cubic_coeff_a", -0.75)), int(a.get("exclude_outside", 0))))
         if coord == "align_corners":
             return kind, 1
         if coord == "half_pixel" or (coord == "pytorch_half_pixel" and min(out_hw) > 1):
@@ -44,11 +46,18 @@ def resize(ctx, node):
     if len(in_shape) != 4 or tuple(in_shape[:2]) != tuple(out_shape[:2]):
         ctx.fail("only spatial resizing of NCHW tensors is supported")
     in_hw, out_hw = in_shape[2:], out_shape[2:]
+    if ctx.attrs(node).get("antialias", 0):
+        ctx.fail("antialias=1 is not supported: ncnn's Interp does not filter when downscaling")
     kind, align = _interp_mode(ctx, node, in_hw, out_hw)
     params = {0: kind, 3: int(out_hw[0]), 4: int(out_hw[1]), 6: align}
     scales = _given_scales(ctx, node)
     if scales is not None and any(float(i) * s != o for i, s, o in zip(in_hw, scales, out_hw)):
-        ctx.fail("Resize scales %s give fractional sizes; ncnn interpolates by sizes" % list(scales))
+        # ONNX samples at (x + 0.5) / scale - 0.5 with the given scale, not in/out: so does ncnn
+        # when Interp gets scales (1=height_scale 2=width_scale) instead of sizes
+        if any(int(np.float32(i) * np.float32(s)) != o for i, s, o in zip(in_hw, scales, out_hw)):
+            ctx.fail("Resize scales %s give sizes %s; ncnn's would be %s" % (
+                list(scales), list(out_hw), [int(np.float32(i) * np.float32(s)) for i, s in zip(in_hw, scales)]))
+        params = {0: kind, 1: float(scales[0]), 2: float(scales[1]), 6: align}
     ctx.add("Interp", [ctx.blob(x)], [y], params)
 
 
@@ -60,9 +69,35 @@ def _given_scales(ctx, node):
             scales = ctx.const_input(node, 1)
     else:
         scales = ctx.const_input(node, 2) if ctx.has_input(node, 2) else None
-    if scales is None or np.size(scales) < 4:
+    if scales is None or np.size(scales) == 0:
         return None
-    return [float(s) for s in np.ravel(scales)[2:4]]
+    scales = [float(s) for s in np.ravel(scales)]
+    axes = ctx.attrs(node).get("axes")
+    if axes is not None:         # opset 18: scales of the listed axes only
+        full = [1.0] * 4
+        for ax, sc in zip(axes, scales):
+            full[ax + 4 if ax < 0 else ax] = sc
+        scales = full
+    return scales[2:4] if len(scales) == 4 else None
+
+
+def _crop_or_wrap(ctx, x, y, begin, end, mode):
+    """Wrap padding and negative pads as taken positions (ops_gather.take_axes, exact data
+    movement): returns the tensor left to pad and the pads left (y itself when nothing is left)."""
+    shape = ctx.shape(x)
+    cuts = []
+    for ax, n in enumerate(shape):
+        lo, hi = (begin[ax], end[ax]) if mode == "wrap" else (min(begin[ax], 0), min(end[ax], 0))
+        if lo or hi:
+            if n + lo + hi <= 0:
+                ctx.fail("pads remove all of axis %d" % ax)
+            cuts.append((ax, [i % n for i in range(-lo, n + hi)]))
+    rest_b = [0] * len(shape) if mode == "wrap" else [max(v, 0) for v in begin]
+    rest_e = [0] * len(shape) if mode == "wrap" else [max(v, 0) for v in end]
+    done = not any(rest_b + rest_e)
+    mid = y if done else ctx.fresh(y + "_cropped", [n + min(p, 0) + min(q, 0) for n, p, q in zip(shape, begin, end)])
+    take_axes(ctx, x, mid, cuts)
+    return mid, rest_b, rest_e
 
 
 @converter("Pad")
@@ -72,8 +107,8 @@ def pad(ctx, node):
     x, y = node.input[0], node.output[0]
     r = ctx.rank(x)
     mode = a.get("mode", "constant")
-    if mode not in _PAD_TYPES:
-        ctx.fail("Pad mode '%s' is not supported" % mode)
+    if mode not in _PAD_TYPES and mode != "wrap":
+        ctx.fail("Pad mode '%s' is not supported (ncnn pads constant, edge, reflect; wrap by copies)" % mode)
     if "pads" in a:
         pads, value = list(a["pads"]), float(a.get("value", 0.0))
         axes = list(range(r))
@@ -85,14 +120,16 @@ def pad(ctx, node):
     begin, end = [0] * r, [0] * r
     for i, ax in enumerate(axes):
         begin[ax], end[ax] = pads[i], pads[i + len(axes)]
-    if min(begin + end) < 0:
-        ctx.fail("negative pads (cropping) are not supported")
     b = ctx.batch_axis(x)
     if b is not None and (begin[b] or end[b]):
         ctx.fail("padding the batch axis is not supported")
+    if mode == "wrap" or min(begin + end) < 0:
+        x, begin, end = _crop_or_wrap(ctx, x, y, begin, end, mode)
+        if x == y:
+            return
     per_axis = [(begin[i], end[i]) for i in range(r) if i != b]
     names = {1: [(2, 3)], 2: [(0, 1), (2, 3)], 3: [(7, 8), (0, 1), (2, 3)], 4: [None, (7, 8), (0, 1), (2, 3)]}
-    params = {4: _PAD_TYPES[mode], 5: value}
+    params = {4: _PAD_TYPES.get(mode, 0), 5: value}
     for ids, (lo, hi) in zip(names[len(per_axis)], per_axis):
         if ids is None:
             if lo or hi:
@@ -102,9 +139,33 @@ def pad(ctx, node):
     ctx.add("Padding", [ctx.blob(x)], [y], params)
 
 
+def _tile(ctx, x, y, repeats, shape):
+    """Tile blob of tensor x (viewed as ncnn `shape`) by numpy-order `repeats` into y."""
+    if all(r == 1 for r in repeats):
+        ctx.bind(y, ctx.blob(x, shape), shape)
+        return
+    ctx.add("Tile", [ctx.blob(x, shape)], [y], {2: [int(r) for r in repeats]})
+
+
 @converter("Expand")
 def expand(ctx, node):
-    """Expand that leaves the shape unchanged is the identity; real broadcasting is not supported."""
-    if tuple(ctx.shape(node.input[0])) != tuple(ctx.shape(node.output[0])):
-        ctx.fail("Expand that broadcasts is not supported")
-    ctx.alias(node.output[0], node.input[0])
+    """Broadcast x to the output shape: Tile by out / in along the axes where x has size 1."""
+    x, y = node.input[0], node.output[0]
+    shape = tuple(ctx.operand_shape(x, y))
+    out = tuple(ctx.ncnn_shape(y))
+    if len(shape) != len(out) or any(i != o and i != 1 for i, o in zip(shape, out)):
+        ctx.fail("cannot expand ncnn shape %s to %s" % (list(shape), list(out)))
+    _tile(ctx, x, y, [o // i for i, o in zip(shape, out)], shape)
+
+
+@converter("Tile")
+def tile(ctx, node):
+    """Tile with constant repeats (1 on the batch axis)."""
+    x, y = node.input[0], node.output[0]
+    repeats = [int(r) for r in ctx.const_input(node, 1).ravel()]
+    if len(repeats) != ctx.rank(x) or min(repeats) < 1:
+        ctx.fail("repeats %s do not fit rank %d" % (repeats, ctx.rank(x)))
+    b = ctx.batch_axis(x)
+    if b is not None and repeats[b] != 1:
+        ctx.fail("tiling the batch axis is not supported")
+    _tile(ctx, x, y, [r for i, r in enumerate(repeats) if i != b], tuple(ctx.ncnn_shape(x)))

@@ -1,5 +1,5 @@
 """Shape ops: Flatten/Reshape/Squeeze/Unsqueeze -> Reshape, Transpose -> Permute, Concat, Split ->
-Slice, Slice -> Crop, Identity/Dropout/Cast -> nothing (spec 3 param ids; ncnn axes are numpy order
+Slice, Identity/Dropout/Cast -> nothing (Slice is in ops_gather.py) (spec 3 param ids; ncnn axes are numpy order
 without batch, ctx.axis maps them)."""
 import numpy as np
 
@@ -14,13 +14,26 @@ def identity(ctx, node):
     ctx.alias(node.output[0], node.input[0])
 
 
+_FLOATS = (1, 10, 11, 16)                # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+_INTEGERS = (2, 3, 4, 5, 6, 7, 12, 13)   # (u)int8/16/32/64
+TRUNC = 19
+
+
 @converter("Cast")
 def cast(ctx, node):
-    """A float cast of a computed tensor is the identity in ncnn (every blob is float)."""
+    """ncnn blobs are float32: a cast to a float type is the identity (a float16/bfloat16 round
+    trip keeps float32 precision), a cast to an integer type truncates toward zero (UnaryOp trunc;
+    ncnn has no integer overflow), a cast to bool or string is refused."""
     to = int(ctx.attrs(node)["to"])
-    if to not in (1, 10, 11, 16):     # FLOAT, FLOAT16, DOUBLE, BFLOAT16
-        ctx.fail("cast of a computed tensor to a non-float type is not supported")
-    ctx.alias(node.output[0], node.input[0])
+    if to in _FLOATS:
+        ctx.alias(node.output[0], node.input[0])
+    elif to in _INTEGERS and ctx.elem_types.get(node.input[0]) in _INTEGERS:
+        ctx.alias(node.output[0], node.input[0])      # ids stay as they are (Embed reads int32)
+    elif to in _INTEGERS:
+        blob, shape = ctx.actual(node.input[0])
+        ctx.add("UnaryOp", [blob], [node.output[0]], {0: TRUNC}, shapes=[shape])
+    else:
+        ctx.fail("cast of a computed tensor to=%d (bool or string) is not supported: ncnn blobs are float" % to)
 
 
 @converter("Flatten", "Reshape", "Squeeze", "Unsqueeze")
@@ -137,45 +150,3 @@ def split(ctx, node):
     axis = axis + r if axis < 0 else axis
     sizes = [ctx.shape(o)[axis] for o in node.output]
     ctx.add("Slice", [ctx.blob(x)], list(node.output), {0: sizes, 1: ctx.axis(x, axis)})
-
-
-def _slice_bounds(ctx, node):
-    """(axes, starts, ends) normalised to 0 <= start < end <= dim, steps must be 1."""
-    x = node.input[0]
-    shape = ctx.shape(x)
-    a = ctx.attrs(node)
-    if "starts" in a:      # opset < 10
-        starts, ends = list(a["starts"]), list(a["ends"])
-        axes, steps = list(a.get("axes", range(len(starts)))), [1] * len(starts)
-    else:
-        starts = [int(v) for v in ctx.const_input(node, 1).ravel()]
-        ends = [int(v) for v in ctx.const_input(node, 2).ravel()]
-        axes = [int(v) for v in ctx.const_input(node, 3, range(len(starts))).ravel()]
-        steps = [int(v) for v in ctx.const_input(node, 4, [1] * len(starts)).ravel()]
-    out = []
-    for axis, start, end, step in zip(axes, starts, ends, steps):
-        axis = axis + len(shape) if axis < 0 else axis
-        n = shape[axis]
-        if step != 1:
-            ctx.fail("Slice with step %d is not supported (ncnn Crop has step 1)" % step)
-        start = min(max(start + n if start < 0 else start, 0), n)
-        end = min(max(end + n if end < 0 else end, 0), n)
-        out.append((axis, start, end))
-    return out
-
-
-@converter("Slice")
-def slice_(ctx, node):
-    """Crop with numpy-style starts/ends/axes (-23309/-23310/-23311), ncnn axes."""
-    x, y = node.input[0], node.output[0]
-    b = ctx.batch_axis(x)
-    bounds = [(axis, s, e) for axis, s, e in _slice_bounds(ctx, node)
-              if not (s == 0 and e == ctx.shape(x)[axis])]
-    if any(axis == b for axis, _, _ in bounds):
-        ctx.fail("slicing the batch axis is not supported")
-    if not bounds:
-        ctx.alias(y, x)
-        return
-    ctx.add("Crop", [ctx.blob(x)], [y], {9: [s for _, s, _ in bounds], 10: [e for _, _, e in bounds],
-                                         11: [ctx.axis(x, axis) for axis, _, _ in bounds]})
-

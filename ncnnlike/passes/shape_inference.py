@@ -1,15 +1,15 @@
 """Shape inference (spec 4.3 pass 35, spec 1.4): when every Input layer declares its shape, each
 layer gets `-23330` hints, one (dims, w, h, d, c) per top, as ncnnoptimize's shape_inference().
 
-The shapes come from our runtime's lowering (ncnnlike.runtime.lower.lower_graph), which computes
+The shapes come from our runtime's lowering (ncnnlike.runtime.lower.lower_shapes), which computes
 every blob's ncnn shape without running anything.
 """
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.graph import Graph
 from ncnnlike.layers import input as input_layer
-from ncnnlike.layers.base import resolve
+from ncnnlike.layers.base import layer_module, resolve
 from ncnnlike.passes.common import FUSED, note
-from ncnnlike.runtime.lower import lower_graph
+from ncnnlike.runtime.lower import lower_shapes
 
 
 def input_shapes(graph):
@@ -24,16 +24,21 @@ def input_shapes(graph):
     return shapes, None
 
 
-def infer_shapes(graph):
-    """Blob -> ncnn shape (numpy order, no batch) for every blob, or None when an Input has no shape
-    or the graph cannot be lowered."""
+def lowered_shapes(graph):
+    """Blob -> ncnn shape (numpy order, no batch) for every blob, or None when an Input has no shape;
+    an NcnnlikeError naming the layer when the graph cannot be lowered."""
     live = Graph([layer for layer in graph.layers if layer.type != FUSED])
     shapes, _ = input_shapes(live)
     if shapes is None:
         return None
+    ctx = lower_shapes(live, shapes, live.output_names())
+    return {blob: ctx.shape(blob) for layer in live.layers for blob in layer.tops}
+
+
+def infer_shapes(graph):
+    """lowered_shapes, or None when the graph cannot be lowered (the passes then skip a rewrite)."""
     try:
-        _, _, ctx = lower_graph(live, shapes, live.output_names(), int8=False)
-        return {blob: ctx.shape(blob) for layer in live.layers for blob in layer.tops}
+        return lowered_shapes(graph)
     except NcnnlikeError:
         return None
 
@@ -54,19 +59,24 @@ def hint(shape):
 def shape_inference(graph, log=None):
     """Set layer.shape_hints for every layer (returns how many got hints). Without a shape on every
     Input, ncnn skips this step; we then also drop hints read from the input file, since fusions
-    may have changed a blob's shape (Convolution -> InnerProduct gives a 1-D top)."""
+    may have changed a blob's shape (Convolution -> InnerProduct gives a 1-D top). A graph that
+    cannot be lowered is an error (issue 15: a tool must not write what it cannot check)."""
     shapes, shapeless = input_shapes(graph)
     if shapes is None:
         note(log, "Input layer %s without shape info, shape_inference skipped" % shapeless.name)
         for layer in graph.layers:
             layer.shape_hints = None
         return 0
-    blob_shapes = infer_shapes(graph)
-    if blob_shapes is None:
-        note(log, "shape_inference skipped: the graph cannot be lowered")
+    host = next((layer for layer in graph.layers if getattr(layer_module(layer.type), "HOST", False)), None)
+    if host is not None:
+        note(log, "shape_inference skipped: layer %s (%s) has a data-dependent output" % (host.name, host.type))
         for layer in graph.layers:
             layer.shape_hints = None
         return 0
+    try:
+        blob_shapes = lowered_shapes(graph)
+    except NcnnlikeError as exc:   # a model we cannot run would be written unchecked: fail instead
+        raise NcnnlikeError("shape_inference: the graph cannot be lowered: %s" % exc) from None
     note(log, "shape_inference")
     for layer in graph.layers:
         layer.shape_hints = [hint(blob_shapes[t]) for t in layer.tops]

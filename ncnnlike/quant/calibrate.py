@@ -4,15 +4,21 @@ The measured blob of each conv layer (Convolution, ConvolutionDepthWise, InnerPr
 `bottoms[0]`, keyed by the layer name. Phase 1 finds absmax; phase 2 (only for methods that need
 it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of images.
 
-- Phase 1 reduces inside the runtime graph: a probe returns per-sample minima and maxima, not the
-  blobs.
-- Phase 2 takes the blobs into two sets of output buffers reused batch after batch (no fresh
-  allocation, no page faults) and bins batch k on `threads` worker threads while the runtime
-  computes batch k+1 (onnxruntime and numpy's binning release the GIL). Binning with ONNX ops in
-  the graph was measured 4x slower than numpy; stats.py bins in cache-sized chunks.
+- Phase 1 alone (aciq, minmax) reduces inside the runtime graph: a probe returns per-sample minima
+  and maxima, not the blobs. Followed by phase 2, it takes the blobs phase 2 needs anyway and
+  reduces them in numpy: one onnxruntime session serves both phases (a second one, even freed in
+  between, left 45 MB more at the peak and cost its build).
+- Phase 2 takes the blobs into one set of output arrays reused batch after batch (no fresh
+  allocation, no page faults, no second set: Lite0's blobs are 27 MB per image), then bins them
+  on `threads` worker threads (numpy's binning releases the GIL) before the next run. The runs of
+  both phases hold at most OUTPUT_BYTES of measured blobs (one Lite0 image), whatever the batch
+  size images are decoded in (run_batch_size). Binning with
+  ONNX ops in the graph was measured 4x slower than numpy (ScatterElements: 25 ns a value, numpy's
+  bincount 1.7); stats.py bins in cache-sized chunks.
 - Idle runtime threads do not spin during calibration, so that decoding and binning get the cores.
 - collect_stats keeps the decoded inputs of phase 1 for phase 2 within a fixed budget
-  (cache_bytes): a small calibration set is decoded once.
+  (cache_bytes, quant/input_cache.py: images as their uint8 pixels): 200 images at 224x224 are
+  decoded once.
 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
 grow with the number of images. Histogram counts are integers, so the result does not depend on
@@ -29,7 +35,7 @@ merge into exactly those of one pass, in two steps:
 Every part is a CalibrationStats: save() it and load_stats() it to move it between machines.
 """
 import copy
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -38,10 +44,12 @@ from tqdm import tqdm
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.images import iter_batches
-from ncnnlike.quant.stats import CalibrationStats, Histogram, LayerStats
+from ncnnlike.quant.input_cache import InputCache as _InputCache
+from ncnnlike.quant.stats import CalibrationStats, Histogram, LayerStats, measured
 from ncnnlike.quant.weights import CONV_TYPES
 
-DEFAULT_CACHE_BYTES = 64 << 20      # decoded phase-1 inputs kept for phase 2
+DEFAULT_CACHE_BYTES = 32 << 20      # decoded phase-1 inputs kept for phase 2 (images as uint8 pixels)
+OUTPUT_BYTES = 32 << 20             # measured blobs of one run (at least one sample)
 
 
 def measured_blobs(graph):
@@ -82,7 +90,7 @@ def _samples(inputs):
 
 
 def _bar(lists, label, progress):
-    return tqdm(total=len(lists[0]), desc=label, unit="img", disable=not progress, leave=False)
+    return tqdm(total=len(lists[0]), desc=label, unit="img", disable=None if progress else True, leave=False)
 
 
 @contextmanager
@@ -96,17 +104,45 @@ def _no_spinning(net):
         net.opt.openmp_blocktime = saved
 
 
-def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=True, batches=None):
+def _extrema(batch_outputs, blobs, n):
+    """Worker task: {blob: (per-sample minima, maxima)} of the first n samples of some blobs."""
+    done = {}
+    for blob in blobs:
+        flat = measured(batch_outputs[blob][:n]).reshape(n, -1)
+        done[blob] = (flat.min(axis=1), flat.max(axis=1))
+    return done
+
+
+def _phase1_outputs(net, inputs, unique, arrays, pool, groups, in_graph):
+    """{blob: (minima, maxima)} of one run: reduced in the graph (`in_graph`), or from the blobs in
+    the reused output arrays, on the worker threads."""
+    if in_graph:
+        return net.run(inputs, unique, probe=extrema_probe)
+    n = _samples(inputs)
+    outputs = net.run(inputs, unique, out=arrays.get(inputs))
+    found = {}
+    for future in [pool.submit(_extrema, outputs, group, n) for group in groups(outputs)]:
+        found.update(future.result())
+    return found
+
+
+def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=True, batches=None, in_graph=True):
     """Phase 1: CalibrationStats (absmax, min, max, no histograms) of every conv layer of `net.graph`
-    over the samples of `lists` (one list per Input; `batches` replaces decoding them)."""
+    over the samples of `lists` (one list per Input; `batches` replaces decoding them).
+    `in_graph`: reduce in the runtime graph (a session of its own, no blob leaves it: cheapest
+    when phase 2 does not follow), else from the blobs of phase 2's session, which is then built
+    once for both phases."""
     blobs = _blobs_of(net)
     unique = list(dict.fromkeys(blobs.values()))
     stats = CalibrationStats(blobs.keys())
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
-    with _no_spinning(net), _bar(lists, "count the absmax", progress) as bar:
-        for inputs in batches:
-            outputs = net.run(inputs, unique, probe=extrema_probe)
+    arrays, parts = _OutputArrays(net), max(1, int(threads))
+    groups = lambda outputs: _deal([(outputs[b][0].size, b) for b in unique], parts)
+    with _no_spinning(net), ThreadPoolExecutor(max_workers=parts) as pool, \
+            _bar(lists, "count the absmax", progress) as bar:
+        for inputs in _run_batches(net, batches, batch_size):
+            outputs = _phase1_outputs(net, inputs, unique, arrays, pool, groups, in_graph)
             for name, blob in blobs.items():
                 lows, highs = outputs[blob]
                 try:
@@ -115,6 +151,16 @@ def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=Tru
                     raise NcnnlikeError("layer %s: %s" % (name, e)) from None
             bar.update(_samples(inputs))
     return stats
+
+
+def _deal(sized, parts):
+    """Items of (size, item) dealt into at most `parts` groups of about equal total size."""
+    groups, load = [[] for _ in range(parts)], [0] * parts
+    for size, item in sorted(sized, key=lambda pair: -pair[0]):
+        k = load.index(min(load))
+        groups[k].append(item)
+        load[k] += size
+    return [g for g in groups if g]
 
 
 def _bin_layers(batch_outputs, jobs, n):
@@ -132,42 +178,82 @@ def _bin_layers(batch_outputs, jobs, n):
 
 def _split_jobs(net, blobs, stats, parts):
     """(name, blob, absmax) of every layer, dealt into `parts` groups of about equal element counts."""
-    sizes = sorted(((_per_sample(net, blob), name, blob) for name, blob in blobs.items()), reverse=True)
-    groups, load = [[] for _ in range(parts)], [0] * parts
-    for size, name, blob in sizes:
-        k = load.index(min(load))
-        groups[k].append((name, blob, stats[name].absmax.absmax))
-        load[k] += size
-    return [g for g in groups if g]
-
-
-class _OutputBuffers:
-    """Two sets of output arrays used in turn: the runtime fills one while workers bin the other."""
-
-    def __init__(self):
-        self.sets = [None, None]        # (per-sample input shapes, blob -> array) or None
-
-    def get(self, k, inputs):
-        """Set k % 2 cut to this batch, or None when it does not exist yet or does not fit the batch."""
-        found, n = self.sets[k % 2], _samples(inputs)
-        if found is None or found[0] != _sample_shapes(inputs) or len(next(iter(found[1].values()))) < n:
-            return None
-        return {blob: array[:n] for blob, array in found[1].items()}
-
-    def keep(self, k, inputs, outputs):
-        """Adopt the arrays of a run made without buffers (the first runs, or a larger batch)."""
-        if self.get(k, inputs) is None:
-            self.sets[k % 2] = (_sample_shapes(inputs), outputs)
+    return _deal([(_per_sample(net, blob), (name, blob, stats[name].absmax.absmax)) for name, blob in blobs.items()],
+                 parts)
 
 
 def _sample_shapes(inputs):
     return tuple((name, array.shape[1:]) for name, array in inputs.items())
 
 
-def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, progress=True, batches=None):
+def _rebatch(batches, size):
+    """The samples of `batches` ({input: (N, ...)}) in batches of at most `size`, in order."""
+    for inputs in batches:
+        n = _samples(inputs)
+        for start in range(0, n, size):
+            yield inputs if n <= size else {k: v[start:start + size] for k, v in inputs.items()}
+
+
+def run_shapes(net, inputs):
+    """{measured blob: ncnn shape} for inputs shaped like `inputs` (lowered, nothing runs), or None
+    when the measured blobs cannot be lowered in one graph (host layers: staged runs)."""
+    from ncnnlike.runtime.lower import lower_shapes
+    from ncnnlike.runtime.staged import host_layers
+    unique = list(dict.fromkeys(_blobs_of(net).values()))
+    try:
+        if host_layers(net.graph, unique, inputs):
+            return None
+        ctx = lower_shapes(net.graph, {name: array.shape[1:] for name, array in inputs.items()}, unique)
+    except NcnnlikeError:
+        return None
+    return {blob: ctx.shape(blob) for blob in unique}
+
+
+def run_batch_size(net, inputs, batch_size):
+    """`batch_size`, cut so that the measured blobs of one run stay within OUTPUT_BYTES: onnxruntime's
+    working memory grows with them (Lite0: 27 MB of measured blobs per image; a batch of 4 made
+    phase 1 peak at 350 MB, one image at 180 MB, for the same time per image)."""
+    shapes = run_shapes(net, inputs)
+    if shapes is None:
+        return max(1, int(batch_size))
+    per_sample = 4 * sum(int(np.prod(shape)) for shape in shapes.values())
+    return max(1, min(int(batch_size), OUTPUT_BYTES // max(per_sample, 1)))
+
+
+def _run_batches(net, batches, batch_size):
+    """`batches` in runs of run_batch_size (decided on the first batch)."""
+    size = None
+    for inputs in batches:
+        if size is None:
+            size = run_batch_size(net, inputs, batch_size)
+        yield from _rebatch([inputs], size)
+
+
+class _OutputArrays:
+    """One set of output arrays, made for the first run and reused by every run whose batch fits it
+    (made by us, not by the first run: that one would hold onnxruntime's copy and ours at once)."""
+
+    def __init__(self, net):
+        self.net = net
+        self.found = None         # (per-sample input shapes, blob -> array)
+
+    def get(self, inputs):
+        """The arrays cut to this batch, or None when the runs are staged (host layers: no out=)."""
+        n, key = _samples(inputs), _sample_shapes(inputs)
+        if self.found is None or self.found[0] != key or len(next(iter(self.found[1].values()))) < n:
+            shapes = run_shapes(self.net, inputs)
+            if shapes is None:
+                return None
+            self.found = (key, {blob: np.empty((n,) + tuple(shape), np.float32) for blob, shape in shapes.items()})
+        return {blob: array[:n] for blob, array in self.found[1].items()}
+
+
+def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, progress=True, batches=None,
+                       samples=None):
     """Phase 2: the histograms of every conv layer over the samples of `lists`, binned over the
     absmax of `absmax` (phase-1 CalibrationStats of the whole image list, e.g. merged from shards).
-    Returns CalibrationStats holding a copy of that phase 1 and these samples' histograms."""
+    Returns CalibrationStats holding a copy of that phase 1 and these samples' histograms.
+    `samples` (a samples.BlobSamples) also keeps the first samples of the measured blobs."""
     blobs = _blobs_of(net)
     if list(absmax) != list(blobs):
         raise NcnnlikeError("the phase-1 statistics are for other layers than this model's")
@@ -176,68 +262,38 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
     stats.start_histograms()
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
-    buffers, pending, jobs = _OutputBuffers(), deque(), None
-
-    def finish(futures):
-        for future in futures:
-            for name, histogram in future.result():
-                stats[name].histogram.merge(histogram)
-
+    arrays, jobs = _OutputArrays(net), None
     with _no_spinning(net), ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool, \
             _bar(lists, "build histogram", progress) as bar:
-        for k, inputs in enumerate(batches):
+        for inputs in _run_batches(net, batches, batch_size):
             n = _samples(inputs)
-            if len(pending) == 2:               # the set this run overwrites is binned
-                finish(pending.popleft())
-            outputs = net.run(inputs, unique, out=buffers.get(k, inputs))
-            buffers.keep(k, inputs, outputs)
+            outputs = net.run(inputs, unique, out=arrays.get(inputs))
+            if samples is not None:
+                samples.update(outputs, n)
             if jobs is None:
                 jobs = _split_jobs(net, blobs, stats, max(1, int(threads)))
-            pending.append([pool.submit(_bin_layers, outputs, group, n) for group in jobs])
+            for future in [pool.submit(_bin_layers, outputs, group, n) for group in jobs]:
+                for name, histogram in future.result():
+                    stats[name].histogram.merge(histogram)
             bar.update(n)
-        while pending:
-            finish(pending.popleft())
     return stats
 
 
-class _InputCache:
-    """Phase-1 batches, kept for phase 2 while their total size stays within `budget` bytes."""
-
-    def __init__(self, lists, preprocess, batch_size, threads, budget):
-        self.lists, self.preprocess, self.batch_size, self.threads = lists, preprocess, batch_size, threads
-        self.budget, self.kept, self.samples = budget, [], 0
-        self.full = False
-
-    def first_pass(self):
-        for inputs in iter_batches(self.lists, self.preprocess, self.batch_size, self.threads):
-            size = sum(v.nbytes for v in inputs.values())
-            if not self.full and size <= self.budget:
-                self.kept.append(inputs)
-                self.budget -= size
-                self.samples += _samples(inputs)
-            else:
-                self.full = True
-            yield inputs
-
-    def second_pass(self):
-        yield from self.kept
-        if self.samples < len(self.lists[0]):
-            rest = [entries[self.samples:] for entries in self.lists]
-            yield from iter_batches(rest, self.preprocess, self.batch_size, self.threads)
-
-
 def collect_stats(net, lists, preprocess, histogram=True, batch_size=4, threads=1, progress=True,
-                  cache_bytes=DEFAULT_CACHE_BYTES):
+                  cache_bytes=DEFAULT_CACHE_BYTES, samples=None):
     """CalibrationStats of every conv layer of `net.graph` over the samples of `lists`: phase 1,
-    then (with `histogram`) phase 2. Up to `cache_bytes` of decoded inputs are reused by phase 2.
+    then (with `histogram`) phase 2. Up to `cache_bytes` of decoded inputs are reused by phase 2;
+    `samples` (a samples.BlobSamples, needs `histogram`) keeps the first samples of each measured blob.
 
-    Phase 2 holds two batches of all measured blobs (Lite0: 27 MB per image); measured on Lite0,
-    batches of 1 to 4 images run as fast as 16 with a third of the memory."""
+    Phase 2 holds one run of all measured blobs, at most OUTPUT_BYTES (Lite0: 27 MB per image);
+    with it, phase 1 reduces those blobs in numpy and both phases share one onnxruntime session."""
     cache = _InputCache(lists, preprocess, batch_size, threads, cache_bytes if histogram else 0)
-    stats = collect_absmax(net, lists, preprocess, batch_size, threads, progress, cache.first_pass())
+    stats = collect_absmax(net, lists, preprocess, batch_size, threads, progress, cache.first_pass(),
+                           in_graph=not histogram)
     if histogram:
         stats = collect_histograms(net, lists, preprocess, stats, batch_size, threads, progress,
-                                   cache.second_pass())
+                                   cache.second_pass(), samples)
+    net.clear()   # its sessions' memory goes back before the methods run (KL's search takes 40 MB)
     return stats
 
 

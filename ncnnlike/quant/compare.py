@@ -5,7 +5,8 @@ the int8 model, over every sample, and compared (cosine, SNR in dB, max abs erro
 float64 so the figures do not depend on the batch size. A requantized top (int8_scale_term > 100,
 spec 6.5) is int8-valued when extracted (spec 8 "Extracting an int8 blob": a value cast, no scale),
 so it is compared after dividing by the layer's top scale. Network outputs are compared per sample:
-mean and min cosine, SNR, and top-1 agreement (argmax of each flattened sample).
+mean and min cosine, SNR, and the agreement that fits the output (OutputStats): top-1 for class
+scores, per-step argmax and decoded (CTC) sequences for a (T, C) sequence output.
 """
 import itertools
 from collections import OrderedDict
@@ -83,25 +84,73 @@ class ErrorStats:
         return {"cosine": self.cosine, "snr_db": json_number(self.snr_db), "max_abs_error": self.max_abs}
 
 
+def output_kind(sample_shape):
+    """How an output is read, from its ncnn shape without size-1 axes: 'vector' (class scores: the
+    top-1), 'sequence' (T, C): per step scores, e.g. CTC probabilities: argmax per step, then
+    decoded), or 'map' (scores over axis 0 at each position, e.g. segmentation)."""
+    dims = [d for d in sample_shape if d != 1]
+    if len(dims) <= 1:
+        return "vector"
+    return "sequence" if len(dims) == 2 else "map"
+
+
+def ctc_decode(steps, blank=0):
+    """Greedy CTC: merge repeated classes, drop the blank (class 0 in PaddleOCR and most CTC heads)."""
+    steps = np.asarray(steps).reshape(-1)
+    if steps.size == 0:
+        return ()
+    keep = np.concatenate([[True], steps[1:] != steps[:-1]]) & (steps != blank)
+    return tuple(steps[keep].tolist())
+
+
 @dataclass
 class OutputStats:
-    """Agreement of one network output: per-sample cosine (mean, min), top-1 agreement, overall SNR."""
+    """Agreement of one network output with the fp32 one: per-sample cosine (mean, min), overall SNR,
+    and the task proxy the output's kind calls for (output_kind): for a vector, top-1 agreement; for
+    a sequence (T, C), per-step argmax agreement and decoded-sequence agreement (greedy CTC, blank 0);
+    for a map, per-position argmax agreement over axis 0. `agree` counts samples whose top-1 /
+    decoded sequence / whole argmax map equals the fp32 one; `step_agree` of `steps` counts steps
+    or positions (for a vector, samples)."""
     error: ErrorStats = field(default_factory=ErrorStats)
     cos_sum: float = 0.0
     cos_min: float = 1.0
     agree: int = 0
     samples: int = 0
+    kind: str = None
+    step_agree: int = 0
+    steps: int = 0
 
     def update(self, ref, test):
-        ref = np.asarray(ref, np.float64).reshape(len(ref), -1)
-        test = np.asarray(test, np.float64).reshape(len(test), -1)
-        self.error.update(ref, test)
-        for r, t in zip(ref, test):
+        ref, test = np.asarray(ref), np.asarray(test)
+        if self.kind is None:
+            self.kind = output_kind(ref.shape[1:])
+        flat_ref = np.asarray(ref, np.float64).reshape(len(ref), -1)
+        flat_test = np.asarray(test, np.float64).reshape(len(test), -1)
+        self.error.update(flat_ref, flat_test)
+        for r, t in zip(flat_ref, flat_test):
             c = cosine(float(r @ t), float(r @ r), float(t @ t))
             self.cos_sum += c
             self.cos_min = min(self.cos_min, c)
-        self.agree += int(np.sum(ref.argmax(axis=1) == test.argmax(axis=1)))
+        self._update_argmax(ref, test)
         self.samples += len(ref)
+
+    def _update_argmax(self, ref, test):
+        n = len(ref)
+        if self.kind == "vector":
+            same = ref.reshape(n, -1).argmax(axis=1) == test.reshape(n, -1).argmax(axis=1)
+            self.agree += int(same.sum())
+            self.step_agree += int(same.sum())
+            self.steps += n
+            return
+        if self.kind == "sequence":
+            dims = [d for d in ref.shape[1:] if d != 1]
+            a, b = ref.reshape(n, *dims).argmax(axis=2), test.reshape(n, *dims).argmax(axis=2)
+            self.agree += sum(ctc_decode(x) == ctc_decode(y) for x, y in zip(a, b))
+        else:
+            a, b = ref.argmax(axis=1).reshape(n, -1), test.argmax(axis=1).reshape(n, -1)
+            self.agree += int(np.all(a == b, axis=1).sum())
+        self.step_agree += int((a == b).sum())
+        self.steps += int(a.size)
 
     @property
     def cosine(self):
@@ -109,17 +158,56 @@ class OutputStats:
         return self.cos_sum / self.samples if self.samples else 1.0
 
     @property
-    def top1_agreement(self):
+    def agreement(self):
+        """The task proxy: top-1 agreement (vector), decoded-sequence agreement (sequence), whole-map
+        argmax agreement (map)."""
         return self.agree / self.samples if self.samples else 1.0
 
+    @property
+    def top1_agreement(self):
+        """Same as agreement (for a vector, the top-1 agreement)."""
+        return self.agreement
+
+    @property
+    def step_agreement(self):
+        """Per-step (sequence) / per-position (map) argmax agreement; top-1 agreement for a vector:
+        finer than `agreement`, used to rank layers."""
+        return self.step_agree / self.steps if self.steps else 1.0
+
+    def proxy_text(self):
+        """The agreement figures in words, for reports."""
+        if self.kind == "sequence":
+            return ("per-step argmax agreement %.2f%%, decoded-sequence agreement (CTC, blank 0) %.2f%%"
+                    % (100 * self.step_agreement, 100 * self.agreement))
+        if self.kind == "map":
+            return ("per-position argmax agreement %.2f%%, whole-map agreement %.2f%%"
+                    % (100 * self.step_agreement, 100 * self.agreement))
+        return "top-1 agreement %.2f%%" % (100 * self.agreement)
+
     def as_dict(self):
-        return {"cosine_mean": self.cosine, "cosine_min": self.cos_min, "top1_agreement": self.top1_agreement,
-                "snr_db": json_number(self.error.snr_db), "max_abs_error": self.error.max_abs, "samples": self.samples}
+        entry = {"kind": self.kind or "vector", "cosine_mean": self.cosine, "cosine_min": self.cos_min,
+                 "agreement": self.agreement, "snr_db": json_number(self.error.snr_db),
+                 "max_abs_error": self.error.max_abs, "samples": self.samples}
+        if self.kind in ("sequence", "map"):
+            entry["step_agreement"] = self.step_agreement
+        else:
+            entry["top1_agreement"] = self.agreement
+        return entry
 
 
 def output_score(outputs):
-    """The one figure a target is checked against: the worst output's mean per-sample cosine."""
+    """The worst output's mean per-sample cosine."""
     return min(stats.cosine for stats in outputs.values())
+
+
+def proxy_score(outputs):
+    """The worst output's task-proxy agreement (output_kind)."""
+    return min(stats.agreement for stats in outputs.values())
+
+
+def fine_score(outputs):
+    """The worst output's per-step / per-position / top-1 agreement: the finer proxy for rankings."""
+    return min(stats.step_agreement for stats in outputs.values())
 
 
 @dataclass
@@ -223,10 +311,11 @@ def _batch_len(batch):
 def compare_models(fp_net, int8_net, batches, keep_reference=True):
     """Run both nets over `batches` ({input: (N, ...)}) and measure every quantized layer and output.
 
-    `fp_net` runs with use_int8_inference off, `int8_net` with it on. The fp32 outputs are kept
-    (small: network outputs only) so later passes need no second fp32 run."""
+    `fp_net` runs with use_int8_inference off, `int8_net` with ncnn's int8 arithmetic ("sim",
+    batched). The fp32 outputs are kept (small: network outputs only) so later passes need no
+    second fp32 run."""
     fp_net.opt.use_int8_inference = False
-    int8_net.opt.use_int8_inference = True
+    int8_net.opt.use_int8_inference = "sim"
     found = probes(fp_net.graph, int8_net.graph)
     outputs = check_outputs(fp_net.graph, int8_net.graph)
     blobs = list(dict.fromkeys([p.blob for p in found.values()] + outputs))
@@ -297,6 +386,6 @@ def format_comparison(comparison):
     lines.append("(* = requantized top, compared after dividing by its top scale)")
     lines.append("network outputs:")
     for name, s in comparison.outputs.items():
-        lines.append("%-20s cosine mean %.6f min %.6f  top-1 agreement %.2f%%  SNR %.2f dB"
-                     % (name, s.cosine, s.cos_min, 100.0 * s.top1_agreement, s.error.snr_db))
+        lines.append("%-20s cosine mean %.6f min %.6f  %s  SNR %.2f dB"
+                     % (name, s.cosine, s.cos_min, s.proxy_text(), s.error.snr_db))
     return "\n".join(lines)

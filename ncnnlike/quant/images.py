@@ -6,81 +6,22 @@ file exists there, against the list file's own folder (the reference lists are w
 """
 import os
 import re
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 
-from ncnnlike.errors import NcnnlikeError
+from ncnnlike.errors import NcnnlikeError, NcnnlikeWarning
+from ncnnlike.io.limits import check_size
+from ncnnlike.io.numbers import ascii_float, ascii_int
+from ncnnlike.quant import decode
+from ncnnlike.quant.decode import DamagedImage, decode_image
+from ncnnlike.quant.resize import resize_bilinear  # noqa: F401  (part of this module's API)
 
 PIXEL_CHANNELS = {"BGR": 3, "RGB": 3, "GRAY": 1, "RGBA": 4, "BGRA": 4}
-INTER_RESIZE_COEF_SCALE = 1 << 11
 TYPE_IMAGE, TYPE_NPY = 0, 1
-
-
-# ---------------------------------------------------------------- resize (src/mat_pixel_resize.cpp)
-
-def _saturate_short(x):
-    """ncnn SATURATE_CAST_SHORT on float32: add +-0.5f in float32, truncate, clamp to int16."""
-    half = np.where(x >= 0, np.float32(0.5), np.float32(-0.5)).astype(np.float32)
-    return np.clip(np.trunc(x + half), -32768, 32767).astype(np.int32)
-
-
-def _coefficients(src_size, size):
-    """Source index and int16 weights of each output position (spec 5.2 step 4, both directions)."""
-    scale = src_size / size
-    f = ((np.arange(size, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
-    s = np.floor(f)
-    f = f - s
-    s = s.astype(np.int64)
-    low = s < 0
-    s[low], f[low] = 0, 0
-    high = s >= src_size - 1
-    s[high], f[high] = src_size - 2, 1
-    w0 = _saturate_short((np.float32(1) - f) * np.float32(INTER_RESIZE_COEF_SCALE))
-    w1 = _saturate_short(f * np.float32(INTER_RESIZE_COEF_SCALE))
-    # a 1-pixel source gives index -1 with weight 0 (ncnn reads out of bounds, times 0): clamp it
-    return np.maximum(s, 0), s + 1, w0, w1
-
-
-def resize_bilinear(src, w, h):
-    """ncnn resize_bilinear_c1/c3/c4: uint8 (H, W[, C]) -> uint8 (h, w[, C]), bit-exact, vectorised."""
-    src = np.asarray(src)
-    if src.dtype != np.uint8 or src.ndim not in (2, 3):
-        raise NcnnlikeError("resize_bilinear expects a uint8 (H, W) or (H, W, C) array, got %s %s"
-                            % (src.dtype, src.shape))
-    if w < 1 or h < 1:
-        raise NcnnlikeError("resize_bilinear target size %dx%d must be at least 1x1" % (w, h))
-    planar = src.ndim == 2
-    src3 = src[:, :, None] if planar else src
-    srch, srcw, c = src3.shape
-    x0, x1, a0, a1 = _coefficients(srcw, w)
-    y0, y1, b0, b1 = _coefficients(srch, h)
-    # channels stay interleaved: row k of `rows` is (srcw*c,) and column dx*c+k is channel k of dx
-    i0 = (x0[:, None] * c + np.arange(c)).ravel()
-    i1 = (x1[:, None] * c + np.arange(c)).ravel()
-    # horizontal pass once per source row used: int16 rows (S[sx]*a0 + S[sx+1]*a1) >> 4
-    used = np.unique(np.concatenate([y0, y1]))
-    rows = src3.reshape(srch, srcw * c)[used]
-    lo = np.take(rows, i0, axis=1).astype(np.int32)
-    lo *= np.repeat(a0, c)
-    hi = np.take(rows, i1, axis=1).astype(np.int32)
-    hi *= np.repeat(a1, c)
-    lo += hi
-    lo >>= 4
-    # vertical pass: ((b0*r0 >> 16) + (b1*r1 >> 16) + 2) >> 2, stored as unsigned char
-    r0, r1 = lo[np.searchsorted(used, y0)], lo[np.searchsorted(used, y1)]
-    r0 *= b0[:, None]
-    r1 *= b1[:, None]
-    r0 >>= 16
-    r1 >>= 16
-    r0 += r1
-    r0 += 2
-    r0 >>= 2
-    out = (r0 & 0xFF).astype(np.uint8).reshape(h, w, c)
-    return out[:, :, 0] if planar else out
 
 
 # ---------------------------------------------------------------- pixels, size, normalisation
@@ -177,33 +118,20 @@ def from_bgr(bgr, pixel, w, h, mean=None, norm=None):
 
 
 def load_image(path, w, h, pixel="BGR", mean=None, norm=None, where=None):
-    """Image file -> float32 (C, h, w) as ncnn2table feeds it; `where` ("list.txt line 3") goes in errors."""
+    """Image file -> float32 (C, h, w) as ncnn2table feeds it; `where` ("list.txt line 3") goes in errors.
+    A damaged image is a DamagedImage error (quant/decode.py); a target size over the limit an error."""
     check_pixel(pixel)
-    at = " (%s)" % where if where else ""
-    if not os.path.isfile(path):  # checked first: cv2.imread would also print its own warning
-        raise NcnnlikeError("image '%s'%s does not exist" % (path, at))
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise NcnnlikeError("cannot decode image '%s'%s" % (path, at))
+    bgr = decode_image(path, where)
+    tw, th = target_size(bgr.shape[1], bgr.shape[0], w, h)
+    check_size("input of image '%s'%s" % (path, " (%s)" % where if where else ""),
+               (PIXEL_CHANNELS[pixel], th, tw), "MAX_INPUT_ELEMENTS")
     return from_bgr(bgr, pixel, w, h, mean, norm)
 
 
 def load_npy(path, shape, where=None):
     """float32 .npy -> array; shape is ncnn's [w, h, (d,) c]: npy_shape[rank-1-i] == shape[i] (spec 5.2)."""
-    at = " (%s)" % where if where else ""
-    expected = tuple(reversed(list(shape)))
-    if not os.path.isfile(path):
-        raise NcnnlikeError("npy file '%s'%s does not exist" % (path, at))
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise NcnnlikeError("cannot read npy file '%s'%s: %s" % (path, at, exc)) from None
-    if data.dtype != np.float32:
-        raise NcnnlikeError("npy file '%s'%s holds %s, expected float32" % (path, at, data.dtype))
-    if data.shape != expected:
-        raise NcnnlikeError("npy file '%s'%s has shape %s, expected %s for shape=[%s]"
-                            % (path, at, data.shape, expected, ",".join(map(str, shape))))
-    return np.ascontiguousarray(data)
+    return decode.load_npy(path, tuple(reversed(list(shape))), where,
+                           " for shape=[%s]" % ",".join(map(str, shape)))
 
 
 # ---------------------------------------------------------------- options (spec 5.1)
@@ -217,6 +145,7 @@ class Preprocess:
     mean: list = field(default_factory=list)
     norm: list = field(default_factory=list)
     type: int = TYPE_IMAGE
+    skip_bad: bool = False    # leave out samples whose image is damaged (warned and counted)
 
     @property
     def w(self):
@@ -244,11 +173,11 @@ def parse_lists(key, value, number):
         try:
             lists.append([number(v) for v in group.split(",") if v.strip() != ""])
         except ValueError:
-            raise NcnnlikeError("%s=%s: '%s' is not a list of numbers" % (key, value, group)) from None
+            raise NcnnlikeError("%s=%s: '%s' is not a list of numbers (finite, ASCII decimal)" % (key, value, group)) from None
         if not lists[-1]:
             raise NcnnlikeError("%s=%s: empty list" % (key, value))
-        if not np.all(np.isfinite(lists[-1])):
-            raise NcnnlikeError("%s=%s: values must be finite" % (key, value))
+        if not np.all(np.isfinite(np.asarray(lists[-1], np.float64).astype(np.float32))):
+            raise NcnnlikeError("%s=%s: values must be finite float32 numbers" % (key, value))
     return lists
 
 
@@ -266,13 +195,27 @@ def parse_preprocess(options, input_names):
     shape= is required; mean= absent means no mean, norm= absent means no norm, pixel= absent means BGR
     (ncnn2table requires all four for images)."""
     names = list(input_names)
+    skip_bad = str(options.get("skip_bad", "0")).strip()
+    if skip_bad not in ("0", "1"):
+        raise NcnnlikeError("skip_bad=%s: expected 0 (a damaged image is an error) or 1 (skip it with a warning)"
+                            % skip_bad)
+    preps = _parse_preprocess(options, names)
+    for prep in preps:
+        prep.skip_bad = skip_bad == "1"
+    return preps
+
+
+def _parse_preprocess(options, names):
+    """parse_preprocess without skip_bad."""
     ftype = str(options.get("type", "0")).strip()
     if ftype not in ("0", "1"):
         raise NcnnlikeError("type=%s: expected 0 (images) or 1 (npy)" % ftype)
     ftype = int(ftype)
     if "shape" not in options:
         raise NcnnlikeError("shape= is required, e.g. shape=[224,224,3]")
-    shapes = _per_input("shape", parse_lists("shape", options["shape"], int), names)
+    shapes = _per_input("shape", parse_lists("shape", options["shape"], ascii_int), names)
+    for shape in shapes:
+        check_size("shape=%s" % options["shape"], [max(int(v), 1) for v in shape], "MAX_INPUT_ELEMENTS")
     if ftype == TYPE_NPY:
         for key in ("mean", "norm", "pixel"):
             if key in options:
@@ -285,9 +228,9 @@ def parse_preprocess(options, input_names):
     for shape in shapes:
         if len(shape) not in (2, 3):
             raise NcnnlikeError("shape=%s: image shapes are [w,h] or [w,h,c]" % options["shape"])
-    means = _per_input("mean", parse_lists("mean", options["mean"], float), names) \
+    means = _per_input("mean", parse_lists("mean", options["mean"], ascii_float), names) \
         if "mean" in options else [[]] * len(names)
-    norms = _per_input("norm", parse_lists("norm", options["norm"], float), names) \
+    norms = _per_input("norm", parse_lists("norm", options["norm"], ascii_float), names) \
         if "norm" in options else [[]] * len(names)
     for norm in norms:
         if norm and all(v == 0 for v in norm):
@@ -362,17 +305,41 @@ def _stack(arrays, prep, entries):
     return np.stack(arrays)
 
 
-def iter_batches(lists, preprocess, batch_size, threads=1):
+def _results(futures, lists, start, skip_bad):
+    """Each input's loaded arrays, without the samples that hold a damaged image when skip_bad
+    (each skipped with a warning naming file and line); (arrays per input, entries per input)."""
+    bad = set()
+    for fs, entries in zip(futures, lists):
+        for k, f in enumerate(fs):
+            exc = f.exception()
+            if exc is None:
+                continue
+            if not (skip_bad and isinstance(exc, DamagedImage)):
+                raise exc
+            warnings.warn(NcnnlikeWarning("skipped: %s" % exc))
+            bad.add(k)
+    keep = [k for k in range(len(futures[0])) if k not in bad]
+    return ([[fs[k].result() for k in keep] for fs in futures],
+            [[entries[start + k] for k in keep] for entries in lists])
+
+
+def iter_batches(lists, preprocess, batch_size, threads=1, consumed=None):
     """Yield {input name: float32 (N, ...)} for consecutive samples, in list order, N <= batch_size.
+    `consumed`, a list, gets the number of list entries read so far appended before each yield
+    (skip_bad can make a batch hold fewer samples than the entries it read).
 
     Decoding runs on a thread pool of `threads` (cv2 and numpy release the GIL) and reads one batch
-    ahead, so it overlaps the caller's work on the current batch; results do not depend on `threads`."""
+    ahead, so it overlaps the caller's work on the current batch; results do not depend on `threads`.
+    A damaged image is an error, unless a Preprocess has skip_bad (model2table skip_bad=1): then
+    its sample is left out with a warning, and the count is reported at the end."""
     if len(lists) != len(preprocess):
         raise NcnnlikeError("%d list files for %d model inputs" % (len(lists), len(preprocess)))
     count = len(lists[0])
     if any(len(entries) != count for entries in lists):
         raise NcnnlikeError("list files have different lengths: %s" % [len(e) for e in lists])
     batch_size = max(1, int(batch_size))
+    skip_bad = any(getattr(prep, "skip_bad", False) for prep in preprocess)
+    used = 0
 
     with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
         def submit(start):
@@ -384,5 +351,15 @@ def iter_batches(lists, preprocess, batch_size, threads=1):
         while pending is not None:
             start, stop, futures = pending
             pending = submit(stop) if stop < count else None
-            yield {prep.name: _stack([f.result() for f in fs], prep, entries[start:stop])
-                   for prep, entries, fs in zip(preprocess, lists, futures)}
+            arrays, entries = _results(futures, lists, start, skip_bad)
+            if not arrays[0]:
+                continue
+            used += len(arrays[0])
+            if consumed is not None:
+                consumed.append(stop)
+            yield {prep.name: _stack(a, prep, e) for prep, a, e in zip(preprocess, arrays, entries)}
+    if used < count:
+        if not used:
+            raise NcnnlikeError("skip_bad=1: all %d samples hold a damaged image, nothing to calibrate on" % count)
+        warnings.warn(NcnnlikeWarning("skip_bad=1: skipped %d damaged sample%s of %d"
+                                      % (count - used, "" if count - used == 1 else "s", count)))

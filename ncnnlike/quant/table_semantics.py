@@ -45,8 +45,8 @@ class TablePlan:
 
 def roundtrip_f(values):
     """Scales as ncnn2int8 reads them: printed with `%f`, read back as float32 (spec 5.9 REC)."""
-    return np.array([np.float32(float("%f" % float(v))) for v in np.asarray(values, np.float32).reshape(-1)],
-                    np.float32)
+    flat = np.asarray(values, np.float32).reshape(-1).tolist()
+    return np.array((("%f " * len(flat)) % tuple(flat)).split(), np.float64).astype(np.float32)
 
 
 def conv_rows(layer):
@@ -69,7 +69,7 @@ def first_weight(layer, index=0):
     if len(buffers) <= index:
         raise NcnnlikeError("layer %s: has %d weight buffers, expected at least %d"
                             % (layer.name, len(buffers), index + 1))
-    return np.asarray(buffers[index]).astype(np.float32).reshape(-1)
+    return np.asarray(buffers[index], np.float32).reshape(-1)     # float32 weights: a view, no copy
 
 
 def static_rows(layer):

@@ -7,7 +7,8 @@ leaves a partial table. Our tables never hold inf or nan (the zero guards give 1
 
 Reader (DESIGN "Table semantics"): `#` starts a comment anywhere on a line, blank lines and tabs
 are fine, a line is `key v1 v2 ...`; keys containing `_param_` are weight lines, others blob lines
-(ncnn's rule, spec 6.2). A value must be a finite positive number; `inf` is accepted only because
+(ncnn's rule, spec 6.2). A value must be a finite number of at least MIN_SCALE (what `%f` can
+write back); `inf` is accepted only because
 ncnn2table writes it for all-zero channels, and such a line is flagged (`has_inf`) for the
 converter to warn about. Anything else is an error naming file:line.
 """
@@ -20,8 +21,10 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.atomic import atomic_open
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_INF = re.compile(r"^\+?inf(inity)?$", re.IGNORECASE)
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+_INF = re.compile(r"^\+?inf(inity)?$", re.IGNORECASE | re.ASCII)
+MIN_SCALE = 5e-7    # the smallest value `%f` writes as non-zero (0.000001): below it a table cannot hold a scale
+_NUMBERS = re.compile(r"(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)? )*\Z", re.ASCII)   # tokens joined by ' ', ' ' after each
 
 
 @dataclass
@@ -59,6 +62,10 @@ def _check_line(key, values):
         raise NcnnlikeError("table line %s has no values" % key)
     if not (np.all(np.isfinite(values)) and np.all(values > 0)):
         raise NcnnlikeError("table line %s has a value that is not a finite positive number" % key)
+    if np.any(values < MIN_SCALE):
+        raise NcnnlikeError("table line %s: scale %g is below %g, which the table's %%f format writes as 0 "
+                            "(the layer's values are too large to quantize: keep it float)"
+                            % (key, float(values.min()), MIN_SCALE))
     return values
 
 
@@ -76,13 +83,28 @@ def parse_value(token, where):
     """One value: a decimal number (as C's %f reads it) or inf; float32."""
     if _NUMBER.match(token):
         value = np.float32(float(token))
+        if not np.isfinite(value):
+            raise NcnnlikeError("%s: scale %s does not fit a float32" % (where, token))
     elif _INF.match(token):
         value = np.float32(np.inf)
     else:
         raise NcnnlikeError("%s: '%s' is not a number" % (where, token))
     if not value > 0:
         raise NcnnlikeError("%s: scale %s must be positive" % (where, token))
+    if value < MIN_SCALE:
+        raise NcnnlikeError("%s: scale %s is below %g: the table format (%%f) cannot hold it, a table "
+                            "written from it would say 0" % (where, token, MIN_SCALE))
     return value
+
+
+def parse_values(tokens, where):
+    """The float32 values of a line: a line of plain decimal numbers is checked by one regex and
+    converted by numpy (a table holds ~20000 values: start-up time); others value by value."""
+    if _NUMBERS.match(" ".join(tokens) + " "):
+        values = np.array(tokens, np.float64).astype(np.float32)    # as np.float32(float(token))
+        if np.all(np.isfinite(values)) and np.all(values >= MIN_SCALE):
+            return values
+    return np.array([parse_value(t, where) for t in tokens], np.float32)
 
 
 def parse_table(text, path="<table>"):
@@ -95,7 +117,7 @@ def parse_table(text, path="<table>"):
         key, where = tokens[0], "%s:%d" % (path, number)
         if len(tokens) == 1:
             raise NcnnlikeError("%s: key '%s' has no values" % (where, key))
-        values = np.array([parse_value(t, where) for t in tokens[1:]], np.float32)
+        values = parse_values(tokens[1:], where)
         target = weights if is_weight_key(key) else blobs
         if key in target:
             raise NcnnlikeError("%s: key '%s' repeats line %d" % (where, key, target[key].line))

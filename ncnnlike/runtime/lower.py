@@ -1,12 +1,10 @@
 """Lower a Graph to an in-memory ONNX model: every layer module's `lower()` in layer order."""
-import onnx
-from onnx import helper
-
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import layer_module, resolve
 from ncnnlike.layers.lowering import OPSET, LowerCtx
 
 IR_VERSION = 8
+FLOAT = 1   # onnx.TensorProto.FLOAT
 
 
 def needed_layers(graph, outputs, available=()):
@@ -25,21 +23,13 @@ def needed_layers(graph, outputs, available=()):
     return keep[::-1]
 
 
-def lower_graph(graph, input_shapes, outputs, int8=True, probe=None):
-    """ONNX model computing `outputs` (float32, batch axis first) from inputs of ncnn shapes
-    `input_shapes` (blob -> shape without batch). Returns (model, output tensor names, ctx).
-    Any blob may be an input (an Input layer's top, or a value computed elsewhere, e.g. by a host
-    layer): the layers before it are not lowered.
-
-    With `probe`, a function (ctx, blob, float tensor) -> [tensors], each output blob is replaced by
-    the tensors the probe computes from it in the graph (e.g. reductions for calibration), so that
-    large blobs need not leave onnxruntime; the output names then list them blob after blob."""
-    ctx = LowerCtx(int8=int8)
-    graph_inputs = []
+def lower_layers(graph, input_shapes, outputs, int8=True, build="onnx"):
+    """The LowerCtx after lowering the layers that `outputs` need, from inputs of ncnn shapes
+    `input_shapes` (blob -> shape without batch). Any blob may be an input (an Input layer's top,
+    or a value computed elsewhere, e.g. by a host layer): the layers before it are not lowered."""
+    ctx = LowerCtx(int8=int8, build=build)
     for blob, shape in input_shapes.items():
-        shape = tuple(shape)
-        graph_inputs.append(helper.make_tensor_value_info(blob, onnx.TensorProto.FLOAT, ["N", *shape]))
-        ctx.bind(blob, blob, shape)
+        ctx.bind(blob, blob, tuple(shape))
     for layer in needed_layers(graph, outputs, input_shapes):
         if layer.type == "Input":
             raise NcnnlikeError("input blob '%s' was not given" % layer.tops[0])
@@ -52,16 +42,57 @@ def lower_graph(graph, input_shapes, outputs, int8=True, probe=None):
             raise
         except Exception as exc:  # a layer the lowering cannot express: name it
             raise NcnnlikeError("layer %s (%s): cannot run: %s" % (layer.name, layer.type, exc)) from exc
-    names, graph_outputs = [], []
-    for blob in outputs:
-        tensors = probe(ctx, blob, ctx.float_of(blob)) if probe else [ctx.float_of(blob)]
-        for k, tensor in enumerate(tensors):
-            out = "out:%s:%d" % (blob, k)
-            ctx.nodes.append(helper.make_node("Identity", [tensor], [out], name="n_" + out))
-            graph_outputs.append(onnx.ValueInfoProto(name=out))  # type left to inference
-            names.append(out)
+    return ctx
+
+
+def lower_shapes(graph, input_shapes, outputs):
+    """The ncnn shape of every blob `outputs` need (ctx.shape(blob)), without building any ONNX."""
+    return lower_layers(graph, input_shapes, outputs, int8=False, build="shapes")
+
+
+def lower_graph(graph, input_shapes, outputs, int8=True, probe=None):
+    """ONNX model computing `outputs` (float32, batch axis first) from inputs of ncnn shapes
+    `input_shapes` (blob -> shape without batch). Returns (model, output tensor names, ctx).
+    See lower_layers for the inputs.
+
+    With `probe`, a function (ctx, blob, float tensor) -> [tensors], each output blob is replaced by
+    the tensors the probe computes from it in the graph (e.g. reductions for calibration), so that
+    large blobs need not leave onnxruntime; the output names then list them blob after blob."""
+    import onnx
+    from onnx import helper
+    ctx = lower_layers(graph, input_shapes, outputs, int8)
+    graph_inputs = [helper.make_tensor_value_info(blob, FLOAT, ["N", *tuple(shape)])
+                    for blob, shape in input_shapes.items()]
+    names = _output_nodes(ctx, outputs, probe, lambda t, out: helper.make_node("Identity", [t], [out], name="n_" + out))
+    graph_outputs = [onnx.ValueInfoProto(name=out) for out in names]   # types left to inference
     g = helper.make_graph(ctx.nodes, "ncnnlike", graph_inputs, graph_outputs, ctx.initializers)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET),
                                                 helper.make_opsetid("com.microsoft", 1)])  # int8_fast.py
     model.ir_version = IR_VERSION
     return model, names, ctx
+
+
+def _output_nodes(ctx, outputs, probe, node):
+    """Identity nodes naming the graph outputs out:<blob>:<k> (made by `node(input, output)`)."""
+    names = []
+    for blob in outputs:
+        tensors = probe(ctx, blob, ctx.float_of(blob)) if probe else [ctx.float_of(blob)]
+        for k, tensor in enumerate(tensors):
+            out = "out:%s:%d" % (blob, k)
+            ctx.nodes.append(node(tensor, out))
+            names.append(out)
+    return names
+
+
+def lower_to_bytes(graph, input_shapes, outputs, int8=True, probe=None):
+    """lower_graph for the runtime, without the onnx package: (serialized model, output names, ctx,
+    [(name, array)] of the weights to hand to onnxruntime as external initializers), see
+    layers/onnx_bytes.py."""
+    from ncnnlike.layers.lowering import Node
+    from ncnnlike.layers import onnx_bytes
+    ctx = lower_layers(graph, input_shapes, outputs, int8, build="records")
+    names = _output_nodes(ctx, outputs, probe, lambda t, out: Node("Identity", [t], [out], {}, "n_" + out))
+    inputs = [(blob, FLOAT, ["N", *tuple(shape)]) for blob, shape in input_shapes.items()]
+    data, external = onnx_bytes.model(ctx.nodes, inputs, names, ctx.initializers,
+                                      [("", OPSET), ("com.microsoft", 1)], IR_VERSION)
+    return data, names, ctx, external

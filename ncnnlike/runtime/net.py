@@ -1,20 +1,47 @@
-"""Net / Extractor: the pip ncnn API over our graph, executed by onnxruntime (sessions cached)."""
+"""Net / Extractor: the pip ncnn API over our graph, executed by onnxruntime (sessions cached), or
+by pip ncnn itself in the exact int8 mode (runtime/ncnn_backend.py).
+
+net.opt.use_int8_inference, for layers with int8 weights or scales (layers/int8.py):
+  True or "fast"  the default: onnxruntime's integer kernels (layers/int8_fast.py), within the
+                  deviation from ncnn its docstring states (+-1 on a few requantized values)
+  "exact"         ncnn's answers exactly: pip ncnn runs the model, one sample at a time
+  "sim"           ncnn's int8 arithmetic emulated with onnxruntime float ops (layers/int8_sim.py):
+                  exact for each int8 layer, not for ncnn's fast-math float layers around them; batched
+  False           float: stored int8 weights run as their float view w_q / w_scale
+"""
 import os
 
 import numpy as np
-import onnxruntime as ort
 
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.runtime.lower import lower_graph
+from ncnnlike.errors import (NcnnlikeError, NcnnlikeKeyError, NcnnlikeUsageError, NcnnlikeValueError)
+from ncnnlike.io.limits import check_size
+from ncnnlike.runtime.lower import lower_to_bytes
 from ncnnlike.runtime.staged import host_layers, run_staged
+
+
+INT8_MODES = (False, True, "fast", "exact", "sim")
+
+
+def int8_mode(value):
+    """use_int8_inference normalized to False, "fast", "exact" or "sim" (True means "fast")."""
+    if not value:
+        return False
+    return "fast" if value is True or value == 1 else value
 
 
 class Option:
     """Subset of ncnn.Option that means something here; other ncnn options are accepted and ignored."""
 
+    def __setattr__(self, name, value):
+        if name == "use_int8_inference" and not any(value == m and type(value) in (type(m), int)
+                                                    for m in INT8_MODES):
+            raise NcnnlikeValueError("use_int8_inference=%r: expected True or 'fast', 'exact', 'sim', or False"
+                                     % (value,))
+        super().__setattr__(name, value)
+
     def __init__(self):
         self.num_threads = os.cpu_count() or 1
-        self.use_int8_inference = True   # int8 simulated bit-exactly; "fast": integer kernels (layers/int8.py)
+        self.use_int8_inference = True   # True / "fast", "exact", "sim", False: the module docstring
         self.lightmode = True
         self.use_fp16_storage = False
         self.use_fp16_arithmetic = False
@@ -34,6 +61,7 @@ class Net:
         self._sessions = {}
         self._shapes = {}
         self._host = {}
+        self._ncnn = None         # (options key, pip ncnn Net) of the exact mode
 
     @classmethod
     def from_graph(cls, graph):
@@ -44,8 +72,7 @@ class Net:
     def load_param(self, path):
         from ncnnlike.io.param import read_param
         self.graph = read_param(path)
-        self._sessions.clear()
-        self._host.clear()
+        self.clear()
         return 0
 
     def load_model(self, path):
@@ -53,17 +80,25 @@ class Net:
         if self.graph is None:
             raise NcnnlikeError("%s: load_param must come before load_model" % path)
         read_bin(self.graph, path)
-        self._sessions.clear()
+        self.clear()
         return 0
 
     def input_names(self):
-        return self.graph.input_names()
+        return self._loaded("input_names").input_names()
 
     def output_names(self):
-        return self.graph.output_names()
+        return self._loaded("output_names").output_names()
+
+    def _loaded(self, what):
+        """The graph, or the usage error of an API call made before load_param."""
+        if self.graph is None:
+            raise NcnnlikeUsageError("%s(): no model loaded: call load_param and load_model first" % what)
+        return self.graph
 
     def blob_shape(self, blob):
         """ncnn shape (no batch) of a blob in the most recent run."""
+        if blob not in self._shapes:
+            raise NcnnlikeKeyError("blob_shape('%s'): no such blob in the most recent run" % (blob,))
         return self._shapes[blob]
 
     def create_extractor(self):
@@ -72,23 +107,36 @@ class Net:
     def clear(self):
         self._sessions.clear()
         self._host.clear()
+        self._ncnn = None
 
-    def _session(self, input_shapes, outputs, probe=None):
+    def _session(self, input_shapes, outputs, probe=None, pattern=True):
+        """The cached onnxruntime session for these inputs, outputs and options. `pattern` off: no
+        memory pattern (for runs into the caller's arrays: onnxruntime's planned block then only
+        doubles what the first run allocated; measured on Lite0's 50 calibration blobs, 26 MB)."""
+        import onnxruntime as ort
         spin = int(self.opt.openmp_blocktime) > 0
-        key = (tuple(sorted(input_shapes.items())), tuple(outputs), str(self.opt.use_int8_inference),
-               int(self.opt.num_threads), spin, probe)
+        mode = int8_mode(self.opt.use_int8_inference)
+        key = (tuple(sorted(input_shapes.items())), tuple(outputs), mode, int(self.opt.num_threads), spin, probe,
+               pattern)
         if key not in self._sessions:
-            model, names, ctx = lower_graph(self.graph, input_shapes, outputs, int8=self.opt.use_int8_inference,
-                                          probe=probe)
+            model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe)
             so = ort.SessionOptions()
             so.intra_op_num_threads = max(1, int(self.opt.num_threads))
             so.inter_op_num_threads = 1
             so.log_severity_level = 3
+            so.enable_mem_pattern = pattern
             if not spin:
                 so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-            self._sessions[key] = (sess, names, {b: ctx.shape(b) for b in ctx.blobs()})
-        sess, names, self._shapes = self._sessions[key]
+            if external:   # the weights, used in place by onnxruntime (layers/onnx_bytes.py)
+                so.add_external_initializers([name for name, _ in external],
+                                             [ort.OrtValue.ortvalue_from_numpy(array) for _, array in external])
+            try:
+                sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+            except Exception as exc:   # onnxruntime refuses the lowered graph: one line, not its dump
+                raise NcnnlikeError("onnxruntime cannot build the model: %s" % _ort_reason(exc)) from None
+            # the external arrays stay referenced as long as the session: onnxruntime reads their memory
+            self._sessions[key] = (sess, names, {b: ctx.shape(b) for b in ctx.blobs()}, external)
+        sess, names, self._shapes, _ = self._sessions[key]
         return sess, names
 
     def run(self, inputs, outputs, probe=None, out=None):
@@ -102,13 +150,31 @@ class Net:
         runtime/staged.py) runs in stages; an output whose size differs between samples is then
         a list of N arrays."""
         if self.graph is None:
-            raise NcnnlikeError("no model loaded")
+            raise NcnnlikeUsageError("no model loaded: call load_param and load_model first")
+        if not outputs:
+            raise NcnnlikeValueError("Net.run: no output blob requested")
         feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in inputs.items()}
+        if int8_mode(self.opt.use_int8_inference) == "exact":
+            return self._run_ncnn(feeds, list(outputs), probe, out)
         if self._has_host(tuple(outputs), tuple(feeds)):
             if out is not None:
                 raise NcnnlikeError("Net.run: out= cannot be used with a graph that has host layers")
             return run_staged(self.graph, self._run_batch, feeds, list(outputs), probe)
         return self._run_batch(feeds, list(outputs), probe, out)
+
+    def _run_ncnn(self, feeds, outputs, probe, out):
+        """The exact mode: pip ncnn runs the graph, loaded once per option set (ncnn_backend.py)."""
+        from ncnnlike.runtime import ncnn_backend
+        if probe is not None or out is not None:
+            raise NcnnlikeUsageError("Net.run: probe= and out= need an onnxruntime mode, not "
+                                     "use_int8_inference='exact'")
+        key = (int(self.opt.num_threads), bool(self.opt.use_packing_layout), bool(self.opt.lightmode),
+               int(self.opt.openmp_blocktime))
+        if self._ncnn is None or self._ncnn[0] != key:
+            self._ncnn = (key, ncnn_backend.load(self.graph, self.opt))
+        result = ncnn_backend.run(self._ncnn[1], feeds, outputs)
+        self._shapes = {k: v.shape[1:] for k, v in result.items() if isinstance(v, np.ndarray)}
+        return result
 
     def _has_host(self, outputs, available):
         """Whether computing `outputs` from `available` blobs needs a host layer (cached)."""
@@ -120,20 +186,32 @@ class Net:
     def _run_batch(self, feeds, outputs, probe=None, out=None):
         """One onnxruntime run of the lowered graph on batch arrays."""
         shapes = {k: tuple(v.shape[1:]) for k, v in feeds.items()}
-        sess, names = self._session(shapes, list(outputs), probe)
+        sess, names = self._session(shapes, list(outputs), probe, pattern=out is None)
         needed = {i.name for i in sess.get_inputs()}
         feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items() if k in needed}
         if out is not None:
             if probe is not None:
                 raise NcnnlikeError("Net.run: out= cannot be combined with a probe")
             return self._run_into(sess, names, feeds, outputs, out)
-        result = sess.run(names, feeds)
+        self._check_batch(feeds)
+        try:
+            result = sess.run(names, feeds)
+        except Exception as exc:   # e.g. an allocation the machine cannot make
+            raise NcnnlikeError("onnxruntime cannot run the model: %s" % _ort_reason(exc)) from None
         if probe is None:
             return dict(zip(outputs, result))
         grouped = {blob: [] for blob in outputs}
         for name, value in zip(names, result):
             grouped[name[4:name.rindex(":")]].append(value)
         return grouped
+
+    def _check_batch(self, feeds):
+        """Every blob of the whole batch within MAX_BATCH_BLOB_BYTES, checked before onnxruntime allocates."""
+        batch = next(iter(feeds.values())).shape[0] if feeds else 1
+        if self._shapes:
+            blob, shape = max(self._shapes.items(), key=lambda item: int(np.prod(item[1], dtype=np.float64)))
+            check_size("blob '%s' of a batch of %d" % (blob, batch), (batch,) + tuple(shape),
+                       "MAX_BATCH_BLOB_BYTES", 4, "bytes")
 
     def _run_into(self, sess, names, feeds, outputs, out):
         """Run with onnxruntime's IOBinding, writing every output into the caller's array."""
@@ -154,21 +232,49 @@ class Net:
 
 
 class Extractor:
-    """One inference: `input(name, array)` then `extract(name)` -> numpy array (ncnn shape)."""
+    """One inference: `input(name, array)` then `extract(name)` -> numpy array (ncnn shape).
+
+    As ncnn's extractor, it computes each blob once per input: the first extract() runs the graph
+    once for the blob asked and every network output with it, and later extract() calls of those
+    blobs are served from that run (a detector's output heads cost one run, not one each)."""
 
     def __init__(self, net):
         self.net = net
         self._inputs = {}
-        self._cache = {}
+        self._blobs = {}
 
     def input(self, name, array):
+        if self.net.graph is None:
+            raise NcnnlikeUsageError("Extractor.input('%s'): no model loaded: call load_param and load_model first"
+                                     % (name,))
         if name not in self.net.graph.input_names():
-            raise NcnnlikeError("'%s' is not an input blob of this model" % name)
-        self._inputs[name] = np.asarray(array, dtype=np.float32)[None]
-        self._cache.clear()
+            raise NcnnlikeKeyError("'%s' is not an input blob of this model" % (name,))
+        try:
+            self._inputs[name] = np.asarray(array, dtype=np.float32)[None]
+        except (TypeError, ValueError) as exc:
+            raise NcnnlikeValueError("Extractor.input('%s'): not an array of numbers (%s)" % (name, exc)) from None
+        self._blobs.clear()
         return 0
 
     def extract(self, name):
-        if name not in self._cache:
-            self._cache[name] = self.net.run(self._inputs, [name])[name][0]
-        return self._cache[name]
+        if name not in self._blobs:
+            self._blobs.update(self._compute(name))
+        return self._blobs[name]
+
+    def _compute(self, name):
+        """The blob `name` and the network outputs not computed yet, from one run; the blob alone
+        when the outputs cannot all be computed from the inputs given."""
+        wanted = [name] + [b for b in self.net.output_names() if b != name and b not in self._blobs]
+        try:
+            result = self.net.run(self._inputs, wanted)
+        except NcnnlikeError:
+            if len(wanted) == 1:
+                raise
+            result = self.net.run(self._inputs, [name])
+        return {blob: value[0] for blob, value in result.items()}
+
+
+def _ort_reason(exc):
+    """onnxruntime's message, shortened to its last informative line."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else type(exc).__name__

@@ -66,11 +66,34 @@ def test_auto_mixed_precision_writes_a_table_that_keeps_only_the_hard_layer_floa
     assert data["sensitivity"][0]["layer"] == HARD and data["sensitivity"][0]["rank"] == 1
 
 
+def test_the_search_reports_its_held_apart_samples_and_writes_them_in_the_table(files, capsys, tmp_path):
+    out_table = tmp_path / "mixed.table"
+    assert main(args(files, "table=" + str(files / "model.table"), "target=0.99", "out=" + str(out_table),
+                     "--json", str(tmp_path / "r.json"))) == 0
+    printed = capsys.readouterr().out
+    assert "target agreement 0.99 on 24 search samples met" in printed
+    held = next(line for line in printed.splitlines() if line.startswith("held-apart samples (8, not searched on)"))
+    assert "all int8 agreement 0.00%" in held and "mixed agreement 100.00%" in held
+    assert "on 8 held-apart samples" in out_table.read_text().splitlines()[0]
+    data = json.loads((tmp_path / "r.json").read_text())["mixed"]
+    assert data["held_apart"]["after"]["samples"] == 8 and data["held_apart"]["after"]["agreement"] == 1.0
+    assert main(args(files, "table=" + str(files / "model.table"), "target=0.99", "holdout=0")) == 0
+    printed = capsys.readouterr().out
+    assert "on 32 search samples met" in printed and "held-apart" not in printed
+
+
+def test_metric_cosine_searches_for_an_output_cosine(files, capsys):
+    assert main(args(files, "table=" + str(files / "model.table"), "target=0.999", "metric=cosine")) == 0
+    printed = capsys.readouterr().out
+    assert "target cosine 0.999" in printed and "layers kept float: 1 of 5 (conv_c)" in printed
+
+
 def test_rank_both_reports_both_sensitivities(files, capsys):
     assert main(args(files, "table=" + str(files / "model.table"), "rank=both")) == 0
     lines = capsys.readouterr().out.splitlines()
     row = lines[lines.index(next(l for l in lines if l.startswith("sensitivity"))) + 2].split()
-    assert row[1] == HARD and float(row[2]) > 0.99 > float(row[3])
+    assert row[1] == HARD and float(row[3]) > 0.99 > float(row[5])      # float alone: cosine up; int8 alone: down
+    assert row[2] == "100.00%" and row[4] == "0.00%"                     # top-1 agreement of each
 
 
 def test_ranking_can_run_on_fewer_images_than_the_search(files, capsys):
@@ -99,7 +122,10 @@ def test_plot_is_a_readable_png_with_one_row_per_quantized_layer(files, tmp_path
 
 @pytest.mark.parametrize("extra, message", [
     (["target=0.99"], "target= needs table= as well"),
-    (["table=T", "target=1.5"], "target=1.5: expected an output cosine"),
+    (["table=T", "target=1.5"], "target=1.5: expected a value in (0, 1]"),
+    (["table=T", "target=0.9", "metric=top5"], "metric=top5: expected agreement or cosine"),
+    (["table=T", "target=0.9", "holdout=1"], "holdout=1: expected 0 (none) or K >= 2"),
+    (["table=T", "target=0.9", "holdout=4", "validate=list.txt"], "holdout= and validate= exclude each other"),
     (["table=T", "rank=worst"], "rank=worst: expected one of"),
     (["table=T", "search=quick"], "search=quick: expected fast or exact"),
     (["bogus=1"], "unknown option 'bogus='"),

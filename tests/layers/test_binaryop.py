@@ -1,11 +1,15 @@
-"""BinaryOp: all 19 ops against numpy, scalar mode, and ncnn's (non-numpy) broadcasting rules."""
+"""BinaryOp: all 19 ops against numpy, scalar mode, ncnn's (non-numpy) broadcasting rules, and pip
+ncnn's x86 answers on special operands (0, -0, denormals, huge, +-inf, NaN) and exact multiples."""
 import math
 
 import numpy as np
 import pytest
 from helpers import layer, run_layers
+from oracle import check_ncnn
+from special_values import OPERANDS, avx512, check_binary, check_unary, without
 
 from ncnnlike.errors import NcnnlikeError
+from ncnnlike.layers.binaryop import MAX, MIN
 
 RNG = np.random.default_rng(0)
 
@@ -94,3 +98,61 @@ def test_incompatible_shapes_raise_clear_error():
     lay = layer("BinaryOp", "bin", ["a", "b"], ["y"], {0: 0})
     with pytest.raises(NcnnlikeError, match="bin.*do not broadcast"):
         run_layers([lay], {"a": np.zeros((1, 3, 4, 5), np.float32), "b": np.zeros((1, 3, 2, 5), np.float32)})
+
+
+# op_type -> ((a, b), pip ncnn's answer) on special operands: what ONNX's exact functions do not give
+NCNN_ANSWERS = {
+    3: [((1, 0), np.nan), ((1, 1e-40), np.nan), ((1, np.inf), np.nan), ((0, 0), np.nan)],     # DIV
+    4: [((1, np.nan), 1)],                                                                  # MAX
+    5: [((-1, np.nan), -1)],                                                                # MIN
+    6: [((0, 1.5), 2.40614363e38), ((-2, -2), 2.40614363e38), ((0, 0), 2.40614363e38),      # POW
+        ((100, 100), 2.40614363e38), ((1, np.inf), 2.40614363e38), ((0.5, np.nan), 2.40614363e38)],
+    10: [((0, -0.0), np.pi), ((1, np.inf), np.nan), ((np.inf, 1), np.nan), ((3e38, 0.5), np.nan)],   # ATAN2
+    12: [((1, 0), np.nan), ((1, np.inf), np.nan), ((3e38, 1.5), -2.02824096e31)],           # FMOD
+    14: [((np.inf, np.inf), np.inf), ((-np.inf, -np.inf), -np.inf), ((np.nan, 0), np.log(2))],   # LOGADDEXP
+    15: [((1, 0), np.nan), ((3e38, 3e38), 0)],                                              # FLOOR_DIVIDE
+    17: [((1, np.inf), np.nan), ((3e38, 100), -3.8029518e30)],                              # REMAINDER
+}
+
+
+@avx512
+@pytest.mark.parametrize("op", range(19))
+def test_special_operands_match_pip_ncnn(op, tmp_path):
+    a_values = OPERANDS
+    if op in (MAX, MIN):      # a NaN first operand gives b or NaN depending on the lane
+        a_values = without(OPERANDS, np.nan)
+    a, b, ours = check_binary(op, tmp_path, a_values=a_values)
+    for (va, vb), expected in NCNN_ANSWERS.get(op, []):
+        i = np.nonzero(_same(a, va) & _same(b, vb))[0][0]
+        np.testing.assert_allclose(ours[i], np.float32(expected), rtol=1e-6, equal_nan=True,
+                                   err_msg="op %d at (%r, %r)" % (op, va, vb))
+
+
+def _same(values, v):
+    """values == v, NaN matching NaN and -0 only -0."""
+    v = np.float32(v)
+    return np.isnan(values) if np.isnan(v) else (values == v) & (np.signbit(values) == np.signbit(v))
+
+
+@avx512
+@pytest.mark.parametrize("op", [3, 6, 8, 9, 12, 15, 17])
+def test_special_scalar_operand_matches_pip_ncnn(op, tmp_path):
+    for b in (0.0, 0.7, -2.0):
+        x, ours = check_unary("BinaryOp op 1 1 x y 0=%d 1=1 2=%r" % (op, b), tmp_path)
+        if op == 3 and b == 0:
+            assert np.isnan(ours).all()                  # x / 0 is NaN in ncnn, whatever x
+
+
+@avx512
+@pytest.mark.parametrize("op", [12, 15, 17])
+def test_fmod_floor_divide_remainder_are_bit_exact_at_exact_multiples(op, tmp_path):
+    """ncnn's quotient a * rcp14-Newton(b) makes fmod(k*b, b) = b and floor_divide(k*b, b) = k - 1
+    for some b: reproduced bit for bit (and so different from numpy's answer there)."""
+    rng = np.random.default_rng(3)
+    b = (rng.uniform(0.1, 3, 1024) * rng.choice([-1, 1], 1024)).astype(np.float32)
+    a = (rng.integers(-20, 20, 1024) * b).astype(np.float32)
+    text = "Input in0 0 1 a\nInput in1 0 1 b\nBinaryOp op 2 1 a b y 0=%d" % op
+    ours, theirs = check_ncnn(text, {"a": a, "b": b}, tmp_path, batch=1, atol=0, rtol=0)["y"]
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    if op != 17:
+        assert (ours[0] != REFERENCE[op](a, b)).any()

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from oracle import check_ncnn
+from special_values import SPECIAL, at, avx512, check_unary
 
 X = np.random.default_rng(0).uniform(-6, 6, (4, 3, 5)).astype(np.float32)
 
@@ -13,3 +14,10 @@ def test_celu_matches_ncnn(tmp_path, alpha):
     a = 1.0 if alpha is None else alpha
     v = X.astype(np.float64)
     np.testing.assert_allclose(ours[0], np.where(v < 0, a * np.expm1(v / a), v), rtol=1e-5, atol=1e-6)
+
+
+@avx512
+def test_special_inputs_match_pip_ncnn(tmp_path):
+    x, ours = check_unary("CELU c 1 1 x y 0=0.7", tmp_path, SPECIAL)
+    for value, expected in [(-np.inf, -0.7)]:
+        np.testing.assert_allclose(at(x, ours, value), np.float32(expected), rtol=1e-6, atol=1e-30, equal_nan=True)

@@ -71,6 +71,7 @@ def test_params_written_in_modelwriter_order():
     ({0: 2, 1: 3, 22: 0, 6: 162}, (3, 5, 6, 8), "dilation_d 0"),
     ({0: 2, 1: 3, 6: 162, 9: 2}, (3, 5, 6, 8), "needs 1 activation_params"),
     ({0: 2, 1: 1, 11: 1, 21: 3, 3: 2, 4: -234, 6: 18}, (3, 5, 4, 14), "negative left border"),
+    ({0: 2, 1: 1, 11: 3, 21: 3, 3: 2, 4: -233, 6: 54}, (3, 5, 6, 8), "negative right border"),   # ncnn overruns
     ({0: 2, 1: 3, 6: 18}, (6, 8), "expects a 4-D"),
     ({0: 2, 1: 3, 11: 3, 21: 1, 4: 1, 6: 54}, (3, 6, 8), "3-D bottom with a depth border"),
 ])

@@ -1,8 +1,11 @@
-"""ConvolutionDepthWise: grouped convolution vs a numpy reference, .bin buffer list by int8_scale_term."""
+"""ConvolutionDepthWise: grouped convolution vs a numpy reference, .bin buffer list by int8_scale_term;
+vs pip ncnn on the SAME border edge cases (pad_value, the crops of negative totals, float and int8)
+and the cases refused because ncnn writes outside its buffers there."""
 import numpy as np
 import pytest
 
 from helpers import layer, run_layers
+from oracle import check_ncnn
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import weight_specs
 
@@ -60,3 +63,32 @@ def test_group_must_divide_num_output():
     l = layer("ConvolutionDepthWise", "dw", ["x"], ["y"], {0: 6, 1: 1, 6: 6, 7: 4}, {"weight_data": np.ones(6)})
     with pytest.raises(NcnnlikeError, match="group"):
         run_layers([l], {"x": x})
+
+
+@pytest.mark.parametrize("channels,outc,group,kernel,params,int8", [
+    (3, 3, 3, (3, 3), "3=2 4=-233 18=1.500000e+00", False),        # depthwise SAME_UPPER with pad_value
+    (6, 6, 6, (3, 1), "3=2 4=-234 18=2.000000e+00", False),        # w total -1: ncnn crops the first column
+    (6, 9, 3, (1, 3), "3=2 4=-234 9=1", False),                    # grouped, h total -1: last row dropped
+    (3, 6, 3, (3, 1), "3=2 4=-234 18=2.000000e+00 8=1", True),     # int8 depthwise on the cropped bottom
+    (6, 6, 2, (3, 1), "3=2 4=-234 8=1", True),                     # int8 grouped
+])
+def test_same_borders_match_ncnn(channels, outc, group, kernel, params, int8, tmp_path):
+    kh, kw = kernel
+    text = "Input in 0 1 x\nConvolutionDepthWise dw 1 1 x y 0=%d 1=%d 11=%d 6=%d 7=%d 5=1 %s" % (
+        outc, kw, kh, outc * channels // group * kh * kw, group, params)
+    x = np.random.default_rng(1).standard_normal((channels, 7, 6)).astype(np.float32)
+    check_ncnn(text, {"x": x}, tmp_path, atol=1e-5, rtol=1e-5, int8=int8)
+
+
+@pytest.mark.parametrize("params,channels,message", [
+    ({1: 1, 11: 3, 3: 2, 4: -233}, 3, "negative right border"),     # ncnn writes past its padded blob
+    ({1: 1, 11: 3, 3: 2, 4: -234}, 4, "channel-packed"),            # pip ncnn's packed Padding overruns
+    ({1: 3, 4: 2, 15: -1}, 3, "mix positive and negative"),
+    ({1: 3, 19: 1}, 3, "dynamic_weight=1 is not supported"),
+])
+def test_bad_geometry_raises_naming_the_layer(params, channels, message):
+    params = dict(params)
+    params.update({0: channels, 7: channels, 6: channels * params[1] * params.get(11, params[1])})
+    l = layer("ConvolutionDepthWise", "bad_dw", ["x"], ["y"], params, {"weight_data": np.zeros(params[6])})
+    with pytest.raises(NcnnlikeError, match="bad_dw.*ConvolutionDepthWise.*" + message):
+        run_layers([l], {"x": np.zeros((2, channels, 7, 6), np.float32)})

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from oracle import check_ncnn
+from special_values import SPECIAL, avx512, check_unary
 
 X = np.random.default_rng(0).uniform(-3, 3, (4, 3, 5)).astype(np.float32)
 
@@ -33,3 +34,9 @@ def test_exp_overflows_to_inf(tmp_path):
     x = np.array([100, 89, -100], np.float32)
     ours, _ = check_ncnn("Input in 0 1 x\nExp e 1 1 x y", {"x": x}, tmp_path, batch=1)["y"]
     assert np.isinf(ours[0][:2]).all() and 0 <= ours[0][2] < 1e-40
+
+
+@avx512
+@pytest.mark.parametrize("params", ["", "0=2.000000e+00", "1=5.000000e-01 2=1.000000e+00"])
+def test_special_inputs_match_pip_ncnn(tmp_path, params):
+    check_unary("Exp e 1 1 x y " + params, tmp_path, SPECIAL, any_size=True)   # libm expf / powf: no clamp

@@ -1,8 +1,11 @@
-"""Pooling lowering vs a numpy port of ncnn's pooling.cpp loops, and vs pip ncnn for full mode."""
+"""Pooling lowering vs a numpy port of ncnn's pooling.cpp loops, and vs pip ncnn: full mode, the crops
+of negative SAME borders, 2-D bottoms; the geometry ncnn runs out of bounds (or packs wrongly) raises."""
 import numpy as np
 import pytest
 
 from helpers import layer, run_layers
+from oracle import check_ncnn
+from ncnnlike.errors import NcnnlikeError
 
 FLT_MAX = np.float32(3.4028234663852886e38)
 
@@ -147,3 +150,50 @@ def test_pooling_matches_pip_ncnn(line, params):
     y = run_pool(params, x[None])[0]
     assert y.shape == ref.shape
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
+
+
+def check(params, x, tmp_path):
+    exact = "0=0" in params
+    check_ncnn("Input in 0 1 x\nPooling p 1 1 x y " + params, {"x": x}, tmp_path,
+               atol=0 if exact else 1e-6, rtol=0 if exact else 1e-6)
+
+
+X3 = np.random.default_rng(5).standard_normal((3, 7, 6)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", [0, 1])
+@pytest.mark.parametrize("params", [
+    "1=1 11=3 2=2 5=3",               # SAME_LOWER, w total -1: ncnn crops the first column
+    "1=1 11=3 2=2 5=3 6=1",           # ... counting the pads
+    "1=3 11=1 2=2 12=2 5=3",          # SAME_LOWER, h total -1 (h = 8): ncnn drops the last row
+    "1=2 11=3 2=3 12=2 5=3",          # kernel_w 2 < stride_w 3: first column cropped, 2-wide windows
+])
+def test_negative_same_borders_match_ncnn(kind, params, tmp_path):
+    x = X3 if "11=3" in params else np.random.default_rng(6).standard_normal((3, 8, 7)).astype(np.float32)
+    check("0=%d %s" % (kind, params), x, tmp_path)
+
+
+@pytest.mark.parametrize("params,shape", [
+    ("0=0 1=2 2=2", (6, 8)),                      # a 2-D bottom pools as one channel
+    ("0=1 1=3 2=2 5=2", (7, 10)),
+    ("0=1 1=1 11=3 2=2 5=3", (7, 6)),             # ... with a negative SAME border
+    ("0=1 4=1", (7, 6)),                          # global: one value
+    ("0=1 7=1 8=-233 18=-233", (8, 6)),           # adaptive to the same size: the 2-D bottom itself
+    ("0=0 7=1 8=3 18=-233", (8, 6)),              # adaptive (ncnn does not pack adaptive bottoms)
+])
+def test_two_d_bottom_matches_ncnn(params, shape, tmp_path):
+    check(params, np.random.default_rng(7).standard_normal(shape).astype(np.float32), tmp_path)
+
+
+@pytest.mark.parametrize("params,shape,message", [
+    ({0: 0, 1: 1, 11: 3, 2: 2, 5: 2}, (3, 7, 6), "negative right border"),    # ncnn writes past its blob
+    ({0: 0, 1: 3, 11: 1, 2: 2, 5: 2}, (3, 8, 7), "negative bottom border"),
+    ({0: 1, 1: 1, 11: 3, 2: 2, 5: 3}, (3, 7, 12), "negative left border"),    # row memcpy overwrites
+    ({0: 1, 1: 1, 11: 3, 2: 2, 5: 3}, (4, 7, 6), "channel-packed"),           # x86 packed Padding overruns
+    ({0: 0, 1: 2, 2: 2}, (8, 8), "2-D bottom of h = 8"),                      # x86 pools packed rows
+    ({0: 1, 4: 1}, (12, 5), "2-D bottom of h = 12"),
+    ({0: 0, 1: 3, 3: -1}, (3, 7, 6), "must be >= 0"),
+])
+def test_bad_geometry_raises_naming_the_layer(params, shape, message):
+    with pytest.raises(NcnnlikeError, match="pool.*Pooling.*" + message):
+        run_pool(params, np.zeros((2,) + shape, np.float32))

@@ -66,6 +66,7 @@ def test_params_written_in_modelwriter_order():
     ({0: 1, 7: 1, 8: 2, 28: 0}, (3, 5, 6, 8), "adaptive output sizes must be > 0"),
     ({0: 0, 1: 2, 21: 7, 5: 1}, (3, 5, 6, 8), "along d is larger"),
     ({0: 1, 1: 1, 11: 1, 21: 3, 2: 2, 5: 3}, (3, 5, 4, 14), "negative left border"),
+    ({0: 0, 1: 3, 11: 1, 21: 3, 2: 2, 5: 2}, (3, 5, 6, 8), "negative bottom border"),   # ncnn overruns
     ({0: 0, 1: 2, 3: 1}, (3, 6, 8), "3-D bottom with a depth border"),
     ({0: 0, 1: 2}, (6, 8), "expects a 4-D"),
 ])

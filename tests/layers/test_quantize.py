@@ -71,7 +71,7 @@ def test_quantized_blob_feeds_an_int8_convolution_as_is(tmp_path):
     """
     weights = {"q": {"scale_data": [s_in]}, "c1": {"bottom_blob_int8_scales": [s_in]}}
     x = RNG.uniform(-3, 3, (3, 7, 6)).astype(np.float32)
-    check_ncnn(text, {"x": x}, tmp_path, outputs=["xq", "r1", "y"], weights=weights, int8=True, atol=1e-5)
+    check_ncnn(text, {"x": x}, tmp_path, outputs=["xq", "r1", "y"], weights=weights, int8="sim", atol=1e-5)
 
 
 @pytest.mark.parametrize("consumer", ["InnerProduct c 1 1 xq y 0=6 1=1 2=1440 8=2",
@@ -80,7 +80,7 @@ def test_quantized_blob_feeds_int8_innerproduct_and_depthwise_as_is(tmp_path, co
     weights = {"q": {"scale_data": [30.0]}, "c": {"bottom_blob_int8_scales": [30.0]}}
     x = RNG.uniform(-3, 3, (8, 5, 6)).astype(np.float32)
     check_ncnn("Input in 0 1 x\nQuantize q 1 1 x xq\n" + consumer, {"x": x}, tmp_path, outputs=["xq", "y"],
-               weights=weights, int8=True, atol=1e-5)
+               weights=weights, int8="sim", atol=1e-5)
 
 
 def test_quantize_then_dequantize_is_q_times_scale_plus_bias():

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from oracle import check_ncnn
+from special_values import SPECIAL, at, avx512, check_unary
 
 X = np.random.default_rng(0).uniform(-6, 6, (4, 3, 5)).astype(np.float32)
 
@@ -16,3 +17,10 @@ def test_selu_defaults_are_pytorch_constants(tmp_path):
 @pytest.mark.parametrize("params", [" 0=1.000000e+00 1=2.000000e+00", " 0=5.000000e-01"])
 def test_selu_with_params_matches_ncnn(tmp_path, params):
     check_ncnn("Input in 0 1 x\nSELU s 1 1 x y" + params, {"x": X}, tmp_path)
+
+
+@avx512
+def test_special_inputs_match_pip_ncnn(tmp_path):
+    x, ours = check_unary("SELU s 1 1 x y", tmp_path, SPECIAL)
+    for value, expected in [(np.inf, np.inf)]:
+        np.testing.assert_allclose(at(x, ours, value), np.float32(expected), rtol=1e-6, atol=1e-30, equal_nan=True)

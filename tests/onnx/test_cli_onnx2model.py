@@ -82,3 +82,41 @@ def test_console_script_failure_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert os.listdir(tmp_path) == []
+
+
+def dynamic_model(path):
+    """Relu on an input whose H and W are dynamic (as paddle2onnx and dynamic-axes exports write)."""
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, str(path))
+    return str(path)
+
+
+def test_shape_option_pins_dynamic_input_dims(tmp_path, capsys):
+    src = dynamic_model(tmp_path / "dyn.onnx")
+    out = tmp_path / "out"
+    out.mkdir()
+    param, binary = outputs(out)
+    assert main([src, param, binary, "shape=[1,3,48,320]"]) == 0
+    graph = load_model(param, binary)
+    assert graph.layers[0].params == {0: 320, 1: 48, 2: 3}
+
+
+@pytest.mark.parametrize("option, fragment", [
+    ("shape=[1,3,48]", "has 3 dims, the input has 4"),
+    ("shape=1,3,48,320", "expected bracketed lists"),
+    ("shape=[1,3,x,320]", "sizes must be integers"),
+    ("shape=[1,3,48,320],[1,4]", "gives 2 shapes for 1 graph inputs"),
+    ("shapes=[1,3,48,320]", "unknown option 'shapes='"),
+])
+def test_bad_shape_option_is_one_line(tmp_path, capsys, option, fragment):
+    src = dynamic_model(tmp_path.parent / ("dyn_%s.onnx" % tmp_path.name))
+    assert_clean_failure(main([src, *outputs(tmp_path), option]), capsys, tmp_path, fragment)
+
+
+def test_dynamic_dims_without_shape_option_say_how(tmp_path, capsys):
+    src = dynamic_model(tmp_path.parent / ("dyn_%s.onnx" % tmp_path.name))
+    assert_clean_failure(main([src, *outputs(tmp_path)]), capsys, tmp_path, "give its shape with shape=[...]")

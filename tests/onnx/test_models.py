@@ -80,3 +80,37 @@ def test_written_model_matches_onnxruntime_and_pip_ncnn(converted, record_proper
     assert diff <= 1e-4
     assert cos >= 0.99999
     assert np.array_equal(ours.argmax(1), want.argmax(1))
+
+
+def ocr_lines(n=3):
+    """The first n eval text lines as RapidOCR feeds PP-OCRv4 rec (textlines/README.md): (n, 3, 48, 320)."""
+    folder = os.path.join(DATA, "textlines")
+    with open(os.path.join(folder, "eval.txt")) as f:
+        names = [line.strip() for line in f if line.strip()][:n]
+    batch = np.zeros((n, 3, 48, 320), np.float32)
+    for i, name in enumerate(names):
+        img = cv2.imread(os.path.join(folder, name))
+        w = min(320, int(np.ceil(48 * img.shape[1] / img.shape[0])))
+        line = (cv2.resize(img, (w, 48)).astype(np.float32) / 255 - 0.5) / 0.5
+        batch[i, :, :, :w] = line.transpose(2, 0, 1)
+    return batch
+
+
+def test_ppocrv4_rec_with_given_shape_matches_onnxruntime_in_pip_ncnn(tmp_path):
+    """Dynamic-shape paddle2onnx export pinned by shape=; its decomposed LayerNorms (Pow 2 of
+    negative values: NaN through ncnn's BinaryOp pow) are fused, its 28 HardSwish chains too."""
+    onnx_path = os.path.join(MODELS, "ppocrv4-rec.onnx")
+    param, binary = str(tmp_path / "rec.param"), str(tmp_path / "rec.bin")
+    graph = convert(onnx_path, param, binary, shapes=[[1, 3, 48, 320]])
+    kinds = [layer.type for layer in graph.layers]
+    assert kinds.count("LayerNorm") == 5 and kinds.count("HardSwish") == 28
+    assert not any(layer.type == "BinaryOp" and layer.params.get(0) in (6, 9) for layer in graph.layers)
+    sess, name, out = io_names(onnx_path)
+    x = ocr_lines()
+    want = np.concatenate([sess.run([out], {name: x[i:i + 1]})[0] for i in range(len(x))])
+    ours = run_ours(param, binary, name, out, x).reshape(want.shape)
+    real = run_pip_ncnn(param, binary, name, out, x).reshape(want.shape)
+    print("ppocrv4-rec: max abs diff vs onnxruntime: ours %.3g, pip ncnn %.3g"
+          % (np.abs(ours - want).max(), np.abs(real - want).max()))
+    assert np.abs(ours - want).max() <= 1e-4 and np.abs(real - want).max() <= 1e-4
+    assert np.array_equal(real.argmax(-1), want.argmax(-1))

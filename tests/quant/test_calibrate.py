@@ -117,7 +117,7 @@ def test_split_lists_makes_consecutive_shards_of_every_list(tiny):
 
 def test_input_cache_keeps_batches_within_its_budget_and_replays_all_samples(tiny):
     net, lists, preprocess = tiny
-    one = 3 * 32 * 32 * 4                                   # bytes of one decoded sample
+    one = 3 * 32 * 32                                       # bytes of one sample kept as its pixels
     cache = _InputCache(lists, preprocess, 4, 2, budget=9 * one)    # room for two batches of 4
     first = [b["in0"] for b in cache.first_pass()]
     assert sum(len(b) for b in first) == 20 and len(cache.kept) == 2

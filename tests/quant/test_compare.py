@@ -6,8 +6,9 @@ import pytest
 
 from hard_layer_model import HARD, LAYERS, batches, hard_graph, minmax_table
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.quant.compare import (ErrorStats, OutputStats, Samples, compare_models, comparison_dict,
-                                    format_comparison, output_agreement, probes, reference_outputs, subset)
+from ncnnlike.quant.compare import (ErrorStats, OutputStats, Samples, compare_models, comparison_dict, ctc_decode,
+                                    format_comparison, output_agreement, output_kind, probes, reference_outputs,
+                                    subset)
 from ncnnlike.quant.convert import quantize_graph
 from ncnnlike.quant.images import Preprocess, TYPE_NPY, read_lists
 from ncnnlike.quant.plot import snr_chart
@@ -61,6 +62,31 @@ def test_output_stats_count_top1_agreement_and_worst_sample_cosine():
     assert s.cosine == pytest.approx((1.0 + 0.8 + 0.5) / 3)
 
 
+def ctc_scores(steps, classes=5):
+    """(1, T, classes) one-hot scores of a step sequence."""
+    return np.eye(classes)[steps][None]
+
+
+def test_sequence_outputs_are_compared_per_step_and_as_decoded_ctc_strings():
+    """A (T, C) output: one changed step that decodes to the same string (a repeat), one that adds a
+    character, one identical sample; the decoded strings agree 2 of 3, the steps 22 of 24."""
+    s = OutputStats()
+    s.update(ctc_scores([1, 1, 0, 2, 0, 0, 3, 0]), ctc_scores([1, 0, 0, 2, 0, 0, 3, 0]))   # 1 1 -> 1 0: same "123"
+    s.update(ctc_scores([1, 0, 2, 0, 0, 0, 3, 0]), ctc_scores([1, 0, 2, 0, 4, 0, 3, 0]))   # adds a 4
+    s.update(ctc_scores([0, 0, 2, 2, 0, 0, 0, 0]), ctc_scores([0, 0, 2, 2, 0, 0, 0, 0]))
+    assert s.kind == "sequence"
+    assert s.step_agreement == pytest.approx(22 / 24) and s.agreement == pytest.approx(2 / 3)
+    assert "per-step argmax agreement 91.67%" in s.proxy_text()
+    assert "decoded-sequence agreement (CTC, blank 0) 66.67%" in s.proxy_text()
+    assert s.as_dict()["kind"] == "sequence" and "top1_agreement" not in s.as_dict()
+
+
+def test_output_kind_ignores_size_one_axes_and_ctc_decode_merges_repeats_then_drops_blanks():
+    assert [output_kind(s) for s in [(1000,), (1000, 1, 1), (40, 6625), (1, 40, 6625), (3, 8, 8)]] == \
+        ["vector", "vector", "sequence", "sequence", "map"]
+    assert ctc_decode([0, 3, 3, 0, 3, 5, 5, 0]) == (3, 3, 5)
+
+
 def test_the_huge_range_layer_has_the_worst_error(models):
     fp, q, samples = models
     comparison = compare_models(*nets(fp, q), samples)
@@ -89,7 +115,9 @@ def test_network_output_agreement_is_reported_and_kept_for_later_passes(models):
     comparison = compare_models(*nets(fp, q), samples)
     out = comparison.outputs["out0"]
     assert out.samples == 32 and out.cosine < 0.9
-    again = output_agreement(Net.from_graph(q), samples, comparison.reference)
+    net = Net.from_graph(q)
+    net.opt.use_int8_inference = "sim"        # the mode compare_models measures int8 in
+    again = output_agreement(net, samples, comparison.reference)
     assert again["out0"].cosine == pytest.approx(out.cosine, abs=1e-12)
     assert again["out0"].agree == out.agree
 

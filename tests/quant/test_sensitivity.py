@@ -1,4 +1,7 @@
-"""Sensitivity ranking and automatic mixed precision on small models with deliberately hard layers."""
+"""Sensitivity ranking and automatic mixed precision on small models with deliberately hard layers.
+
+Most tests judge trials by the output cosine (metric="cosine"), whose values the hard layer moves
+far; the task-proxy metric and the cached ranking have their own tests below."""
 from collections import OrderedDict
 
 import numpy as np
@@ -8,8 +11,9 @@ from hard_layer_model import HARD, LAYERS, batches, hard_graph, minmax_table
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.compare import OutputStats, reference_outputs
 from ncnnlike.quant.convert import quantize_graph, quantized_layers
-from ncnnlike.quant.sensitivity import (Trial, Trials, auto_mixed, best_mixed, format_mixed, format_sensitivity, mixed_table_text,
-                                        ranking, sensitivity, table_without)
+from ncnnlike.quant.mixed import held_apart
+from ncnnlike.quant.sensitivity import (Trial, Trials, auto_mixed, best_mixed, format_mixed, format_sensitivity,
+                                        mixed_table_text, quick_sensitivity, ranking, sensitivity, table_without)
 from ncnnlike.quant.tablefile import parse_table, read_table
 from ncnnlike.runtime import Net
 
@@ -18,7 +22,7 @@ def make_trials(graph, tmp_path, samples=None):
     samples = samples or batches()
     path = minmax_table(graph, samples, tmp_path / "model.table")
     net = Net.from_graph(graph)
-    return Trials(graph, read_table(path), samples, reference_outputs(net, samples)), path
+    return Trials(graph, read_table(path), samples, reference_outputs(net, samples), metric="cosine"), path
 
 
 def two_hard_graph():
@@ -113,7 +117,10 @@ def test_mixed_table_comments_out_only_the_hard_activation_line_with_its_effect(
     assert lines[0].startswith("# model-compare automatic mixed precision: 1 of 5 layers kept float")
     commented = [line for line in lines[1:] if line.startswith("#")]
     assert len(commented) == 1 and commented[0].startswith("#conv_c ")
-    assert "rank 1 of 5" in commented[0] and "float alone lifts output cosine" in commented[0]
+    assert "rank 1 of 5" in commented[0] and "float alone: per-step agreement" in commented[0]
+    moved = commented[0].split("float alone:")[1].split("cosine ")[1]
+    before, after = (float(v) for v in moved.split(" (")[0].split(" -> "))
+    assert after > before and moved.split(" (")[1].startswith("up)")   # measured up, and the note says so
     assert [l for l in lines[1:] if not l.startswith("#")] == \
         [l for l in original.splitlines() if not l.startswith("conv_c ")]
     table = parse_table(text, "mixed.table")
@@ -147,7 +154,7 @@ class ScriptedTrials:
     def measure(self, float_layers):
         self.runs += 1
         stats = OutputStats(cos_sum=self.score_of(frozenset(float_layers)), agree=1, samples=1)
-        return Trial(frozenset(float_layers), OrderedDict(out=stats))
+        return Trial(frozenset(float_layers), OrderedDict(out=stats), "cosine")
 
     def all_int8(self):
         return self.measure(())
@@ -169,7 +176,7 @@ def test_an_optimistic_fast_search_is_extended_until_the_exact_figures_meet_the_
 
 def test_the_exact_confirmation_runs_once_when_the_fast_answer_holds(hard):
     trials, _, found = hard
-    fast = Trials(trials.graph, trials.table, trials.batches, trials.reference, int8="fast")
+    fast = Trials(trials.graph, trials.table, trials.batches, trials.reference, int8="sim", metric="cosine")
     runs = trials.runs
     result = auto_mixed(fast, ranking(found), 0.99, verify=trials)
     assert result.met and result.float_layers == [HARD] and result.after is trials.measure({HARD})
@@ -179,8 +186,8 @@ def test_the_exact_confirmation_runs_once_when_the_fast_answer_holds(hard):
 def test_rank_both_keeps_the_search_that_needs_fewer_float_layers(monkeypatch):
     """c and d fix the same problem (each looks best kept float alone), a and b two others: the
     float_one ranking starts with c, d; the quantize_one ranking finds a and b."""
-    import ncnnlike.quant.sensitivity as sens
-    monkeypatch.setattr(sens, "PRUNE_LIMIT", 0)
+    import ncnnlike.quant.mixed as mixed
+    monkeypatch.setattr(mixed, "PRUNE_LIMIT", 0)
     names = ["a", "b", "c", "d"]
     trials = ScriptedTrials(names, lambda kept: 0.9 + 0.05 * bool(kept & {"c", "d"}) + 0.045 * ("a" in kept)
                             + 0.045 * ("b" in kept))

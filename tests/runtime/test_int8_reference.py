@@ -4,8 +4,9 @@ tiny: tiny-int8 / -aciq / -mixB / -mixA with the 20 stored inputs vs the stored 
 (outputs.npz, made on the reference AMD EPYC; ncnn's packed depthwise kernel uses the CPU's rcpps,
 which differs on Intel, see int8.py). Lite0: lite0-int8-kl vs pip ncnn run here on 8 eval images. Single layers
 written with our .param/.bin writers vs pip ncnn (the x86 arithmetic of each kernel, int8.py).
-The exact lowering reproduces pip ncnn bit for bit; the fast lowering within its documented deviation
-(int8_fast.py: the float bias rounded to the accumulator unit in requantized convs).
+The exact mode (pip ncnn running our files) and the simulation of ncnn's arithmetic in onnxruntime
+("sim") reproduce pip ncnn bit for bit; the fast lowering (the default) within its documented
+deviation (int8_fast.py: the float bias rounded to the accumulator unit in requantized convs).
 """
 import os
 
@@ -59,9 +60,10 @@ def tiny_outputs():
     return np.load(os.path.join(TINY, "outputs.npz"))
 
 
+@pytest.mark.parametrize("mode", ["exact", "sim"])
 @pytest.mark.parametrize("name,key", TINY_MODELS)
-def test_tiny_exact_int8_reproduces_pip_ncnn(tiny_outputs, name, key):
-    ours = run_ours(TINY, name, tiny_outputs["inputs"], "exact")
+def test_tiny_exact_and_sim_int8_reproduce_pip_ncnn(tiny_outputs, name, key, mode):
+    ours = run_ours(TINY, name, tiny_outputs["inputs"], mode)
     check(ours, tiny_outputs[key], EXACT_TINY_COS, name)
     if BIT_EXACT:
         np.testing.assert_array_equal(ours, tiny_outputs[key])
@@ -85,10 +87,11 @@ def lite0_images_and_ncnn():
     return images, np.stack([ncnn_extract(net, {"in0": image}, ["out0"])["out0"].reshape(-1) for image in images])
 
 
-def test_lite0_exact_int8_reproduces_pip_ncnn(lite0_images_and_ncnn):
+@pytest.mark.parametrize("mode", ["exact", "sim"])
+def test_lite0_exact_and_sim_int8_reproduce_pip_ncnn(lite0_images_and_ncnn, mode):
     images, theirs = lite0_images_and_ncnn
-    ours = run_ours(LITE0, "lite0-int8-kl", images, "exact")
-    check(ours, theirs, EXACT_LITE0_COS, "lite0 exact")
+    ours = run_ours(LITE0, "lite0-int8-kl", images, mode)
+    check(ours, theirs, EXACT_LITE0_COS, "lite0 " + mode)
     if BIT_EXACT:
         np.testing.assert_array_equal(ours, theirs)
 
@@ -111,8 +114,8 @@ LAYERS = [  # type, channels, num_output, group, kernel, int8_scale_term, activa
 
 @pytest.mark.parametrize("spec", LAYERS)
 def test_single_int8_layer_reproduces_pip_ncnn(tmp_path, spec):
-    """Pip ncnn on our files: the exact lowering bit for bit. (Grouped non-depthwise layers with a
-    float top are left out: pip ncnn 1.0.20261020 returns zeros for them.)"""
+    """Pip ncnn on our files: the simulation of its arithmetic ("sim") bit for bit. (Grouped
+    non-depthwise layers with a float top are left out: pip ncnn 1.0.20261020 returns zeros for them.)"""
     pytest.importorskip("ncnn")
     type_, c, oc, group, k, term, act = spec
     rng = np.random.default_rng(sum(spec[1:]))
@@ -134,7 +137,7 @@ def test_single_int8_layer_reproduces_pip_ncnn(tmp_path, spec):
     write_bin(graph, str(tmp_path / "m.bin"))
     x = rng.normal(0, 2, (3, c, 20, 20)).astype(np.float32)
     net = Net()
-    net.opt.use_int8_inference = "exact"
+    net.opt.use_int8_inference = "sim"
     net.load_param(str(tmp_path / "m.param"))
     net.load_model(str(tmp_path / "m.bin"))
     ours = net.run({"x": x}, ["y"])["y"]

@@ -1,7 +1,9 @@
 """Threshold methods: name -> function(LayerStats) -> threshold in activation units; the table.
 
 The blob scale written to the table is 127 / threshold in float32 (spec 5.5 step 5). kl and aciq
-reproduce ncnn2table; minmax, percentile and mse go beyond it. A zero threshold (an all-zero blob)
+reproduce ncnn2table; minmax, percentile and mse go beyond it. Two methods need more than one
+layer's statistics and are run by model2table itself: eq (eq.py, equalization over the model) and
+auto (auto.py, thresholds judged by running the int8 layers on real bottoms). A zero threshold (an all-zero blob)
 gives scale 1.0 instead of ncnn's inf.
 """
 import functools
@@ -20,13 +22,18 @@ METHODS = OrderedDict([
     ("mse", mse.threshold),
 ])
 NEEDS_HISTOGRAM = frozenset(["kl", "percentile", "mse"])
+MODEL_METHODS = ("eq", "auto")       # need the model and data, not only statistics
+ALL_METHODS = tuple(METHODS) + MODEL_METHODS
 OPTIONS = {"percentile": ("percentile",)}
 
 
 def get(name, **options):
     """The threshold function of a method, with its options bound (e.g. percentile=99.9)."""
+    if name in MODEL_METHODS:
+        raise NcnnlikeError("method %s needs the model and calibration data, not only statistics: "
+                            "run it with model2table" % name)
     if name not in METHODS:
-        raise NcnnlikeError("unknown method '%s' (expected one of %s)" % (name, ", ".join(METHODS)))
+        raise NcnnlikeError("unknown method '%s' (expected one of %s)" % (name, ", ".join(ALL_METHODS)))
     unknown = set(options) - set(OPTIONS.get(name, ()))
     if unknown:
         raise NcnnlikeError("method %s takes no option %s" % (name, ", ".join(sorted(unknown))))

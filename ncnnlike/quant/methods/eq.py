@@ -398,7 +398,7 @@ def equalize_table(net, lists, preprocess, stats, threads=1, progress=True):
     blobs = list(dict.fromkeys(b for layer in layers for b in (layer.bottoms[0], layer.tops[0])))
     ctx = lower_graph(graph, {k: v.shape[1:] for k, v in inputs.items()}, blobs, int8=False)[2]
     shapes = {blob: ctx.shape(blob) for blob in blobs}
-    with tqdm(total=len(layers), desc="eq search", unit="layer", disable=not progress) as bar:
+    with tqdm(total=len(layers), desc="eq search", unit="layer", disable=None if progress else True) as bar:
         for group in _fetch_groups(layers, shapes, count):
             wanted = list(dict.fromkeys(b for layer in group for b in (layer.bottoms[0], layer.tops[0])))
             fetched = _fetch(graph, inputs, wanted, net.opt.num_threads)

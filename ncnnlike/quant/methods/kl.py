@@ -54,7 +54,15 @@ class _Geometry:
         self.divisor = (np.float32(self.rl - self.lu) + self.ls) + self.rs
         self.full = self.rl - self.lu                                 # full source bins per target bin
         self.full_order = _longest_first(self.full)
-        self._triangle()
+        self.triangle = None
+
+    def with_triangle(self):
+        """Self, with the triangle of kl_divergences built (8 MB and its build: only when the full
+        curve is needed, which best_bin rarely needs)."""
+        if self.triangle is None:
+            self._triangle()
+            self.triangle = True
+        return self
 
     def _triangle(self):
         """All (i, t) with i < t, flattened row by row (row i: t = max(128, i+1)..2047), and where
@@ -133,7 +141,7 @@ def _folded_tails(H):
 
 def kl_divergences(counts):
     """KL(t) for t = 128..2047 (float32, index t - 128), exactly as ncnn computes them."""
-    g = _geometry()
+    g = _geometry().with_triangle()
     H = normalize(counts)
     table = _expand_table(_quantize(H, g), g).ravel()
     P = np.repeat(EPS + H[:NUM_BINS - 1], g.row_len)

@@ -1,0 +1,67 @@
+"""ncnn's fixed-point bilinear resize of uint8 pixels (src/mat_pixel_resize.cpp, spec 5.2 step 4), bit-exact."""
+import numpy as np
+
+from ncnnlike.errors import NcnnlikeError
+
+INTER_RESIZE_COEF_SCALE = 1 << 11
+
+
+def _saturate_short(x):
+    """ncnn SATURATE_CAST_SHORT on float32: add +-0.5f in float32, truncate, clamp to int16."""
+    half = np.where(x >= 0, np.float32(0.5), np.float32(-0.5)).astype(np.float32)
+    return np.clip(np.trunc(x + half), -32768, 32767).astype(np.int32)
+
+
+def _coefficients(src_size, size):
+    """Source index and int16 weights of each output position (spec 5.2 step 4, both directions)."""
+    scale = src_size / size
+    f = ((np.arange(size, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
+    s = np.floor(f)
+    f = f - s
+    s = s.astype(np.int64)
+    low = s < 0
+    s[low], f[low] = 0, 0
+    high = s >= src_size - 1
+    s[high], f[high] = src_size - 2, 1
+    w0 = _saturate_short((np.float32(1) - f) * np.float32(INTER_RESIZE_COEF_SCALE))
+    w1 = _saturate_short(f * np.float32(INTER_RESIZE_COEF_SCALE))
+    # a 1-pixel source gives index -1 with weight 0 (ncnn reads out of bounds, times 0): clamp it
+    return np.maximum(s, 0), s + 1, w0, w1
+
+
+def resize_bilinear(src, w, h):
+    """ncnn resize_bilinear_c1/c3/c4: uint8 (H, W[, C]) -> uint8 (h, w[, C]), bit-exact, vectorised."""
+    src = np.asarray(src)
+    if src.dtype != np.uint8 or src.ndim not in (2, 3):
+        raise NcnnlikeError("resize_bilinear expects a uint8 (H, W) or (H, W, C) array, got %s %s"
+                            % (src.dtype, src.shape))
+    if w < 1 or h < 1:
+        raise NcnnlikeError("resize_bilinear target size %dx%d must be at least 1x1" % (w, h))
+    planar = src.ndim == 2
+    src3 = src[:, :, None] if planar else src
+    srch, srcw, c = src3.shape
+    x0, x1, a0, a1 = _coefficients(srcw, w)
+    y0, y1, b0, b1 = _coefficients(srch, h)
+    # channels stay interleaved: row k of `rows` is (srcw*c,) and column dx*c+k is channel k of dx
+    i0 = (x0[:, None] * c + np.arange(c)).ravel()
+    i1 = (x1[:, None] * c + np.arange(c)).ravel()
+    # horizontal pass once per source row used: int16 rows (S[sx]*a0 + S[sx+1]*a1) >> 4
+    used = np.unique(np.concatenate([y0, y1]))
+    rows = src3.reshape(srch, srcw * c)[used]
+    lo = np.take(rows, i0, axis=1).astype(np.int32)
+    lo *= np.repeat(a0, c)
+    hi = np.take(rows, i1, axis=1).astype(np.int32)
+    hi *= np.repeat(a1, c)
+    lo += hi
+    lo >>= 4
+    # vertical pass: ((b0*r0 >> 16) + (b1*r1 >> 16) + 2) >> 2, stored as unsigned char
+    r0, r1 = lo[np.searchsorted(used, y0)], lo[np.searchsorted(used, y1)]
+    r0 *= b0[:, None]
+    r1 *= b1[:, None]
+    r0 >>= 16
+    r1 >>= 16
+    r0 += r1
+    r0 += 2
+    r0 >>= 2
+    out = (r0 & 0xFF).astype(np.uint8).reshape(h, w, c)
+    return out[:, :, 0] if planar else out

@@ -1,0 +1,49 @@
+"""The layer registry reads each module's TYPE from its source and imports a module only when its
+type is looked up (start-up: onnx and other heavy imports stay out of the console scripts)."""
+import subprocess
+import sys
+
+import pytest
+
+from helpers import REPO
+from ncnnlike.layers import registry_index
+from ncnnlike.layers.registry_index import LazyRegistry, build_index, declared_types, imported_types, module_names
+
+
+def test_index_equals_what_importing_every_module_declares():
+    """Every module of the folder, present and future: the source index and the imports agree."""
+    imported = {}
+    for name in module_names():
+        for type_name in imported_types(name):
+            imported[type_name] = name
+    assert build_index() == imported
+    assert len(imported) >= 100
+
+
+@pytest.mark.parametrize("source,expected", [
+    ('"""doc"""\nTYPE = "Convolution"\n', ("Convolution",)),
+    ("TYPE = 'ReLU'  # ncnn's name\n", ("ReLU",)),
+    ('TYPES = ("Sigmoid",\n         "Swish")\n', ("Sigmoid", "Swish")),
+    ("import numpy\n\ndef lower(layer, p, ctx):\n    TYPE = 'local'\n", ()),
+    ('"""helper module"""\n', ()),
+    ("TYPE = NAME\n", None),
+    ("TYPES = tuple(names())\n", None),
+])
+def test_declared_types_reads_literals_and_gives_up_on_anything_else(source, expected):
+    assert declared_types(source) == expected
+
+
+def test_a_module_is_imported_only_when_its_type_is_looked_up():
+    code = ("import sys\nfrom ncnnlike.layers.base import registry, layer_module\n"
+            "r = registry()\nassert 'Pooling' in r and 'ncnnlike.layers.pooling' not in sys.modules\n"
+            "layer_module('Pooling')\nassert 'ncnnlike.layers.pooling' in sys.modules\n"
+            "assert 'ncnnlike.layers.gridsample' not in sys.modules and 'onnx' not in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-1000:]
+
+
+def test_lazy_registry_is_a_mapping_of_modules():
+    r = LazyRegistry({"ReLU": "relu"})
+    assert list(r) == ["ReLU"] and len(r) == 1 and "ReLU" in r and "Nope" not in r
+    assert r["ReLU"].TYPE == "ReLU" and r.get("Nope") is None
+    assert registry_index.PACKAGE == "ncnnlike.layers"

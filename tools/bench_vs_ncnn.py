@@ -1,0 +1,251 @@
+"""Our console scripts vs the real ncnn tools (../shared/ncnn-tools), side by side: the same jobs on
+the same files, interleaved, N rounds; wall, CPU (user + system) and peak RSS of each process,
+min / median / max, and the ratios ours / ncnn of the medians. Prints one table; never fails a build.
+
+    python tools/bench_vs_ncnn.py [--rounds 3] [--thread 2] [--jobs optimize,int8,kl,aciq,kl500,aciq500,eq]
+                                  [--big vgg16]
+
+Jobs (EfficientNet-Lite0, ../shared/reference/lite0/lite0-opt):
+  optimize   model-optimize  vs ncnnoptimize   (flag 0)              target wall <= 2x
+  int8       model2int8      vs ncnn2int8      (the real kl table)   target wall <= 2x
+  kl, aciq   model2table     vs ncnn2table     (100 PNG calibration images, thread=N; the tables
+             must be byte-identical: both tools read PNG alike)  target wall and CPU <= 0.8x, peak RSS <= 2x
+  kl500, aciq500  the same on 500 JPEG images (calib + eval; the JPEG decoders differ, so do the tables)
+  eq         model2table method=eq vs ncnn2table method=kl (ncnn's eq segfaults)   target wall <= 3x
+  --big NAME model-optimize and model2int8 vs ncnnoptimize and ncnn2int8 on an ncnn benchmark network
+             with seeded random weights (tools/suite_parity.make_pair; its table made once by model2table
+             on one random npy input, untimed)
+Our side runs each console script's entry point in a fresh `python -c` (what the installed script
+runs, without a launcher such as a pyenv shim in front), with its bytecode cached as an installed
+package has it (PYTHONPYCACHEPREFIX in a temporary folder, even where PYTHONDONTWRITEBYTECODE is
+set; the first round writes it). Tables are compared with ncnn's `inf` weight scales (all-zero
+channels) read as our 1.0, line by line. The ncnn side runs with
+OMP_WAIT_POLICY=passive: its idle OpenMP threads would otherwise spin on the cores the next process
+needs. A row `python + numpy` gives the floor of any Python tool: the interpreter and `import numpy`.
+The machine may be shared: the load average is printed before and after; compare ratios within a run.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from tools.common import LITE0, SAMPLE, SHARED, machine_header  # noqa: E402
+
+TOOLS = os.path.join(SHARED, "ncnn-tools")
+CALIB_OPTIONS = ["mean=[127,127,127]", "norm=[0.0078125,0.0078125,0.0078125]", "shape=[224,224,3]", "pixel=RGB"]
+ALL_JOBS = ("optimize", "int8", "kl", "aciq", "kl500", "aciq500", "eq")
+DEFAULT_JOBS = ("optimize", "int8", "kl", "aciq", "kl500", "aciq500", "eq")
+
+
+def console_script(module):
+    """argv prefix running ncnnlike.cli.<module>'s main() as its console script does."""
+    return [sys.executable, "-c", "import sys; from ncnnlike.cli.%s import main; sys.exit(main())" % module]
+
+
+def load_average():
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def measure(cmd, env=None, cwd=None):
+    """(wall s, CPU s, peak RSS MB, exit status, stderr tail) of one process. Through GNU time when
+    there is one: a child forked from this (large) process would count its pages in ru_maxrss."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = os.path.join(scratch, "time.txt")
+        timed = [GNU_TIME, "-q", "-o", report, "-f", "%e %U %S %M"] + cmd if os.path.exists(GNU_TIME) else cmd
+        with open(os.path.join(scratch, "err"), "w+b") as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen(timed, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            err.seek(0)
+            tail = err.read()[-400:].decode("utf-8", "replace")
+        cpu, rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        if timed is not cmd and os.path.exists(report):
+            with open(report) as f:
+                fields = f.read().split()[-4:]
+            wall, cpu, rss = float(fields[0]), float(fields[1]) + float(fields[2]), int(fields[3]) / 1024
+    return wall, cpu, rss, proc.returncode, tail
+
+
+def list_file(folder, name, lines):
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def image_lists(folder):
+    """(100 PNG paths list file, 500 JPEG paths list file), absolute paths."""
+    def read(name, sub=""):
+        with open(os.path.join(SAMPLE, name)) as f:
+            return [os.path.join(SAMPLE, sub, line.split()[0]) for line in f if line.strip()]
+    png = read("calib-png.txt")
+    jpeg = read("calib.txt") + read("eval.txt")
+    return list_file(folder, "png100.txt", png[:100]), list_file(folder, "jpeg500.txt", jpeg[:500])
+
+
+class Job:
+    """One comparison: our command, ncnn's command, their output files, and the targets."""
+
+    def __init__(self, name, ours, theirs, targets, outputs=None, note=""):
+        self.name, self.ours, self.theirs, self.targets = name, ours, theirs, targets
+        self.outputs = outputs        # (our file, ncnn's file) compared byte for byte, or None
+        self.note = note
+        self.samples = {"ours": [], "ncnn": []}
+        self.same = []
+
+
+def lite0_jobs(names, folder, threads):
+    """The Lite0 jobs by name (see the module docstring)."""
+    param, binfile = os.path.join(LITE0, "lite0-opt.param"), os.path.join(LITE0, "lite0-opt.bin")
+    out = lambda name: os.path.join(folder, name)
+    png100, jpeg500 = image_lists(folder)
+    jobs = []
+    for name in names:
+        if name == "optimize":
+            jobs.append(Job(name, console_script("model_optimize") + [param, binfile, out("o.param"), out("o.bin"), "0"],
+                            [os.path.join(TOOLS, "ncnnoptimize"), param, binfile, out("n.param"), out("n.bin"), "0"],
+                            {"wall": 2.0}, (out("o.bin"), out("n.bin"))))
+        elif name == "int8":
+            table = os.path.join(LITE0, "lite0-kl.table")
+            jobs.append(Job(name, console_script("model2int8") + [param, binfile, out("i.param"), out("i.bin"), table],
+                            [os.path.join(TOOLS, "ncnn2int8"), param, binfile, out("ni.param"), out("ni.bin"), table],
+                            {"wall": 2.0}, (out("i.param"), out("ni.param"))))
+        elif name in ("kl", "aciq", "kl500", "aciq500", "eq"):
+            method = name.replace("500", "")
+            images = jpeg500 if name.endswith("500") else png100
+            options = CALIB_OPTIONS + ["thread=%d" % threads]
+            ours = console_script("model2table") + [param, binfile, images, out(name + ".table")] + options
+            theirs = [os.path.join(TOOLS, "ncnn2table"), param, binfile, images, out(name + "-ncnn.table")] + options
+            if name == "eq":
+                jobs.append(Job(name, ours + ["method=eq"], theirs + ["method=kl"], {"wall": 3.0}, None,
+                                "ncnn: method=kl (its eq segfaults)"))
+            else:
+                same = None if name.endswith("500") else (out(name + ".table"), out(name + "-ncnn.table"))
+                jobs.append(Job(name, ours + ["method=" + method], theirs + ["method=" + method],
+                                {"wall": 0.8, "cpu": 0.8, "rss": 2.0}, same,
+                                "100 PNG" if not name.endswith("500") else "500 JPEG"))
+    return jobs
+
+
+def big_jobs(name, folder, threads):
+    """model-optimize / model2int8 on an ncnn benchmark network with random weights."""
+    from tools.suite_parity import make_pair
+    param, binfile, graph = make_pair(name, folder)
+    shape = tuple(graph.layers[0].params.get(k, 0) for k in (2, 1, 0))    # Input c, h, w
+    sample = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+    npy = os.path.join(folder, name + "-calib.npy")
+    np.save(npy, sample)
+    table = os.path.join(folder, name + ".table")
+    subprocess.run(console_script("model2table") + [param, binfile, list_file(folder, name + ".txt", [npy]), table,
+                                                    "shape=[%d,%d,%d]" % shape[::-1], "type=1", "thread=%d" % threads],
+                   check=True, capture_output=True)
+    out = lambda f: os.path.join(folder, name + "-" + f)
+    return [Job(name + " optimize", console_script("model_optimize") + [param, binfile, out("o.param"), out("o.bin"), "0"],
+                [os.path.join(TOOLS, "ncnnoptimize"), param, binfile, out("n.param"), out("n.bin"), "0"],
+                {"wall": 2.0}, None, "random weights"),
+            Job(name + " int8", console_script("model2int8") + [param, binfile, out("i.param"), out("i.bin"), table],
+                [os.path.join(TOOLS, "ncnn2int8"), param, binfile, out("ni.param"), out("ni.bin"), table],
+                {"wall": 2.0}, None, "random weights")]
+
+
+def differing_lines(ours, theirs):
+    """Lines that differ between two files; in tables, ncnn's inf (all-zero channel) counts as 1.000000."""
+    with open(ours, "rb") as f, open(theirs, "rb") as g:
+        a, b = f.read().split(b"\n"), g.read().replace(b" inf ", b" 1.000000 ").split(b"\n")
+    return sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b)), len(b)
+
+
+def run_rounds(jobs, rounds, floor, folder):
+    """Every job's two sides, `rounds` times, in alternating order; the numpy floor every round."""
+    ncnn_env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    our_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    our_env["PYTHONPYCACHEPREFIX"] = os.path.join(folder, "pycache")
+    for r in range(rounds):
+        for job in jobs:
+            sides = [("ours", job.ours, our_env), ("ncnn", job.theirs, ncnn_env)]
+            for side, cmd, env in (sides if r % 2 == 0 else sides[::-1]):
+                wall, cpu, rss, code, tail = measure(cmd, env)
+                if code != 0:
+                    sys.exit("%s (%s) failed with status %d:\n%s" % (job.name, side, code, tail))
+                job.samples[side].append((wall, cpu, rss))
+            if job.outputs:
+                job.same.append(differing_lines(*job.outputs))
+        floor.append(measure([sys.executable, "-c", "import numpy"])[:3])
+
+
+def stats(samples, k):
+    values = np.array([s[k] for s in samples])
+    return values.min(), np.median(values), values.max()
+
+
+def print_table(jobs, floor):
+    print("| job | side | wall s min / med / max | CPU s min / med / max | peak RSS MB min / med / max "
+          "| ours/ncnn wall | CPU | RSS | targets | output |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for job in jobs:
+        medians = {}
+        for side in ("ours", "ncnn"):
+            cells = [stats(job.samples[side], k) for k in range(3)]
+            medians[side] = [c[1] for c in cells]
+            fmt = lambda c, f: " / ".join(f % v for v in c)
+            ratios = [medians["ours"][k] / medians["ncnn"][k] for k in range(3)] if side == "ncnn" else None
+            verdict = ""
+            if ratios:
+                checks = ["%s <= %.1fx %s" % (what, limit, "PASS" if ratios[("wall", "cpu", "rss").index(what)] <= limit
+                                              else "FAIL") for what, limit in job.targets.items()]
+                verdict = ", ".join(checks)
+            same = ""
+            if side == "ncnn" and job.outputs:
+                worst, lines = max(job.same)
+                same = "identical" if worst == 0 else "%d of %d lines differ" % (worst, lines)
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                job.name + (" (%s)" % job.note if job.note and side == "ours" else ""), side,
+                fmt(cells[0], "%.2f"), fmt(cells[1], "%.2f"), fmt(cells[2], "%.0f"),
+                "%.2fx" % ratios[0] if ratios else "", "%.2fx" % ratios[1] if ratios else "",
+                "%.2fx" % ratios[2] if ratios else "", verdict, same))
+    cells = [stats(floor, k) for k in range(3)]
+    print("| python + numpy | floor | %s | %s | %s | | | | | |" % tuple(" / ".join(f % v for v in c) for c, f in
+                                                                    zip(cells, ("%.2f", "%.2f", "%.0f"))))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--thread", type=int, default=2)
+    ap.add_argument("--jobs", default=",".join(DEFAULT_JOBS), help="comma-separated: " + ",".join(ALL_JOBS))
+    ap.add_argument("--big", default="", help="also an ncnn benchmark network with random weights, e.g. vgg16")
+    args = ap.parse_args()
+    names = [n for n in args.jobs.split(",") if n]
+    unknown = set(names) - set(ALL_JOBS)
+    if unknown:
+        sys.exit("unknown job(s): %s (expected %s)" % (", ".join(sorted(unknown)), ", ".join(ALL_JOBS)))
+    with tempfile.TemporaryDirectory() as folder:
+        jobs = lite0_jobs(names, folder, args.thread)
+        if args.big:
+            jobs += big_jobs(args.big, folder, args.thread)
+        before, floor = load_average(), []
+        run_rounds(jobs, max(1, args.rounds), floor, folder)
+        after = load_average()
+    print("Our CLIs vs the real ncnn tools, %d interleaved rounds; load average before %s, after %s"
+          % (max(1, args.rounds), before, after))
+    for line in machine_header(args.thread):
+        print(line)
+    print()
+    print_table(jobs, floor)
+
+
+if __name__ == "__main__":
+    main()
