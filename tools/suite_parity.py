@@ -185,9 +185,31 @@ def write_npy_list(inputs, folder):
     return list_path
 
 
+def int8_file_difference(ours, theirs, source):
+    """How our int8 pair differs from ncnn2int8's: "" when byte-identical, "Gemm B scale" when the
+    only differing layers are constant-B Gemms that the source stores transposed (transB=1), where
+    ncnn2int8 takes B's absmax over its first row only (tools/quantize/ncnn2int8.cpp, B_data.w is K)
+    and clamps the other rows, while we use the whole matrix; else the first differing layer."""
+    if all(open(a, "rb").read() == open(b, "rb").read() for a, b in zip(ours, theirs)):
+        return ""
+    from ncnnlike.io.model import load_model
+    mine, ref = load_model(*ours), load_model(*theirs)
+    if [(l.type, l.name, dict(l.params)) for l in mine] != [(l.type, l.name, dict(l.params)) for l in ref]:
+        return "params"
+    for a, b in zip(mine.layers, ref.layers):
+        same = list(a.weights) == list(b.weights) and all(
+            np.array_equal(np.asarray(a.weights[k]), np.asarray(b.weights[k])) for k in a.weights)
+        if same:
+            continue
+        original = source.layer(a.name)
+        if not (a.type == "Gemm" and original.params.get(5, 0) and original.params.get(3, 0)):
+            return "layer %s (%s)" % (a.name, a.type)
+    return "Gemm B scale"
+
+
 def int8_flow(param, binfile, graph, calib, folder, method="kl"):
     """model2table (npy inputs) then model2int8 and ncnn2int8 on the same table: (our int8 pair,
-    whether the two tools' files are byte-identical)."""
+    how the two tools' files differ: see int8_file_difference)."""
     from ncnnlike.cli import model2int8, model2table
     shape = ",".join(str(s) for s in reversed(next(iter(calib.values())).shape[1:]))
     table = os.path.join(folder, "model.table")
@@ -204,8 +226,7 @@ def int8_flow(param, binfile, graph, calib, folder, method="kl"):
     theirs = os.path.join(folder, "ncnn-int8.param"), os.path.join(folder, "ncnn-int8.bin")
     subprocess.run([os.path.join(TOOLS, "ncnn2int8"), param, binfile, *theirs, table], check=True,
                    capture_output=True)
-    same = all(open(a, "rb").read() == open(b, "rb").read() for a, b in zip(ours, theirs))
-    return ours, same
+    return ours, int8_file_difference(ours, theirs, graph)
 
 
 def is_prequantized(graph):
@@ -226,8 +247,8 @@ def check_network(name, shape, folder, count=2):
         return row
     same, diff = optimize_parity(param, binfile, folder)
     row["optimize"] = "equal" if same else "%d lines differ" % len(diff)
-    (q_param, q_bin), same_files = int8_flow(param, binfile, graph, sample_inputs(graph, shape, count, 2), folder)
-    row["int8 flow"] = "= ncnn2int8" if same_files else "differs from ncnn2int8"
+    (q_param, q_bin), difference = int8_flow(param, binfile, graph, sample_inputs(graph, shape, count, 2), folder)
+    row["int8 flow"] = "= ncnn2int8" + (" but %s" % difference if difference else "")
     row["int8 sim"] = parity(q_param, q_bin, graph, inputs, int8="sim")
     row["int8 fast"] = parity(q_param, q_bin, graph, inputs, int8=True)
     return row

@@ -3,12 +3,21 @@
 ncnn matrices: A is (M, K) (or (K, M) with transA), B is (K, N) (or (N, K) with transB); a 3-D
 operand (c, 1, w) is a matrix of c rows. C broadcasts by constant_broadcast_type_C (constant C) or
 by its shape (bottom C). Output (M, N); output_transpose gives (N, M), output_N1M inserts h = 1.
+Constant operands carry no batch axis: with A and B both constant the top is a batch of one.
+
+quantize_term (18=) 2 (model2int8 / ncnn2int8 output: constant A int8 with one scale per row,
+constant B int8 with one scale) runs ncnn's x86 int8 Gemm (x86_gemm_int8.py): float operands
+quantized per sample (A row by row, B as one block), int32 sums, y = sum * descale, then C and
+alpha as ncnn's unpack does it. pip ncnn runs it whatever use_int8_inference says
+(Gemm_x86::forward checks quantize_term only), and so do we, in every mode: bit-exact with pip
+ncnn on AVX-512; "sim" sums in float ops, the others with onnxruntime's MatMulInteger (the same
+values, 4-10x faster: x86_gemm_int8.int_matmul).
 """
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param, WeightSpec
-from ncnnlike.layers import checks
+from ncnnlike.layers import checks, x86_gemm_int8, x86_softmax
 
 TYPE = "Gemm"
 
@@ -75,34 +84,39 @@ def as_matrix(ctx, tensor, shape, what):
     raise ValueError("%s has shape %s; expected 1-D, 2-D or (c, 1, w)" % (what, shape))
 
 
-def operand(ctx, layer, p, name, constant, rows, cols, transposed, bottoms):
-    """(tensor, (rows, cols)) of A or B in non-transposed orientation, from weights or the next bottom."""
-    if constant:
-        m = layer.weight(name).reshape((cols, rows) if transposed else (rows, cols))
-        return ctx.const(np.ascontiguousarray(m.T if transposed else m), layer.name + "_" + name), (rows, cols)
+def stored(layer, name, rows, cols, transposed):
+    """A constant operand as stored (cols x rows when transposed), as a (rows, cols) matrix."""
+    m = np.asarray(layer.weights[name]).reshape((cols, rows) if transposed else (rows, cols))
+    return np.ascontiguousarray(m.T if transposed else m)
+
+
+def operand(ctx, layer, name, constant, rows, cols, transposed, bottoms):
+    """(value, (rows, cols), elempack of the bottom) of A or B in non-transposed orientation: the
+    weights as a numpy (rows, cols) matrix (values as stored), or the next bottom as a tensor
+    (N, rows, cols)."""
+    if constant:   # shape inference ("shapes" build) reads no weights
+        value = stored(layer, name, rows, cols, transposed) if ctx.build != "shapes" else np.zeros(0, np.float32)
+        return value, (rows, cols), 1
     if not bottoms:
         raise ValueError("%s is not constant, so it needs a bottom, but the layer has too few" % name[0])
     blob = bottoms.pop(0)
     t, shape = as_matrix(ctx, ctx.float_of(blob), ctx.shape(blob), name[0])
+    pack = x86_gemm_int8.elempack(shape[0]) if len(ctx.shape(blob)) > 1 else 1
     if transposed:
-        return ctx.op("Transpose", [t], perm=[0, 2, 1]), shape[::-1]
-    return t, shape
+        return ctx.op("Transpose", [t], perm=[0, 2, 1]), shape[::-1], pack
+    return t, shape, pack
 
 
-def c_term(ctx, layer, p, m, n, bottoms):
-    """C reshaped to broadcast over (N, M, N'), or None."""
-    if p.constantC:
-        if p.constant_broadcast_type_C == -1:
-            return None
-        c = layer.weight("C_data")
-        kind = p.constant_broadcast_type_C
-        shape = {0: (1, 1), 1: (m, 1), 2: (m, 1), 3: (m, n), 4: (1, n)}[kind]
-        return ctx.const(c.reshape(shape), layer.name + "_C")
-    if not bottoms:
-        return None
-    blob = bottoms.pop(0)
-    cs = ctx.shape(blob)
-    kind = None   # ncnn's shape rules, later matches win (gemm.cpp forward)
+C_SHAPES = {0: (1, 1), 1: (-1, 1), 2: (-1, 1), 3: (-1, -2), 4: (1, -2)}   # -1: M, -2: N
+
+
+def c_shape(kind, m, n):
+    return tuple({-1: m, -2: n}.get(s, s) for s in C_SHAPES[kind])
+
+
+def c_kind(cs, m, n):
+    """constant_broadcast_type_C of a bottom C by its shape: ncnn's rules, later matches win (gemm.cpp forward)."""
+    kind = None
     if len(cs) == 1 and cs[0] == 1:
         kind = 0
     if len(cs) == 1 and cs[0] == m:
@@ -117,22 +131,45 @@ def c_term(ctx, layer, p, m, n, bottoms):
         kind = 4
     if kind is None:
         raise ValueError("C has shape %s, which broadcasts to neither M=%d nor N=%d" % (cs, m, n))
-    shape = {0: (1, 1), 1: (m, 1), 2: (m, 1), 3: (m, n), 4: (1, n)}[kind]
-    return ctx.op("Reshape", [ctx.float_of(blob), ctx.ints([0, shape[0], shape[1]])])
+    return kind
 
 
-def lower_gemm(ctx, layer, p):
-    bottoms = list(layer.bottoms)
-    a, (m, k) = operand(ctx, layer, p, "A_data", p.constantA, p.constantM, p.constantK, p.transA, bottoms)
-    b, (k2, n) = operand(ctx, layer, p, "B_data", p.constantB, p.constantK, p.constantN, p.transB, bottoms)
-    if k != k2:
-        raise ValueError("A is %dx%d but B is %dx%d" % (m, k, k2, n))
-    y = ctx.op("MatMul", [a, b])
-    c = c_term(ctx, layer, p, m, n, bottoms)
+def c_term(ctx, layer, p, m, n, bottoms):
+    """(C reshaped to broadcast over (N, M, N'), its broadcast type), or (None, None)."""
+    if p.constantC:
+        if p.constant_broadcast_type_C == -1:
+            return None, None
+        kind = p.constant_broadcast_type_C
+        return ctx.const(layer.weight("C_data").reshape(c_shape(kind, m, n)), layer.name + "_C"), kind
+    if not bottoms:
+        return None, None
+    blob = bottoms.pop(0)
+    kind = c_kind(ctx.shape(blob), m, n)
+    return ctx.op("Reshape", [ctx.float_of(blob), ctx.ints((0,) + c_shape(kind, m, n))]), kind
+
+
+def add_c(ctx, y, c, beta, fma=False):
+    """y + beta*C: c*beta added, as ncnn's float Gemm; `fma` (int8: True, False or a bool array
+    over the output, x86_gemm_int8.fma_mask): where ncnn's int8 unpack computes fma(c, beta, y)."""
+    beta = np.float32(beta)
+    if beta == 1:
+        return ctx.op("Add", [y, c])
+    plain = ctx.op("Add", [y, ctx.op("Mul", [c, ctx.const(beta)])])
+    if not np.any(fma):
+        return plain
+    fused = x86_softmax.fma(ctx, c, ctx.const(beta), y)
+    if np.all(fma):
+        return fused
+    return ctx.op("Where", [ctx.const(fma), fused, plain])
+
+
+def finish(ctx, layer, p, y, m, n, bottoms, k=None):
+    """C, alpha, output_transpose and output_N1M on the product y (N, M, N'): (top, ncnn shape);
+    k is given for the int8 Gemm, whose C term differs."""
+    c, kind = c_term(ctx, layer, p, m, n, bottoms)
     if c is not None:
-        if float(p.beta) != 1.0:
-            c = ctx.op("Mul", [c, ctx.const(np.float32(p.beta))])
-        y = ctx.op("Add", [y, c])
+        fma = k is not None and x86_gemm_int8.fma_mask(kind, m, n, k, p.constant_TILE_M, p.constant_TILE_N)
+        y = add_c(ctx, y, c, p.beta, fma)
     if float(p.alpha) != 1.0:
         y = ctx.op("Mul", [y, ctx.const(np.float32(p.alpha))])
     rows, cols = (n, m) if p.output_transpose else (m, n)
@@ -143,16 +180,66 @@ def lower_gemm(ctx, layer, p):
     return y, (rows, cols)
 
 
+def operands(ctx, layer, p, bottoms):
+    """A (.., m, k) and B (.., k, n) with their elempacks; k must agree."""
+    a, (m, k), a_pack = operand(ctx, layer, "A_data", p.constantA, p.constantM, p.constantK, p.transA, bottoms)
+    b, (k2, n), _ = operand(ctx, layer, "B_data", p.constantB, p.constantK, p.constantN, p.transB, bottoms)
+    if k != k2:
+        raise ValueError("A is %dx%d but B is %dx%d" % (m, k, k2, n))
+    return a, b, m, k, n, a_pack
+
+
+def lower_gemm(ctx, layer, p):
+    """The float Gemm (a constant is (1, rows, cols): both constant give a batch of one)."""
+    bottoms = list(layer.bottoms)
+    a, b, m, _, n, _ = operands(ctx, layer, p, bottoms)
+    a, b = (ctx.const(v[None].astype(np.float32), layer.name + "_AB") if isinstance(v, np.ndarray) else v
+            for v in (a, b))
+    return finish(ctx, layer, p, ctx.op("MatMul", [a, b]), m, n, bottoms)
+
+
+def int8_weights(layer, p):
+    """(A's per-row scales or None, B's scale or None); refuses float weights (ncnn's x86 Gemm
+    packs them as int8 bytes)."""
+    for name, constant in (("A_data", p.constantA), ("B_data", p.constantB)):
+        if constant and np.asarray(layer.weights[name]).dtype != np.int8:
+            raise ValueError("quantize_term %d needs int8 weights (model2int8 output); %s is %s"
+                             % (p.quantize_term, name, np.asarray(layer.weights[name]).dtype))
+    a_scales = layer.weight("A_data_int8_scales") if p.constantA else None
+    b_scale = layer.weight("B_data_int8_scale").ravel()[0] if p.constantB else None
+    return a_scales, b_scale
+
+
+def lower_gemm_int8(ctx, layer, p):
+    """ncnn's x86 int8 Gemm (x86_gemm_int8.py): the four branches of Gemm_x86::forward_int8."""
+    a_scales, b_scale = int8_weights(layer, p)
+    bottoms = list(layer.bottoms)
+    a, b, m, k, n, a_pack = operands(ctx, layer, p, bottoms)
+    if b_scale is None:
+        s_b = x86_gemm_int8.tensor_scale(ctx, b, [1, 2])
+        b = x86_gemm_int8.quantize(ctx, b, s_b)
+    else:
+        s_b = x86_gemm_int8.f32(ctx, b_scale)
+    if a_scales is not None:
+        descale = x86_gemm_int8.const_a_descales(ctx, a_scales, s_b, (m, 1))
+    else:
+        kinds = (x86_gemm_int8.transposed_kinds(m, k, a_pack, p.constant_TILE_M) if p.transA
+                 else x86_gemm_int8.PLAIN_KINDS[a_pack])
+        s_a, descale = x86_gemm_int8.row_scales(ctx, a, s_b, kinds)
+        a = x86_gemm_int8.quantize(ctx, a, s_a)
+    y = ctx.op("Mul", [x86_gemm_int8.int_matmul(ctx, a, b, k), descale])
+    if a_scales is not None and b_scale is not None:
+        y = ctx.op("Unsqueeze", [y, ctx.ints([0])])     # two constants: a batch of one
+    return finish(ctx, layer, p, y, m, n, bottoms, k)
+
+
 def lower(layer, p, ctx):
-    if p.quantize_term:
-        raise NcnnlikeError("layer %s (Gemm): int8 execution not available yet (quantize_term=%d)"
-                            % (layer.name, p.quantize_term))
+    int8 = p.quantize_term and ctx.build != "shapes"   # shapes: the float geometry
     try:
-        y, shape = lower_gemm(ctx, layer, p)
+        y, shape = (lower_gemm_int8 if int8 else lower_gemm)(ctx, layer, p)
     except ValueError as exc:
         raise NcnnlikeError("layer %s (Gemm): %s" % (layer.name, exc)) from None
     ctx.top(layer, 0, y, shape)
-
 
 
 def check_params(p):

@@ -48,6 +48,23 @@ PARAMS = (
 NAMES = ("q", "k", "v", "out")
 
 
+def written_params(pairs):
+    """ModelWriter compares each param with a default-constructed layer, whose embed_dim is 0: so
+    kdim, vdim and scale are written whenever embed_dim is set, kdim / vdim as resolved and the scale
+    as its default 1/sqrtf(embed_dim / num_heads) (integer division, as load_param computes it)."""
+    values = dict(pairs)
+    embed_dim, num_heads = values.get(0, 0), values.get(1, 1)
+    if not embed_dim or num_heads <= 0:
+        return pairs
+    values.setdefault(3, embed_dim)
+    values.setdefault(4, embed_dim)
+    if 6 not in values and embed_dim // num_heads > 0:
+        values[6] = float(np.float32(1) / np.sqrt(np.float32(embed_dim // num_heads)))
+    order = [param.id for param in PARAMS]
+    return [(pid, values[pid]) for pid in order if pid in values] + \
+        [(pid, value) for pid, value in pairs if pid not in order]
+
+
 def is_block_quantized(term):
     """4xx/6xx/8xx with format 0-1 and block code 0-2: weight-only block quantization."""
     return term // 100 in (4, 6, 8) and term % 100 // 10 in (0, 1) and term % 10 <= 2

@@ -180,3 +180,12 @@ def test_param_file_with_bad_params_is_refused_on_reading(tmp_path):
     path.write_text("7767517\n2 2\nInput in 0 1 q\nMultiHeadAttention a 1 1 q o 0=32 1=5 2=1024\n")
     with pytest.raises(NcnnlikeError, match="layer a \\(MultiHeadAttention\\).*num_heads"):
         read_param(str(path))
+
+
+def test_writer_prints_kdim_vdim_and_scale_as_modelwriter_does():
+    """ModelWriter compares with a default layer (embed_dim 0): 3=, 4=, 6= appear whenever 0= does."""
+    from ncnnlike.layers.base import explicit_params
+    pairs = explicit_params(layer("MultiHeadAttention", "a", ["q", "k", "v"], ["o"], {0: 768, 1: 12, 2: 589824}))
+    assert pairs == [(0, 768), (1, 12), (2, 589824), (3, 768), (4, 768), (6, 0.125)]
+    pairs = explicit_params(layer("MultiHeadAttention", "a", ["q"], ["o"], {0: 32, 1: 4, 2: 1024, 3: 16, 6: 0.5}))
+    assert pairs == [(0, 32), (1, 4), (2, 1024), (3, 16), (4, 32), (6, 0.5)]

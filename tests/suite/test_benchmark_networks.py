@@ -25,5 +25,6 @@ def test_network_loads_runs_optimizes_and_quantizes_like_ncnn(name, tmp_path):
     if row["optimize"].startswith("n/a"):
         return
     assert row["optimize"] == "equal", row
-    assert row["int8 flow"] == "= ncnn2int8", row
+    # the one documented difference: ncnn2int8 scales a transposed constant B by its first row only
+    assert row["int8 flow"] in ("= ncnn2int8", "= ncnn2int8 but Gemm B scale"), row
     assert isinstance(row["int8 sim"], float) and row["int8 sim"] >= INT8_COSINE, row
