@@ -26,7 +26,7 @@ def _fp16_option(options):
 
 
 def _main(argv):
-    from ncnnlike.io.atomic import check_outputs
+    from ncnnlike.io.atomic import check_outputs, check_replaces
     from ncnnlike.io.model import load_model, save_model
     from ncnnlike.quant.adjustfile import read_adjust
     from ncnnlike.quant.convert import quantize_graph
@@ -39,6 +39,7 @@ def _main(argv):
     fp16 = _fp16_option(options)
     in_param, in_bin, out_param, out_bin = positionals[:4]
     check_outputs([out_param, out_bin], [in_param, in_bin] + positionals[4:])
+    check_replaces(out_param, "param")
     table = read_table(positionals[4]) if len(positionals) == 5 else None
     if "adjust" in options and table is None:
         raise NcnnlikeError("adjust= needs the table it was made with")

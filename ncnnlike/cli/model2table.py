@@ -17,7 +17,7 @@ import sys
 
 from ncnnlike.cli.common import check_keys, parse_float, parse_int, run_main, split_args, thread_option
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.io.atomic import check_outputs
+from ncnnlike.io.atomic import check_outputs, check_replaces
 from ncnnlike.io.limits import check_batch
 
 USAGE = ("usage: model2table in.param in.bin list1[,list2,...] out.table [mean=[..] norm=[..] "
@@ -83,6 +83,7 @@ def _main(argv):
     samples = [e.path for entries in read_lists(list_paths) for e in entries] if list_paths else []
     check_outputs([table, options.get("stats"), options.get("adjust")],
                   [param, binfile] + list_paths + samples)   # never over an input, a list or a sample
+    check_replaces(table, "table")
     method, extra = _method_options(options)
     if method not in methods.MODEL_METHODS:
         methods.get(method, **extra)

@@ -13,7 +13,7 @@ when only that layer is int8; both, the default), judged by the task proxy first
 second, measured in one cached pass per mode on the first rank_images= samples (default 16;
 quant/sensitivity.py). With target= out=mixed.table it writes the table with the fewest layers
 commented out so that the int8 model meets the target on the search samples: metric=agreement (the
-default: top-1 / decoded-sequence agreement with fp32) or metric=cosine (mean output cosine). Every
+default: argmax agreement with fp32, top-1 or per step) or metric=cosine (mean output cosine). Every
 holdout=K-th sample (default 4; 0: none) is held apart from the search (or validate=list2.txt gives
 the held-apart samples) and the all-int8 and mixed figures on it are reported and written in the
 table's header. search=fast (default) runs the ranking and search trials on the fast int8 kernels
@@ -273,6 +273,9 @@ def _main(argv):
     fp_param, fp_bin, int8_param, int8_bin, list_arg = positionals
     check_writable(list(flags.values()) + ([options["out"]] if "out" in options else []),
                    positionals[:4] + list_arg.split(",") + ([options["table"]] if "table" in options else []))
+    if "out" in options:
+        from ncnnlike.io.atomic import check_replaces
+        check_replaces(options["out"], "table")
     fp_graph, int8_graph = load_model(fp_param, fp_bin), load_model(int8_param, int8_bin)
     table = read_table(options["table"]) if "table" in options else None
     preprocess = parse_preprocess(options, fp_graph.input_names())

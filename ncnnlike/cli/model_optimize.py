@@ -13,7 +13,7 @@ import numpy as np
 
 from ncnnlike.cli.common import check_lowerable, parse_int, run_main
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.io.atomic import check_outputs
+from ncnnlike.io.atomic import check_outputs, check_replaces
 from ncnnlike.io.model import load_model, save_model
 from ncnnlike.layers.base import weight_specs
 from ncnnlike.passes import check_float, optimize
@@ -50,6 +50,7 @@ def _main(argv):
     in_param, in_bin, out_param, out_bin, flag = argv[:5]
     fp16 = parse_flag(flag)
     check_outputs([out_param, out_bin], [in_param, in_bin])
+    check_replaces(out_param, "param")
     cutstart = argv[5] if len(argv) > 5 else None
     cutend = argv[6] if len(argv) > 6 else None
     graph = load_model(in_param, in_bin)

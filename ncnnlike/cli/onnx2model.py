@@ -43,8 +43,9 @@ def _main(argv):
         raise NcnnlikeError("expected exactly 3 file arguments (%s)" % USAGE)
     onnx_path, param_path, bin_path = positionals
     shapes = parse_shapes(options["shape"]) if "shape" in options else None
-    from ncnnlike.io.atomic import check_outputs
+    from ncnnlike.io.atomic import check_outputs, check_replaces
     check_outputs([param_path, bin_path], [onnx_path])
+    check_replaces(param_path, "param")
     from ncnnlike.io.model import save_model
     from ncnnlike.onnx import import_onnx
     start = time.time()

@@ -61,14 +61,56 @@ def check_target(path):
                             % (path, kind))
 
 
+_HEAD = 4096
+
+
+def _looks_like_param(head):
+    return head.split(None, 1)[:1] == [b"7767517"]
+
+
+def _looks_like_table(head):
+    """The first line that is not blank or a comment is `name scale [scale ...]` (spec 5)."""
+    for line in head.splitlines()[:-1] or head.splitlines():
+        tokens = line.split()
+        if not tokens or tokens[0].startswith(b"#"):
+            continue
+        try:
+            return len(tokens) >= 2 and all(float(t) >= 0 for t in tokens[1:])
+        except ValueError:
+            return False
+    return True
+
+
+_LOOKS_LIKE = {"param": ("an ncnn .param file", _looks_like_param),
+               "table": ("a quantization table", _looks_like_table)}
+
+
+def check_replaces(path, kind):
+    """An existing non-empty `path` is replaced only by a file of its own `kind` ("param" or "table"): a missing or swapped argument (`model2table m.param m.bin list.txt`, a
+    table given as model2int8's out.param) must not destroy a list file, an image or a table."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEAD)
+    except (OSError, ValueError):   # absent, or check_target's to report
+        return
+    what, looks_like = _LOOKS_LIKE[kind]
+    if head.strip() and not looks_like(head):
+        raise NcnnlikeError("%s: exists and is not %s: refusing to replace it (check the order of the file "
+                            "arguments, or remove it first)" % (path, what))
+
+
 def _identity(path):
     """(real folder + name, (device, inode) or None): two paths with equal parts are one file."""
-    real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+    try:
+        real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+        real = os.path.realpath(real)
+    except (OSError, ValueError):   # a NUL byte: no such file can exist, compare the text
+        return path, None
     try:
         st = os.stat(path)
-        return os.path.realpath(real), (st.st_dev, st.st_ino)
-    except OSError:
-        return os.path.realpath(real), None
+        return real, (st.st_dev, st.st_ino)
+    except (OSError, ValueError):
+        return real, None
 
 
 def _same(a, b):

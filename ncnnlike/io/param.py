@@ -35,7 +35,7 @@ def read_param(path):
     lineno, line = rows[0]
     if line.split() != [str(MAGIC)]:
         raise NcnnlikeError("%s:%d: expected the magic number %d alone on the first line, found '%s' "
-                            "(not an ncnn .param text file, or too old)" % (path, lineno, MAGIC, line.strip()))
+                            "(not an ncnn .param text file, or too old)" % (path, lineno, MAGIC, _clip(line.strip())))
     if len(rows) < 2:
         raise NcnnlikeError("%s:%d: missing the 'layer_count blob_count' line" % (path, lineno + 1))
     layer_count, blob_count = _counts(path, *rows[1])
@@ -52,6 +52,11 @@ def read_param(path):
     layers = [_parse_layer("%s:%d" % (path, n), text) for n, text in layer_rows]
     _check_graph(path, layer_rows, layers, rows[1][0], blob_count)
     return Graph(layers)
+
+
+def _clip(text, size=40):
+    """The start of a line quoted in a message: a binary file's 'first line' can be megabytes."""
+    return text if len(text) <= size else text[:size] + "..."
 
 
 def _read_text(path):

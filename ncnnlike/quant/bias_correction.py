@@ -34,9 +34,18 @@ class BiasCorrection:
     relative: float
 
 
+def _hits(start, stride, count, size):
+    """slice of the input positions start + i*stride, i < count, that fall inside [0, size) (zero
+    padding outside adds nothing)."""
+    first = max(0, (-start + stride - 1) // stride)
+    last = min(count - 1, (size - 1 - start) // stride) if size - 1 >= start else -1
+    return slice(start + first * stride, start + last * stride + 1, stride) if last >= first else slice(0, 0)
+
+
 def tap_sums(gemm, x):
     """((G, K) sum of the input patches of `gemm` over every output position of x (N, *blob shape),
-    number of positions): per kernel tap, a strided sum of the padded bottom (no patch is built)."""
+    number of positions): per kernel tap, a strided sum of the bottom (no patch is built; zero
+    padding adds nothing, another pad value is padded in)."""
     k = gemm.weight.shape[2]
     if gemm.type == "InnerProduct":
         flat = x.reshape(-1, k) if x.ndim == 3 and x.shape[2] == k else x.reshape(len(x), -1)
@@ -44,14 +53,15 @@ def tap_sums(gemm, x):
     p = gemm.params
     n, c, h, w = x.shape
     pads, (oh, ow) = pads_and_out(p, h, w)
-    if any(pads):
+    if any(pads) and p.pad_value != 0:
         x = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])), constant_values=p.pad_value)
+        pads, h, w = [0, 0, 0, 0], x.shape[2], x.shape[3]
     sums = np.empty((c, p.kernel_h, p.kernel_w))
     for ky in range(p.kernel_h):
+        rows = _hits(ky * p.dilation_h - pads[0], p.stride_h, oh, h)
         for kx in range(p.kernel_w):
-            y0, x0 = ky * p.dilation_h, kx * p.dilation_w
-            window = x[:, :, y0:y0 + (oh - 1) * p.stride_h + 1:p.stride_h, x0:x0 + (ow - 1) * p.stride_w + 1:p.stride_w]
-            sums[:, ky, kx] = window.sum(axis=(0, 2, 3), dtype=np.float64)
+            cols = _hits(kx * p.dilation_w - pads[1], p.stride_w, ow, w)
+            sums[:, ky, kx] = x[:, :, rows, cols].sum(axis=(0, 2, 3), dtype=np.float64)
     return sums.reshape(gemm.groups, -1), n * oh * ow
 
 

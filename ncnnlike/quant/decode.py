@@ -50,7 +50,7 @@ def read_bytes(path, what, where=None):
     try:
         with open(path, "rb") as f:
             data = f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):   # ValueError: a NUL byte in the path
         raise NcnnlikeError("%s '%s'%s does not exist" % (what, path, _at(where))) from None
     except OSError as e:
         raise NcnnlikeError("cannot read %s '%s'%s: %s" % (what, path, _at(where), e.strerror or e)) from None

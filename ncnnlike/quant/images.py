@@ -276,6 +276,9 @@ def read_list(path):
         if not tokens:
             continue
         sample = tokens[0]
+        if "\0" in sample:   # a binary file given as a list: no path holds a NUL byte
+            raise NcnnlikeError("list file '%s' line %d: a NUL byte in the path (not a text list file)"
+                                % (path, number))
         if not os.path.isabs(sample) and not os.path.exists(sample):
             beside = os.path.join(folder, sample)
             sample = beside if os.path.exists(beside) else sample

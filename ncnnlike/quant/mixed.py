@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ncnnlike.errors import NcnnlikeError
 
-PRUNE_LIMIT = 8   # kept layers (least sensitive first) tried for requantization: one trial each
+PRUNE_LIMIT = 4   # kept layers (least sensitive first) tried for requantization: one trial each
 
 
 @dataclass
@@ -33,17 +33,21 @@ class MixedResult:
     held_after: object = None
 
 
-def _prefix_search(trials, order, target, steps):
-    """Shortest prefix of `order` whose float set meets `target`: gallop 1, 2, 4, ... then bisect."""
+def _prefix_search(trials, order, target, steps, limit=None):
+    """Shortest prefix of `order` whose float set meets `target`: gallop 1, 2, 4, ... then bisect;
+    None when even the whole order (or, with `limit`, its first `limit` layers) misses it."""
     def meets(k):
         trial = trials.measure(order[:k])
         steps.append((k, trial.score))
         return trial.score >= target
 
+    end = len(order) if limit is None else min(limit, len(order))
+    if end < 1:
+        return None
     low, high = 0, 1
-    while high < len(order) and not meets(high):
-        low, high = high, min(2 * high, len(order))
-    if high == len(order) and not meets(high):
+    while high < end and not meets(high):
+        low, high = high, min(2 * high, end)
+    if high == end and not meets(high):
         return None
     while high - low > 1:
         middle = (low + high) // 2
@@ -80,11 +84,12 @@ def _confirm(verify, order, kept, target, steps):
     return kept, trial
 
 
-def auto_mixed(trials, order, target, verify=None):
+def auto_mixed(trials, order, target, verify=None, limit=None):
     """The fewest layers (by greedy ranked prefixes + pruning) to keep float so that the int8 model's
     score (trials' metric) on the search samples is >= target; `met` is False when even all-float
     misses it. With `verify` (Trials in ncnn's arithmetic on the same samples) the search runs on
-    `trials` and the answer and the before/after figures are the verify mode's."""
+    `trials` and the answer and the before/after figures are the verify mode's. With `limit`, only
+    prefixes of up to `limit` layers are searched, and None is returned when none meets the target."""
     if not 0 < target <= 1:
         raise NcnnlikeError("target=%s: expected a value in (0, 1]" % target)
     judge = verify or trials
@@ -92,7 +97,9 @@ def auto_mixed(trials, order, target, verify=None):
     steps = [(0, before.score)]
     if before.score >= target:
         return MixedResult(target, [], before, before, True, steps)
-    k = _prefix_search(trials, list(order), target, steps)
+    k = _prefix_search(trials, list(order), target, steps, limit)
+    if k is None and limit is not None:
+        return None
     kept = list(order) if k is None else _prune(trials, list(order[:k]), target, steps)
     kept, after = _confirm(judge, order, kept, target, steps)
     return MixedResult(target, [n for n in trials.candidates if n in kept], before, after, after.score >= target,
@@ -103,12 +110,16 @@ def best_mixed(trials, found, modes, target, verify=None):
     """(result, order) of auto_mixed over the ranking of each measured mode, the one keeping the
     fewest layers float (met first, then the higher score). float_one finds a few bad layers in a
     good table (Lite0 kl: 3 of 50); quantize_one ranks better when the error is spread over every
-    layer (Lite0 aciq). Trials are memoized, so the second search mostly reuses the first's."""
+    layer (Lite0 aciq). Trials are memoized, and a later ranking is searched only for answers with
+    fewer float layers than the best so far."""
     from ncnnlike.quant.sensitivity import ranking
     best = None
     for mode in modes:
         order = ranking(found, mode)
-        result = auto_mixed(trials, order, target, verify)
+        limit = len(best[1].float_layers) - 1 if best is not None and best[1].met else None
+        result = auto_mixed(trials, order, target, verify, limit)
+        if result is None:          # this ranking cannot beat the answer already found
+            continue
         result.ranking = mode
         key = (not result.met, len(result.float_layers), -result.after.score)
         if best is None or key < best[0]:
@@ -127,7 +138,7 @@ def held_apart(result, held):
 def _figures(trial):
     if trial is None:
         return None
-    return {"score": trial.score, "agreement": trial.agreement, "step_agreement": trial.fine,
+    return {"score": trial.score, "agreement": trial.fine, "decoded_agreement": trial.agreement,
             "output_cosine": trial.cosine, "samples": trial.samples, "float_layers": sorted(trial.float_layers)}
 
 
@@ -191,8 +202,8 @@ def mixed_table_text(text, table, result, found, order, samples):
 def _header(result, total, samples):
     held = ""
     if result.held_after is not None:
-        held = "; on %d held-apart samples: %s -> %s" % (result.held_after.samples, result.held_before.figures(),
-                                                          result.held_after.figures())
+        held = "; on %d held-apart samples: %s -> %s" % (
+            result.held_after.samples, result.held_before.figures(), result.held_after.figures())
     return ("# model-compare automatic mixed precision: %d of %d layers kept float for %s >= %g on %d search "
             "samples: %s -> %s%s%s\n" % (len(result.float_layers), total, result.before.metric, result.target, samples,
                                          result.before.figures(), result.after.figures(),

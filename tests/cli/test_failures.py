@@ -203,3 +203,38 @@ def test_model_optimize_checks_a_detection_layer_against_its_bottoms(tmp_path, c
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "layer detection_out (Yolov3DetectionOutput)" in line and "5 + num_class = 69" in line
     assert not any(os.path.exists(p) for p in out)
+
+
+def test_a_missing_list_argument_never_overwrites_the_list_file(tmp_path, capsys):
+    """`model2table m.param m.bin list.txt` (the table forgotten) must not turn list.txt into a table."""
+    listing = tmp_path / "list.txt"
+    listing.write_text("a.jpg\nb.jpg\n")
+    assert model2table.main(TINY_PAIR + [str(listing)]) == 2
+    assert "is not a quantization table: refusing to replace it" in one_error_line(capsys)
+    assert listing.read_text() == "a.jpg\nb.jpg\n"
+    table = tmp_path / "old.table"                  # an existing table is replaced as asked
+    table.write_text("conv_param_0 1.5\n")
+    assert model2table.main(TINY_PAIR + [str(table)]) == 0
+    assert table.read_text() != "conv_param_0 1.5\n"
+
+
+def test_a_table_given_as_the_output_param_is_not_destroyed(tmp_path, capsys):
+    """model2int8 in.param in.bin model.table out.bin: the table in out.param's place stays."""
+    table = tmp_path / "model.table"
+    table.write_text("conv_param_0 1.5\n")
+    assert model2int8.main(TINY_PAIR + [str(table), str(tmp_path / "o.bin")]) == 2
+    assert "is not an ncnn .param file" in one_error_line(capsys)
+    assert table.read_text() == "conv_param_0 1.5\n" and not (tmp_path / "o.bin").exists()
+    old = tmp_path / "old.param"                    # an earlier .param is replaced as asked
+    old.write_text("7767517\n1 1\nInput in0 0 1 in0\n")
+    assert model_optimize.main(TINY_PAIR + [str(old), str(tmp_path / "o.bin"), "0"]) == 0
+    assert old.read_text() != "7767517\n1 1\nInput in0 0 1 in0\n"
+
+
+def test_a_binary_first_line_is_quoted_short_even_with_verbose(tmp_path, capsys):
+    bad = tmp_path / "x.param"
+    bad.write_bytes(bytes(range(14, 256)) * 8)    # no line break: one long binary "first line"
+    assert model_optimize.main(["--verbose", str(bad), TINY_PAIR[1], str(tmp_path / "o.param"),
+                                str(tmp_path / "o.bin"), "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and len(err) <= MAX_LINE and "..." in err

@@ -46,10 +46,13 @@ class Outcome:
         return "%s (exit %s, %.1f s): %s %s" % (self.kind, self.code, self.seconds, " | ".join(tail), self.details)
 
 
-def _child(fn, args, out_fd, memory_limit):
-    """In the forked child: limits, stdout/stderr to a file, run, exit with fn's status."""
+def _child(fn, args, out_fd, memory_limit, cwd):
+    """In the forked child: limits, stdout/stderr to a file, the case folder as the working folder
+    (a relative output name lands there), run, exit with fn's status."""
     code = 70
     try:
+        if cwd is not None:
+            os.chdir(cwd)
         faulthandler.disable()   # a crash is counted by the parent, not dumped into its log
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
         os.dup2(out_fd, 1)
@@ -73,14 +76,14 @@ def _child(fn, args, out_fd, memory_limit):
             os._exit(code)
 
 
-def run_forked(fn, *args, timeout=TIMEOUT, memory_limit=MEMORY_LIMIT):
+def run_forked(fn, *args, timeout=TIMEOUT, memory_limit=MEMORY_LIMIT, cwd=None):
     """(exit code or -signal or None for a hang, combined stdout+stderr text, seconds) of fn(*args)
-    in a forked child."""
+    in a forked child working in `cwd`."""
     with tempfile.TemporaryFile() as out:
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            _child(fn, args, out.fileno(), memory_limit)
+            _child(fn, args, out.fileno(), memory_limit, cwd)
         status = None
         while time.monotonic() - start < timeout:
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -136,9 +139,9 @@ def _noise(line):
     return any(word in line for word in NOISE_WORDS)
 
 
-def run_cli(main, argv, timeout=TIMEOUT):
-    """Outcome of console script `main` on argv, in a forked child."""
-    code, text, seconds = run_forked(_cli_entry, main, argv, timeout=timeout)
+def run_cli(main, argv, timeout=TIMEOUT, cwd=None):
+    """Outcome of console script `main` on argv, in a forked child working in `cwd`."""
+    code, text, seconds = run_forked(_cli_entry, main, argv, timeout=timeout, cwd=cwd)
     return Outcome(classify(code, text), code if code is not None else -999, text, seconds)
 
 

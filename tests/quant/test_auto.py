@@ -6,7 +6,7 @@ import numpy as np
 from helpers import layer
 from ncnnlike.graph import Graph
 from ncnnlike.quant import methods
-from ncnnlike.quant.calibrate import collect_stats, measured_blobs
+from ncnnlike.quant.calibrate import measured_blobs
 from ncnnlike.quant.methods import auto
 from ncnnlike.quant.samples import BlobSamples
 from ncnnlike.runtime import Net

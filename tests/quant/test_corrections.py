@@ -10,7 +10,6 @@ from ncnnlike.errors import NcnnlikeError
 from ncnnlike.graph import Graph
 from ncnnlike.quant import corrections
 from ncnnlike.quant.adjustfile import LayerAdjust, read_adjust, write_adjust
-from ncnnlike.quant.bias_correction import correct_bias
 from ncnnlike.quant.convert import quantize_graph
 from ncnnlike.quant.patches import layer_gemm, sample_patches
 from ncnnlike.quant.rounding import optimise_rounding
@@ -109,8 +108,8 @@ def test_rounding_optimiser_lowers_layer_output_mse_versus_nearest():
     result = optimise_rounding(gemm, fit, scales, bottom)
     nearest = gemm.quantize_weight(scales)
     assert result.flips > 0 and result.error < result.error_nearest
-    assert output_mse(gemm, fresh, result.q_weight, scales, bottom) < 0.9 * output_mse(gemm, fresh, nearest, scales,
-                                                                                      bottom)
+    optimised = output_mse(gemm, fresh, result.q_weight, scales, bottom)
+    assert optimised < 0.9 * output_mse(gemm, fresh, nearest, scales, bottom)
     ws = gemm.weight * gemm.scales(scales)[:, :, None]       # every weight rounded down or up, never further
     assert np.all((result.q_weight == np.floor(ws)) | (result.q_weight == np.ceil(ws)))
     assert np.abs(result.q_weight).max() <= 31               # a 3x3 stride-1 conv keeps ncnn's 6-bit bound
@@ -160,12 +159,12 @@ def test_adjust_file_errors_are_clear(tmp_path):
         quantize_graph(graph, table, OrderedDict(conv=entry))
 
 
-@pytest.mark.parametrize("group, stride", [(1, 1), (4, 2)])
-def test_streamed_patch_means_equal_the_mean_of_every_patch(group, stride):
+@pytest.mark.parametrize("group, stride, dilation", [(1, 1, 1), (4, 2, 1), (8, 1, 2)])
+def test_streamed_patch_means_equal_the_mean_of_every_patch(group, stride, dilation):
     """tap_sums (strided sums per kernel tap) = the sum of the patches at every output position."""
     from ncnnlike.quant.bias_correction import PatchMeans
     w = RNG.normal(size=(8, 8 // group, 3, 3)).astype(np.float32)
-    params = {0: 8, 1: 3, 3: stride, 4: 1, 14: 0, 15: 1, 16: 1, 5: 1, 6: w.size, 7: group}
+    params = {0: 8, 1: 3, 2: dilation, 3: stride, 4: 1, 14: 0, 15: 1, 16: 1, 5: 1, 6: w.size, 7: group}
     conv = layer("ConvolutionDepthWise", "c", ["in0"], ["o"], params,
                  {"weight_data": w.reshape(-1), "bias_data": np.zeros(8, np.float32)})
     gemm = layer_gemm(conv)

@@ -11,9 +11,8 @@ from hard_layer_model import HARD, LAYERS, batches, hard_graph, minmax_table
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.compare import OutputStats, reference_outputs
 from ncnnlike.quant.convert import quantize_graph, quantized_layers
-from ncnnlike.quant.mixed import held_apart
 from ncnnlike.quant.sensitivity import (Trial, Trials, auto_mixed, best_mixed, format_mixed, format_sensitivity,
-                                        mixed_table_text, quick_sensitivity, ranking, sensitivity, table_without)
+                                        mixed_table_text, ranking, sensitivity, table_without)
 from ncnnlike.quant.tablefile import parse_table, read_table
 from ncnnlike.runtime import Net
 
@@ -22,7 +21,7 @@ def make_trials(graph, tmp_path, samples=None):
     samples = samples or batches()
     path = minmax_table(graph, samples, tmp_path / "model.table")
     net = Net.from_graph(graph)
-    return Trials(graph, read_table(path), samples, reference_outputs(net, samples), metric="cosine"), path
+    return Trials(graph, read_table(path), samples, reference_outputs(net, samples), int8="sim", metric="cosine"), path
 
 
 def two_hard_graph():
@@ -176,7 +175,7 @@ def test_an_optimistic_fast_search_is_extended_until_the_exact_figures_meet_the_
 
 def test_the_exact_confirmation_runs_once_when_the_fast_answer_holds(hard):
     trials, _, found = hard
-    fast = Trials(trials.graph, trials.table, trials.batches, trials.reference, int8="sim", metric="cosine")
+    fast = Trials(trials.graph, trials.table, trials.batches, trials.reference, int8="fast", metric="cosine")
     runs = trials.runs
     result = auto_mixed(fast, ranking(found), 0.99, verify=trials)
     assert result.met and result.float_layers == [HARD] and result.after is trials.measure({HARD})
@@ -197,3 +196,12 @@ def test_rank_both_keeps_the_search_that_needs_fewer_float_layers(monkeypatch):
     result, order = best_mixed(trials, found, ("float_one", "quantize_one"), 0.989)
     assert result.met and result.float_layers == ["a", "b"] and order == ranking(found, "quantize_one")
     assert result.ranking == "quantize_one" and "[quantize_one ranking]" in format_mixed(result, 4)
+
+
+def test_a_later_ranking_is_searched_only_for_answers_with_fewer_float_layers():
+    names = ["a", "b", "c", "d"]
+    trials = ScriptedTrials(names, lambda kept: 0.9 + 0.05 * len(kept & {"a", "b"}))     # needs a and b
+    assert auto_mixed(trials, names, 0.99, limit=1) is None
+    runs = trials.runs
+    assert auto_mixed(trials, names, 0.99, limit=2).float_layers == ["a", "b"]
+    assert trials.runs - runs <= 6        # all-int8, prefixes 1 and 2, two prune tries, the confirmation
