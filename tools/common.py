@@ -66,6 +66,16 @@ def write_list(paths, folder, name="list.txt"):
     return path
 
 
+def write_npy_list(samples, folder):
+    """calib<i>.npy (float32) per sample in `folder` and the model2table list naming them, calib.txt
+    (model2table type=1); returns the list's path."""
+    paths = []
+    for i, sample in enumerate(samples):
+        paths.append(os.path.join(folder, "calib%d.npy" % i))
+        np.save(paths[-1], np.ascontiguousarray(sample, np.float32))
+    return write_list(paths, folder, "calib.txt")
+
+
 def make_int8(table_path, out_param, out_bin, param=FP32_PARAM, binfile=FP32_BIN):
     """Our model2int8 (quant.convert.quantize_graph, fp16 storage as the CLI default) of the fp32 model."""
     from ncnnlike.io.model import load_model, save_model

@@ -35,18 +35,6 @@ def _run_cli(main, args):
         raise RuntimeError("%s failed: %s" % (main.__module__, log.getvalue().strip()))
 
 
-def _npy_list(samples, folder):
-    paths = []
-    for i, sample in enumerate(samples):
-        path = os.path.join(folder, "calib%d.npy" % i)
-        np.save(path, np.ascontiguousarray(sample, np.float32))
-        paths.append(path)
-    list_path = os.path.join(folder, "calib.txt")
-    with open(list_path, "w") as f:
-        f.write("\n".join(paths) + "\n")
-    return list_path
-
-
 def _pip_ncnn(param, binary, name, out, x, ids, int8=False):
     from tools.common import ncnn_extract, ncnn_net
     net = ncnn_net(param, binary, int8=int8)
@@ -81,6 +69,7 @@ def _int8_layers(param):
 def flow(name, folder, n_eval=4, n_calib=8):
     """The whole flow on one zoo model: a dict of what was measured."""
     from ncnnlike.cli import model2int8, model2table, model_optimize, onnx2model
+    from tools.common import write_npy_list
     model, feeds, ids = MODELS[name]()
     path = os.path.join(folder, name + ".onnx")
     onnx.save(model, path)
@@ -90,7 +79,7 @@ def flow(name, folder, n_eval=4, n_calib=8):
     _run_cli(model_optimize.main, [files["param"], files["bin"], files["opt.param"], files["opt.bin"], "0"])
     calib = feeds(n_calib, seed=1)
     shape = ",".join(str(s) for s in reversed(calib.shape[1:]))
-    _run_cli(model2table.main, [files["opt.param"], files["opt.bin"], _npy_list(calib, folder), files["table"],
+    _run_cli(model2table.main, [files["opt.param"], files["opt.bin"], write_npy_list(calib, folder), files["table"],
                                 "shape=[%s]" % shape, "type=1", "thread=1"])
     _run_cli(model2int8.main, [files["opt.param"], files["opt.bin"], files["int8.param"], files["int8.bin"],
                                files["table"]])

@@ -24,6 +24,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from tools import common  # noqa: E402
 from tools.common import SHARED, ncnn_extract, ncnn_net  # noqa: E402
 
 BENCH = os.path.join(SHARED, "reference", "ncnn-benchmark")
@@ -172,17 +173,10 @@ def optimize_parity(param, binfile, folder):
 
 
 def write_npy_list(inputs, folder):
-    """One .npy per sample (float32, ncnn shape) and the list file naming them (model2table type=1)."""
+    """One .npy per sample of the one input blob (float32, ncnn shape) and the list file naming them
+    (model2table type=1): common.write_npy_list."""
     ((blob, batch),) = inputs.items()
-    paths = []
-    for i, sample in enumerate(batch):
-        path = os.path.join(folder, "calib%d.npy" % i)
-        np.save(path, np.ascontiguousarray(sample, np.float32))
-        paths.append(path)
-    list_path = os.path.join(folder, "calib.txt")
-    with open(list_path, "w") as f:
-        f.write("\n".join(paths) + "\n")
-    return list_path
+    return common.write_npy_list(batch, folder)
 
 
 def int8_file_difference(ours, theirs, source):

@@ -1,7 +1,7 @@
-"""Shared by Convolution1D/3D and ConvolutionDepthWise1D/3D: params, .bin buffers, and the lowering to
-ONNX Conv (static weights) or Gather + Einsum (dynamic_weight: the weights as the second bottom);
-the float lowering and the geometry checks also serve Convolution and ConvolutionDepthWise (rank 2,
-whose int8 paths live in int8.py).
+"""Shared by Convolution1D/3D and ConvolutionDepthWise1D/3D: the lowering to ONNX Conv (static
+weights) or Gather + Einsum (dynamic_weight: the weights as the second bottom); the float lowering
+and the geometry checks also serve Convolution and ConvolutionDepthWise (rank 2, whose int8 paths
+live in int8.py). Their params and .bin buffers: conv_params.py.
 
 ncnn (convolution.cpp, convolution1d.cpp, convolution3d.cpp and the depthwise twins) borders the
 bottom (nd_geometry: explicit pads with pad_value, or SAME), then for each output position sums
@@ -17,66 +17,9 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers import nd_geometry as geo
 from ncnnlike.layers.activation import lower_fused
-from ncnnlike.layers.base import Link, Param, WeightSpec
 
 # activation_type -> how many activation_params ncnn reads (fused_activation.h activation_ss)
 ACTIVATION_PARAM_COUNT = {0: 0, 1: 0, 2: 1, 3: 2, 4: 0, 5: 0, 6: 2}
-
-# ModelWriter order (modelwriter.h, Convolution1D): 0 1 2 3 4 [15] 18 5 6 9 [10] 19
-PARAMS_1D = (
-    Param(0, "num_output", 0),
-    Param(1, "kernel_w", 0),
-    Param(2, "dilation_w", 1),
-    Param(3, "stride_w", 1),
-    Param(4, "pad_left", 0),
-    Param(15, "pad_right", Link(4)),
-    Param(18, "pad_value", 0.0),
-    Param(5, "bias_term", 0),
-    Param(6, "weight_data_size", 0),
-    Param(9, "activation_type", 0),
-    Param(10, "activation_params", []),
-    Param(19, "dynamic_weight", 0),
-)
-
-# ModelWriter order (Convolution3D): 0 1 [11 21] 2 [12 22] 3 [13 23] 4 [14 24] [15] [16] [17] 18 5 6 9 [10]
-PARAMS_3D = (
-    Param(0, "num_output", 0),
-    Param(1, "kernel_w", 0),
-    Param(11, "kernel_h", Link(1)),
-    Param(21, "kernel_d", Link(1)),
-    Param(2, "dilation_w", 1),
-    Param(12, "dilation_h", Link(2)),
-    Param(22, "dilation_d", Link(2)),
-    Param(3, "stride_w", 1),
-    Param(13, "stride_h", Link(3)),
-    Param(23, "stride_d", Link(3)),
-    Param(4, "pad_left", 0),
-    Param(14, "pad_top", Link(4)),
-    Param(24, "pad_front", Link(4)),
-    Param(15, "pad_right", Link(4)),
-    Param(16, "pad_bottom", Link(14)),
-    Param(17, "pad_behind", Link(24)),
-    Param(18, "pad_value", 0.0),
-    Param(5, "bias_term", 0),
-    Param(6, "weight_data_size", 0),
-    Param(9, "activation_type", 0),
-    Param(10, "activation_params", []),
-)
-
-
-def with_group(params):
-    """The depthwise schema: the same params with 7=group after 6=weight_data_size (writer order)."""
-    return tuple(p for q in params for p in ((q, Param(7, "group", 1)) if q.id == 6 else (q,)))
-
-
-def weights(p):
-    """weight_data (tagged), then bias_data raw x num_output; nothing when dynamic_weight."""
-    if getattr(p, "dynamic_weight", 0):
-        return []
-    specs = [WeightSpec("weight_data", p.weight_data_size, True)]
-    if p.bias_term:
-        specs.append(WeightSpec("bias_data", p.num_output, False))
-    return specs
 
 
 def fail(layer, message):

@@ -13,50 +13,24 @@ channel-packed (channels % 4 == 0, for int8 channels % 8 == 0).
 import dataclasses
 
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers import conv_nd
+from ncnnlike.layers import conv_nd, conv_params
 from ncnnlike.layers import nd_geometry as geo
-from ncnnlike.layers.base import Link, Param, WeightSpec, resolve
+from ncnnlike.layers.base import resolve
 from ncnnlike.layers import checks
 
 TYPE = "Convolution"
 PAD_LEFT, PAD_TOP, PAD_RIGHT, PAD_BOTTOM = 4, 14, 15, 16
 
 # ModelWriter order: 0 1 [11] 2 [12] 3 [13] 4 [14] [15] [16] 18 5 6 8 9 [-23310] 19
-PARAMS = (
-    Param(0, "num_output", 0),
-    Param(1, "kernel_w", 0),
-    Param(11, "kernel_h", Link(1)),
-    Param(2, "dilation_w", 1),
-    Param(12, "dilation_h", Link(2)),
-    Param(3, "stride_w", 1),
-    Param(13, "stride_h", Link(3)),
-    Param(4, "pad_left", 0),
-    Param(14, "pad_top", Link(4)),
-    Param(15, "pad_right", Link(4)),
-    Param(16, "pad_bottom", Link(14)),
-    Param(18, "pad_value", 0.0),
-    Param(5, "bias_term", 0),
-    Param(6, "weight_data_size", 0),
-    Param(8, "int8_scale_term", 0),
-    Param(9, "activation_type", 0),
-    Param(10, "activation_params", []),
-    Param(19, "dynamic_weight", 0),
-)
+PARAMS = conv_params.convolution(rank=2, int8_scale_term=True)
 
 
 def weights(p):
     """weight (tagged), bias, then int8 scales: weight per output channel, bottom, top if > 100."""
     if p.dynamic_weight:
         return []
-    specs = [WeightSpec("weight_data", p.weight_data_size, True)]
-    if p.bias_term:
-        specs.append(WeightSpec("bias_data", p.num_output, False))
-    if p.int8_scale_term:
-        specs.append(WeightSpec("weight_data_int8_scales", p.num_output, False))
-        specs.append(WeightSpec("bottom_blob_int8_scales", 1, False))
-    if p.int8_scale_term > 100:
-        specs.append(WeightSpec("top_blob_int8_scales", 1, False))
-    return specs
+    scales = p.num_output if p.int8_scale_term else None
+    return conv_params.weight_and_bias(p) + conv_params.int8_scales(scales, top=p.int8_scale_term > 100)
 
 
 def pads_and_out(p, in_h, in_w, group_ignored=None):

@@ -1,14 +1,13 @@
 """ConvolutionDepthWise (spec 3): Convolution's params plus 7=group, lowered as Convolution (its
 geometry, checks and int8 dispatch: convolution.lower_2d) to a grouped ONNX Conv. group must divide
 channels and num_output (ncnn would silently drop the remainder)."""
-from ncnnlike.layers import conv_nd, convolution
-from ncnnlike.layers.base import WeightSpec
+from ncnnlike.layers import conv_params, convolution
 from ncnnlike.layers import checks
 
 TYPE = "ConvolutionDepthWise"
 
 # ModelWriter order: 0 1 [11] 2 [12] 3 [13] 4 [14] [15] [16] 18 5 6 7 8 9 [-23310] 19
-PARAMS = conv_nd.with_group(convolution.PARAMS)
+PARAMS = conv_params.with_group(convolution.PARAMS)
 
 
 def weights(p):
@@ -16,18 +15,17 @@ def weights(p):
     1/101: group weight scales + 1 bottom; 2/102: 1 weight scale + 1 bottom; > 100: 1 top."""
     if p.dynamic_weight:
         return []
-    specs = [WeightSpec("weight_data", p.weight_data_size, True)]
-    if p.bias_term:
-        specs.append(WeightSpec("bias_data", p.num_output, False))
+    scales = conv_params.int8_scales(int8_weight_scales(p), top=p.int8_scale_term > 100)
+    return conv_params.weight_and_bias(p) + scales
+
+
+def int8_weight_scales(p):
+    """How many weight scales int8_scale_term asks for: group (1, 101), one (2, 102), or None."""
     if p.int8_scale_term in (1, 101):
-        specs.append(WeightSpec("weight_data_int8_scales", p.group, False))
-        specs.append(WeightSpec("bottom_blob_int8_scales", 1, False))
-    elif p.int8_scale_term in (2, 102):
-        specs.append(WeightSpec("weight_data_int8_scales", 1, False))
-        specs.append(WeightSpec("bottom_blob_int8_scales", 1, False))
-    if p.int8_scale_term > 100:
-        specs.append(WeightSpec("top_blob_int8_scales", 1, False))
-    return specs
+        return p.group
+    if p.int8_scale_term in (2, 102):
+        return 1
+    return None
 
 
 def lower(layer, p, ctx):

@@ -1,13 +1,12 @@
 """DeconvolutionDepthWise (spec 3): Deconvolution's params plus 7=group, lowered as Deconvolution
 (deconv_nd.lower_2d) to a grouped ONNX ConvTranspose; group must divide channels and num_output."""
-from ncnnlike.layers import deconv_nd, deconvolution
-from ncnnlike.layers.conv_nd import with_group
+from ncnnlike.layers import conv_params, deconv_nd, deconvolution
 from ncnnlike.layers import checks
 
 TYPE = "DeconvolutionDepthWise"
 
 # ModelWriter order: 0 1 [11] 2 [12] 3 [13] 4 [14] [15] [16] 18 [19] 20 [21] 5 6 7 9 [-23310] 28
-PARAMS = with_group(deconvolution.PARAMS)
+PARAMS = conv_params.with_group(deconvolution.PARAMS)
 
 
 def weights(p):

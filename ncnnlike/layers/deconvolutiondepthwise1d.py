@@ -3,15 +3,13 @@ to a grouped ONNX ConvTranspose (group == channels is the depthwise case ncnn sp
 maths is the same). With 28=dynamic_weight the weights come from bottom 1 (ONNX layout
 inch x outch/group x kernel_w) and the bias from bottom 2. Differences from ncnn: as Deconvolution1D.
 """
-from ncnnlike.layers import deconv_nd, deconvolution1d
-from ncnnlike.layers.base import Param
+from ncnnlike.layers import conv_params, deconv_nd, deconvolution1d
 from ncnnlike.layers import checks
 
 TYPE = "DeconvolutionDepthWise1D"
 
 # ModelWriter order: 0 1 2 3 4 [15] 18 20 5 6 7 9 [-23310] 28
-PARAMS = tuple(q for p in deconvolution1d.PARAMS
-               for q in ((p, Param(7, "group", 1)) if p.id == 6 else (p,)))
+PARAMS = conv_params.with_group(deconvolution1d.PARAMS)
 
 
 def weights(p):

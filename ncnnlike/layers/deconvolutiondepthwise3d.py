@@ -1,15 +1,13 @@
 """DeconvolutionDepthWise3D (deconvolutiondepthwise3d.cpp): Deconvolution3D with 7=group, lowered
 to a grouped ONNX ConvTranspose over (d, h, w). Differences from ncnn: as Deconvolution3D.
 """
-from ncnnlike.layers import deconv_nd, deconvolution3d
-from ncnnlike.layers.base import Param
+from ncnnlike.layers import conv_params, deconv_nd, deconvolution3d
 from ncnnlike.layers import checks
 
 TYPE = "DeconvolutionDepthWise3D"
 
 # ModelWriter order: as Deconvolution3D, with 7 after 6
-PARAMS = tuple(q for p in deconvolution3d.PARAMS
-               for q in ((p, Param(7, "group", 1)) if p.id == 6 else (p,)))
+PARAMS = conv_params.with_group(deconvolution3d.PARAMS)
 
 
 def weights(p):

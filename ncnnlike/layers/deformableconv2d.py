@@ -18,39 +18,19 @@ import itertools
 import numpy as np
 import onnx
 
-from ncnnlike.layers import deconv_nd
-from ncnnlike.layers.base import Link, Param, WeightSpec
+from ncnnlike.layers import conv_params, deconv_nd
 from ncnnlike.layers.deconv_nd import fail
 from ncnnlike.layers import checks
 
 TYPE = "DeformableConv2D"
 
 # ModelWriter order: 0 1 [11] 2 [12] 3 [13] 4 [14] [15] [16] 5 6 9 [-23310]
-PARAMS = (
-    Param(0, "num_output", 0),
-    Param(1, "kernel_w", 0),
-    Param(11, "kernel_h", Link(1)),
-    Param(2, "dilation_w", 1),
-    Param(12, "dilation_h", Link(2)),
-    Param(3, "stride_w", 1),
-    Param(13, "stride_h", Link(3)),
-    Param(4, "pad_left", 0),
-    Param(14, "pad_top", Link(4)),
-    Param(15, "pad_right", Link(4)),
-    Param(16, "pad_bottom", Link(14)),
-    Param(5, "bias_term", 0),
-    Param(6, "weight_data_size", 0),
-    Param(9, "activation_type", 0),
-    Param(10, "activation_params", []),
-)
+PARAMS = (conv_params.NUM_OUTPUT,) + conv_params.window(rank=2) + conv_params.weight_and_activation()
 
 
 def weights(p):
     """weight (tagged) [num_output][c][kernel_h][kernel_w], then bias raw x num_output."""
-    specs = [WeightSpec("weight_data", p.weight_data_size, True)]
-    if p.bias_term:
-        specs.append(WeightSpec("bias_data", p.num_output, False))
-    return specs
+    return conv_params.weight_and_bias(p)
 
 
 def out_shape(layer, p, c, h, w):

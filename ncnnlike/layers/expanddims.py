@@ -11,7 +11,7 @@ pip ncnn refuses at load time more than 4 axes or one outside -4..3 (measured); 
 """
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.reshape import ncnn_dims, numpy_shape
-from ncnnlike.layers.squeeze import check_axes
+from ncnnlike.layers.squeeze import lower_reshape
 from ncnnlike.layers import checks
 
 TYPE = "ExpandDims"
@@ -56,13 +56,7 @@ def out_shape(p, shape):
 
 
 def lower(layer, p, ctx):
-    check_axes(layer, p.axes)
-    shape = ctx.in_shape(layer)
-    out = out_shape(p, shape)
-    x = ctx.bottom(layer)
-    if out != tuple(shape):
-        x = ctx.op("Reshape", [x, ctx.ints([0] + list(out))])
-    ctx.top(layer, 0, x, out)
+    lower_reshape(layer, p, ctx, out_shape)
 
 
 BLOBS = (1, 1)

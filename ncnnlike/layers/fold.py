@@ -13,26 +13,13 @@ values raise an error.
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import Link, Param
+from ncnnlike.layers import conv_params
 from ncnnlike.layers import checks
 
 TYPE = "Fold"
 
 # ModelWriter order: 1 [11] 2 [12] 3 [13] 4 [14] [15] [16] 20 [21]
-PARAMS = (
-    Param(1, "kernel_w", 0),
-    Param(11, "kernel_h", Link(1)),
-    Param(2, "dilation_w", 1),
-    Param(12, "dilation_h", Link(2)),
-    Param(3, "stride_w", 1),
-    Param(13, "stride_h", Link(3)),
-    Param(4, "pad_left", 0),
-    Param(14, "pad_top", Link(4)),
-    Param(15, "pad_right", Link(4)),
-    Param(16, "pad_bottom", Link(14)),
-    Param(20, "output_w", 0),
-    Param(21, "output_h", Link(20)),
-)
+PARAMS = conv_params.window(rank=2) + conv_params.output_sizes(rank=2)
 
 
 def fail(layer, message):

@@ -3,7 +3,8 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.activation import lower_fused
-from ncnnlike.layers.base import Param, WeightSpec
+from ncnnlike.layers import conv_params
+from ncnnlike.layers.base import Param
 from ncnnlike.layers import checks
 
 TYPE = "InnerProduct"
@@ -21,13 +22,8 @@ PARAMS = (
 
 def weights(p):
     """weight (tagged), bias, then int8 scales: weight per output row, bottom 1; never a top scale."""
-    specs = [WeightSpec("weight_data", p.weight_data_size, True)]
-    if p.bias_term:
-        specs.append(WeightSpec("bias_data", p.num_output, False))
-    if p.int8_scale_term:
-        specs.append(WeightSpec("weight_data_int8_scales", p.num_output, False))
-        specs.append(WeightSpec("bottom_blob_int8_scales", 1, False))
-    return specs
+    scales = p.num_output if p.int8_scale_term else None
+    return conv_params.weight_and_bias(p) + conv_params.int8_scales(scales, top=False)
 
 
 def out_shape(in_shape, num_output, num_input):

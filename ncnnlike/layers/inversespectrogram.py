@@ -19,8 +19,8 @@ constant 1 / window-sum-square. Params 0=n_fft, 1=returns (0), 2=hoplen (n_fft/4
 import numpy as np
 
 from ncnnlike.layers.base import Link, Param
-from ncnnlike.layers.spectrogram import HOPLEN_UNSET, check_stft_params, dft_cos_sin, hoplen_of, window
-from ncnnlike.layers import checks
+from ncnnlike.layers.spectrogram import (HOPLEN_UNSET, check_stft, check_stft_params, dft_cos_sin, hoplen_of,
+                                         window)
 
 TYPE = "InverseSpectrogram"
 
@@ -107,9 +107,4 @@ BLOBS = (1, 1)
 
 def check_params(p):
     """What ncnn's load_param and forward need (layers/checks.py)."""
-    checks.between(p, 1, 1 << 16, "n_fft")
-    checks.between(p, 1, p.n_fft, "winlen")
-    if p.hoplen != -233:
-        checks.positive(p, "hoplen")
-    checks.between(p, 0, 2, "window_type", "normalized")
-    checks.flag(p, "center")
+    check_stft(p)

@@ -36,14 +36,21 @@ def normalized_dims(shape, affine_size):
     return 3
 
 
-def lower(layer, p, ctx):
-    shape = ctx.in_shape(layer)
+def normalized_inner(layer, p, shape):
+    """(k, inner): the normalised innermost axes of a blob of `shape` (normalized_dims) and their
+    sizes, which with affine must hold affine_size values (LayerNorm, RMSNorm)."""
     k = normalized_dims(shape, p.affine_size)
     inner = tuple(shape[-k:])
+    if p.affine and int(np.prod(inner)) != p.affine_size:
+        raise NcnnlikeError("layer %s (%s): affine_size %d does not match the normalised dims %s of shape %s"
+                            % (layer.name, layer.type, p.affine_size, inner, shape))
+    return k, inner
+
+
+def lower(layer, p, ctx):
+    shape = ctx.in_shape(layer)
+    k, inner = normalized_inner(layer, p, shape)
     if p.affine:
-        if int(np.prod(inner)) != p.affine_size:
-            raise NcnnlikeError("layer %s (LayerNorm): affine_size %d does not match the normalised dims %s of shape %s"
-                                % (layer.name, p.affine_size, inner, shape))
         gamma = layer.weight("gamma_data").reshape(inner)
         beta = layer.weight("beta_data").reshape(inner)
     else:
@@ -57,7 +64,7 @@ BLOBS = (1, 1)
 
 
 def check_params(p):
-    """What ncnn's load_param and forward need (layers/checks.py)."""
+    """What ncnn's load_param and forward need (layers/checks.py); RMSNorm's too."""
     checks.positive(p, "affine_size")
     checks.finite(p, 'eps')
     checks.flag(p, "affine")

@@ -5,9 +5,9 @@ Output (c / (r*r), h*r, w*r); output pixel (p, i*r + sh, j*r + sw) reads input c
   mode 1: (sh*r + sw)*outc + p     (TensorFlow's depth_to_space, channel order sh-sw-outc)
 outc is c / (r*r) rounded down: ncnn ignores the channels left over, and so do we.
 """
-from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers import checks
+from ncnnlike.layers.space_depth import bottom_chw, fail, rearrange
 
 TYPE = "PixelShuffle"
 
@@ -25,25 +25,17 @@ VIEW_PERM = {
 
 
 def lower(layer, p, ctx):
-    where = "layer %s (PixelShuffle)" % layer.name
-    shape = ctx.in_shape(layer)
+    c, h, w = bottom_chw(layer, p, ctx, VIEW_PERM)
     r = p.upscale_factor
-    if len(shape) != 3:
-        raise NcnnlikeError("%s: expects a 3-D blob, got shape %s" % (where, shape))
-    if p.mode not in VIEW_PERM:
-        raise NcnnlikeError("%s: mode %d is not 0 or 1" % (where, p.mode))
-    c, h, w = shape
     outc = c // (r * r) if r >= 1 else 0
     if outc < 1:
-        raise NcnnlikeError("%s: %d channels cannot make upscale_factor=%d" % (where, c, r))
+        raise fail(layer, "%d channels cannot make upscale_factor=%d" % (c, r))
     x = ctx.bottom(layer)
     if outc * r * r != c:
         x = ctx.op("Slice", [x, ctx.ints([0]), ctx.ints([outc * r * r]), ctx.ints([1])])
     perm, order = VIEW_PERM[p.mode]
     view = [0, outc, r, r, h, w] if order == "outc r r" else [0, r, r, outc, h, w]
-    y = ctx.op("Transpose", [ctx.op("Reshape", [x, ctx.ints(view)])], perm=perm)
-    out = (outc, h * r, w * r)
-    ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(out))]), out)
+    rearrange(ctx, layer, x, view, perm, (outc, h * r, w * r))
 
 
 BLOBS = (1, 1)

@@ -1,5 +1,5 @@
 """Shared by Pooling, Pooling1D and Pooling3D (pooling.cpp, pooling1d.cpp, pooling3d.cpp): params
-of the 1-D / 3-D types, and the lowering of global, adaptive and windowed max/avg pooling to ONNX.
+of the three types, and the lowering of global, adaptive and windowed max/avg pooling to ONNX.
 
 Windowed pooling borders the bottom explicitly (-FLT_MAX for max, 0 for avg; pad modes, negative
 borders and what is refused in nd_geometry) and pools it unpadded, so window placement and output
@@ -20,49 +20,23 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers import nd_geometry as geo
-from ncnnlike.layers.base import Link, Param
+from ncnnlike.layers.base import Param
+from ncnnlike.layers.window_params import pads, per_axis
 
 POOL_MAX, POOL_AVG = 0, 1
 FLT_MAX = np.float32(3.4028234663852886e38)
 X86_PACK = 4    # net.cpp: the smallest elempack of a packed fp32 blob
 
-# ModelWriter order (modelwriter.h, Pooling1D): 0 1 2 3 [14] 4 5 6 7 8
-PARAMS_1D = (
-    Param(0, "pooling_type", 0),
-    Param(1, "kernel_w", 0),
-    Param(2, "stride_w", 1),
-    Param(3, "pad_left", 0),
-    Param(14, "pad_right", Link(3)),
-    Param(4, "global_pooling", 0),
-    Param(5, "pad_mode", 0),
-    Param(6, "avgpool_count_include_pad", 0),
-    Param(7, "adaptive_pooling", 0),
-    Param(8, "out_w", 0),
-)
+MODES = (Param(4, "global_pooling", 0), Param(5, "pad_mode", 0), Param(6, "avgpool_count_include_pad", 0),
+         Param(7, "adaptive_pooling", 0))
 
-# ModelWriter order (Pooling3D): 0 1 [11 21] 2 [12 22] 3 [13 23] [14] [15] [16] 4 5 6 7 8 [18 28]
-PARAMS_3D = (
-    Param(0, "pooling_type", 0),
-    Param(1, "kernel_w", 0),
-    Param(11, "kernel_h", Link(1)),
-    Param(21, "kernel_d", Link(1)),
-    Param(2, "stride_w", 1),
-    Param(12, "stride_h", Link(2)),
-    Param(22, "stride_d", Link(2)),
-    Param(3, "pad_left", 0),
-    Param(13, "pad_top", Link(3)),
-    Param(23, "pad_front", Link(3)),
-    Param(14, "pad_right", Link(3)),
-    Param(15, "pad_bottom", Link(13)),
-    Param(16, "pad_behind", Link(23)),
-    Param(4, "global_pooling", 0),
-    Param(5, "pad_mode", 0),
-    Param(6, "avgpool_count_include_pad", 0),
-    Param(7, "adaptive_pooling", 0),
-    Param(8, "out_w", 0),
-    Param(18, "out_h", Link(8)),
-    Param(28, "out_d", Link(8)),
-)
+
+def params(rank):
+    """The Pooling / Pooling1D / Pooling3D schema in ModelWriter order (modelwriter.h):
+    0 1 [11 21] 2 [12 22] 3 [13 23] [14] [15] [16] 4 5 6 7 8 [18 28]: kernel, stride and pads per
+    axis (no dilation, so the ids sit one below the convolutions'), the modes, the adaptive out sizes."""
+    return ((Param(0, "pooling_type", 0),) + per_axis(rank, 1, "kernel", 0) + per_axis(rank, 2, "stride", 1)
+            + pads(rank, 3, 14) + MODES + per_axis(rank, 8, "out", 0))
 
 
 def fail(layer, message):

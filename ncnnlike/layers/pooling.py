@@ -5,29 +5,12 @@ tail pad, 1 valid, 2 SAME_UPPER, 3 SAME_LOWER) and avgpool_count_include_pad. Lo
 and what is refused (negative SAME borders ncnn cannot crop in bounds, packed blobs ncnn's x86
 kernel gets wrong): pool_nd.py, nd_geometry.py, shared with Pooling1D / Pooling3D."""
 from ncnnlike.layers import pool_nd
-from ncnnlike.layers.base import Link, Param
 from ncnnlike.layers import checks
 
 TYPE = "Pooling"
 
 # ModelWriter order: 0 1 [11] 2 [12] 3 [13] [14] [15] 4 5 6 7 8 [18]
-PARAMS = (
-    Param(0, "pooling_type", 0),
-    Param(1, "kernel_w", 0),
-    Param(11, "kernel_h", Link(1)),
-    Param(2, "stride_w", 1),
-    Param(12, "stride_h", Link(2)),
-    Param(3, "pad_left", 0),
-    Param(13, "pad_top", Link(3)),
-    Param(14, "pad_right", Link(3)),
-    Param(15, "pad_bottom", Link(13)),
-    Param(4, "global_pooling", 0),
-    Param(5, "pad_mode", 0),
-    Param(6, "avgpool_count_include_pad", 0),
-    Param(7, "adaptive_pooling", 0),
-    Param(8, "out_w", 0),
-    Param(18, "out_h", Link(8)),
-)
+PARAMS = pool_nd.params(rank=2)
 
 
 def lower(layer, p, ctx):

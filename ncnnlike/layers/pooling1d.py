@@ -6,7 +6,8 @@ from ncnnlike.layers import pool_nd
 from ncnnlike.layers import checks
 
 TYPE = "Pooling1D"
-PARAMS = pool_nd.PARAMS_1D
+# ModelWriter order (modelwriter.h): 0 1 2 3 [14] 4 5 6 7 8
+PARAMS = pool_nd.params(rank=1)
 
 
 def lower(layer, p, ctx):

@@ -7,7 +7,8 @@ from ncnnlike.layers import pool_nd
 from ncnnlike.layers import checks
 
 TYPE = "Pooling3D"
-PARAMS = pool_nd.PARAMS_3D
+# ModelWriter order: 0 1 [11 21] 2 [12 22] 3 [13 23] [14] [15] [16] 4 5 6 7 8 [18 28]
+PARAMS = pool_nd.params(rank=3)
 
 
 def lower(layer, p, ctx):

@@ -6,9 +6,9 @@ do we); output pixel (i, j) of the channel for input channel q and offset (sh, s
   mode 0: q*s*s + sh*s + sw        (channel order c-sh-sw)
   mode 1: (sh*s + sw)*c + q        (channel order sh-sw-c)
 """
-from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers import checks
+from ncnnlike.layers.space_depth import bottom_chw, fail, rearrange
 
 TYPE = "Reorg"
 
@@ -26,24 +26,15 @@ PERM = {
 
 
 def lower(layer, p, ctx):
-    where = "layer %s (Reorg)" % layer.name
-    shape = ctx.in_shape(layer)
+    c, h, w = bottom_chw(layer, p, ctx, PERM)
     s = p.stride
-    if len(shape) != 3:
-        raise NcnnlikeError("%s: expects a 3-D blob, got shape %s" % (where, shape))
-    if p.mode not in PERM:
-        raise NcnnlikeError("%s: mode %d is not 0 or 1" % (where, p.mode))
-    c, h, w = shape
     if s < 1 or h < s or w < s:
-        raise NcnnlikeError("%s: stride %d does not fit a %dx%d blob" % (where, s, h, w))
+        raise fail(layer, "stride %d does not fit a %dx%d blob" % (s, h, w))
     outh, outw = h // s, w // s
     x = ctx.bottom(layer)
     if (outh * s, outw * s) != (h, w):
         x = ctx.op("Slice", [x, ctx.ints([0, 0]), ctx.ints([outh * s, outw * s]), ctx.ints([2, 3])])
-    view = ctx.op("Reshape", [x, ctx.ints([0, c, outh, s, outw, s])])
-    y = ctx.op("Transpose", [view], perm=PERM[p.mode])
-    out = (c * s * s, outh, outw)
-    ctx.top(layer, 0, ctx.op("Reshape", [y, ctx.ints([0] + list(out))]), out)
+    rearrange(ctx, layer, x, [0, c, outh, s, outw, s], PERM[p.mode], (c * s * s, outh, outw))
 
 
 BLOBS = (1, 1)

@@ -11,19 +11,13 @@ exact value on 2-D and 3-D blobs fed by packed producers, so that path is not th
 """
 import numpy as np
 
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import Param, WeightSpec
-from ncnnlike.layers.layernorm import normalized_dims
-from ncnnlike.layers import checks
+from ncnnlike.layers import layernorm
+from ncnnlike.layers.base import WeightSpec
 
 TYPE = "RMSNorm"
 
-# ModelWriter order: 0 1 2
-PARAMS = (
-    Param(0, "affine_size", 0),
-    Param(1, "eps", 0.001),
-    Param(2, "affine", 1),
-)
+# ModelWriter order: 0 1 2, LayerNorm's params
+PARAMS = layernorm.PARAMS
 
 
 def weights(p):
@@ -33,11 +27,7 @@ def weights(p):
 
 def lower(layer, p, ctx):
     shape = ctx.in_shape(layer)
-    k = normalized_dims(shape, p.affine_size)
-    inner = tuple(shape[-k:])
-    if p.affine and int(np.prod(inner)) != p.affine_size:
-        raise NcnnlikeError("layer %s (%s): affine_size %d does not match the normalised dims %s of shape %s"
-                            % (layer.name, layer.type, p.affine_size, inner, shape))
+    k, inner = layernorm.normalized_inner(layer, p, shape)
     x = ctx.bottom(layer)
     axes = list(range(-k, 0))
     mean_sq = ctx.op("ReduceMean", [ctx.op("Mul", [x, x])], axes=axes, keepdims=1)
@@ -49,10 +39,4 @@ def lower(layer, p, ctx):
 
 
 BLOBS = (1, 1)
-
-
-def check_params(p):
-    """What ncnn's load_param and forward need (layers/checks.py)."""
-    checks.positive(p, "affine_size")
-    checks.finite(p, 'eps')
-    checks.flag(p, "affine")
+check_params = layernorm.check_params

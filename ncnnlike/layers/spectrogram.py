@@ -82,6 +82,17 @@ def check_stft_params(layer, p, hoplen, extra=()):
             raise NcnnlikeError("layer %s (%s): %s" % (layer.name, layer.type, message))
 
 
+def check_stft(p, modes=(), flags=()):
+    """The load_param checks of both STFT layers (check_params), with the layer's own 0..2 `modes`
+    and 0/1 `flags`: n_fft 1..65536, winlen 1..n_fft, hoplen >= 1 unless unset."""
+    checks.between(p, 1, 1 << 16, "n_fft")
+    checks.between(p, 1, p.n_fft, "winlen")
+    if p.hoplen != HOPLEN_UNSET:
+        checks.positive(p, "hoplen")
+    checks.between(p, 0, 2, "window_type", *modes, "normalized")
+    checks.flag(p, "center", *flags)
+
+
 def _kernel(p, freqs):
     """Conv kernel (2*freqs, 1, n_fft): rows 2f and 2f+1 give the real and imaginary part of bin f."""
     win = window(p.n_fft, p.winlen, p.window_type).astype(np.float64)
@@ -132,9 +143,4 @@ BLOBS = (1, 1)
 
 def check_params(p):
     """What ncnn's load_param and forward need (layers/checks.py)."""
-    checks.between(p, 1, 1 << 16, "n_fft")
-    checks.between(p, 1, p.n_fft, "winlen")
-    if p.hoplen != -233:
-        checks.positive(p, "hoplen")
-    checks.between(p, 0, 2, "window_type", "power", "normalized")
-    checks.flag(p, "center", "onesided")
+    check_stft(p, modes=("power",), flags=("onesided",))

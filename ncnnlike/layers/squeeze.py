@@ -55,7 +55,9 @@ def out_shape(p, shape):
     return kept or (1,)
 
 
-def lower(layer, p, ctx):
+def lower_reshape(layer, p, ctx, out_shape):
+    """Squeeze and ExpandDims: check the axes array, then reshape the bottom to out_shape(p, shape)
+    (the data order never changes); the bottom passes through when the shape stays."""
     check_axes(layer, p.axes)
     shape = ctx.in_shape(layer)
     out = out_shape(p, shape)
@@ -63,6 +65,10 @@ def lower(layer, p, ctx):
     if out != tuple(shape):
         x = ctx.op("Reshape", [x, ctx.ints([0] + list(out))])
     ctx.top(layer, 0, x, out)
+
+
+def lower(layer, p, ctx):
+    lower_reshape(layer, p, ctx, out_shape)
 
 
 BLOBS = (1, 1)

@@ -13,25 +13,13 @@ larger than the padded input.
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import Link, Param
+from ncnnlike.layers import conv_params
 from ncnnlike.layers import checks
 
 TYPE = "Unfold"
 
 # ModelWriter order: 1 [11] 2 [12] 3 [13] 4 [14] [15] [16] 18
-PARAMS = (
-    Param(1, "kernel_w", 0),
-    Param(11, "kernel_h", Link(1)),
-    Param(2, "dilation_w", 1),
-    Param(12, "dilation_h", Link(2)),
-    Param(3, "stride_w", 1),
-    Param(13, "stride_h", Link(3)),
-    Param(4, "pad_left", 0),
-    Param(14, "pad_top", Link(4)),
-    Param(15, "pad_right", Link(4)),
-    Param(16, "pad_bottom", Link(14)),
-    Param(18, "pad_value", 0.0),
-)
+PARAMS = conv_params.window(rank=2) + (conv_params.PAD_VALUE,)
 
 
 def fail(layer, message):

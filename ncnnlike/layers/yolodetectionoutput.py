@@ -22,33 +22,15 @@ within it of nms_threshold, can decide differently.
 """
 import numpy as np
 
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import Param
+from ncnnlike.layers import checks, yolo_head
 from ncnnlike.layers.nms import descending_order, detection_rows, float_array, nms
-from ncnnlike.layers import checks
+from ncnnlike.layers.yolo_head import F32, fail, sigmoid
 
 TYPE = "YoloDetectionOutput"
 HOST = True
 
 # ModelWriter order: 0 1 2 3 4
-PARAMS = (
-    Param(0, "num_class", 20),
-    Param(1, "num_box", 5),
-    Param(2, "confidence_threshold", 0.01),
-    Param(3, "nms_threshold", 0.45),
-    Param(4, "biases", []),
-)
-
-F32 = np.float32
-
-
-def fail(layer, what):
-    raise NcnnlikeError("layer %s (%s): %s" % (layer.name, layer.type, what))
-
-
-def sigmoid(x):
-    with np.errstate(over="ignore"):
-        return F32(1) / (F32(1) + np.exp(-x))
+PARAMS = yolo_head.PARAMS
 
 
 def softmax_classes(x, p):
@@ -65,12 +47,8 @@ def softmax_classes(x, p):
 def group_boxes(x, pp, p, bias):
     """(scores, labels, boxes) a group keeps, in row-major position order; x is the softmaxed blob."""
     _, h, w = x.shape
-    base = pp * (x.shape[0] // p.num_box)
-    tx, ty, tw, th, obj = x[base:base + 5]
-    scores = x[base + 5: base + 5 + p.num_class]
-    rows, cols = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
-    cx = (cols + sigmoid(tx)) / F32(w)
-    cy = (rows + sigmoid(ty)) / F32(h)
+    (tx, ty, tw, th, obj), scores = yolo_head.group(x, pp, p)
+    cx, cy = yolo_head.centres(tx, ty)
     with np.errstate(over="ignore"):
         bw = np.exp(tw) * bias[0] / F32(w)
         bh = np.exp(th) * bias[1] / F32(h)
@@ -82,21 +60,18 @@ def group_boxes(x, pp, p, bias):
     best = np.where(best > 0, best, F32(0))
     confidence = sigmoid(obj) * best
     keep = (confidence >= F32(p.confidence_threshold)).reshape(-1)
-    boxes = np.stack([cx - bw * F32(0.5), cy - bh * F32(0.5), cx + bw * F32(0.5), cy + bh * F32(0.5)], axis=-1)
+    boxes = yolo_head.corners(cx, cy, bw, bh)
     return confidence.reshape(-1)[keep], labels.reshape(-1)[keep], boxes.reshape(-1, 4)[keep]
 
 
 def check(layer, p, bottoms, biases):
-    if p.num_box <= 0 or p.num_class < 0:
-        fail(layer, "num_box (1) must be > 0 and num_class (0) >= 0, got %d and %d" % (p.num_box, p.num_class))
+    yolo_head.check_counts(layer, p)
     if len(biases) < 2 * p.num_box:
         fail(layer, "biases (4) has %d values, %d boxes need %d" % (len(biases), p.num_box, 2 * p.num_box))
     if len(layer.tops) > len(bottoms):
         fail(layer, "%d tops for %d bottoms" % (len(layer.tops), len(bottoms)))
     for x in bottoms:
-        if x.ndim != 3 or x.shape[0] // p.num_box != 5 + p.num_class:
-            fail(layer, "bottom of shape %s: expected (c, h, w) with c / num_box = 5 + num_class = %d"
-                 % (x.shape, 5 + p.num_class))
+        yolo_head.check_bottom(layer, p, x)
 
 
 def forward(layer, p, bottoms):
@@ -120,9 +95,6 @@ BLOBS = ((1, None), (1, None))
 
 def check_params(p):
     """What ncnn's load_param and forward need (layers/checks.py)."""
-    checks.positive(p, "num_class", "num_box")
-    if (p.num_class + 5) * p.num_box >= 1 << 31:   # pip ncnn's load_param refuses it (an int overflows)
-        raise checks.Invalid("num_box=%d x (5 + num_class=%d) channels does not fit a 32-bit int"
-                             % (p.num_box, p.num_class))
+    yolo_head.check_params(p)
     checks.length(p, "biases", 2 * p.num_box)
     checks.finite(p, 'confidence_threshold', 'nms_threshold', 'biases')

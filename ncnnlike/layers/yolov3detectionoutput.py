@@ -25,43 +25,26 @@ as are fewer masks or anchors_scale than the bottoms need (ncnn reads past the a
 """
 import numpy as np
 
-from ncnnlike.errors import NcnnlikeError
+from ncnnlike.layers import checks, yolo_head
 from ncnnlike.layers.base import Param
 from ncnnlike.layers.nms import (FLT_MAX, descending_order, detection_rows, float_array, float_words, nms,
                                  no_detection)
-from ncnnlike.layers import checks
+from ncnnlike.layers.yolo_head import F32, fail
 
 TYPE = "Yolov3DetectionOutput"
 HOST = True
 
 # ModelWriter order: 0 1 2 3 4 5 6
-PARAMS = (
-    Param(0, "num_class", 20),
-    Param(1, "num_box", 5),
-    Param(2, "confidence_threshold", 0.01),
-    Param(3, "nms_threshold", 0.45),
-    Param(4, "biases", []),
+PARAMS = yolo_head.PARAMS + (
     Param(5, "mask", []),
     Param(6, "anchors_scale", []),
 )
-
-F32 = np.float32
-
-
-def fail(layer, what):
-    raise NcnnlikeError("layer %s (%s): %s" % (layer.name, layer.type, what))
-
-
-def sigmoid(x):
-    with np.errstate(over="ignore"):
-        return F32(1) / (F32(1) + np.exp(-x))
 
 
 def anchors(layer, p, n_bottoms):
     """(biases (k, 2), mask as ints, anchors_scale) after pip ncnn's load-time checks."""
     biases, mask, scales = float_array(p.biases), float_words(p.mask), float_array(p.anchors_scale)
-    if p.num_box <= 0 or p.num_class < 0:
-        fail(layer, "num_box (1) must be > 0 and num_class (0) >= 0, got %d and %d" % (p.num_box, p.num_class))
+    yolo_head.check_counts(layer, p)
     if not len(biases) or len(biases) % 2:
         fail(layer, "biases (4) must hold pairs of anchor sizes, got %d values" % len(biases))
     if not len(scales) or not (scales > 0).all():
@@ -79,9 +62,7 @@ def anchors(layer, p, n_bottoms):
 def group_boxes(x, pp, p, bias, net_size):
     """(scores, labels, boxes, areas) a group keeps, in row-major position order."""
     _, h, w = x.shape
-    base = pp * (x.shape[0] // p.num_box)
-    tx, ty, tw, th, obj = x[base:base + 5]
-    logits = x[base + 5: base + 5 + p.num_class]
+    (tx, ty, tw, th, obj), logits = yolo_head.group(x, pp, p)
     labels = np.argmax(logits, axis=0) if p.num_class else np.zeros((h, w), np.int64)
     best = np.max(logits, axis=0) if p.num_class else np.full((h, w), -FLT_MAX)
     labels = np.where(best > -FLT_MAX, labels, 0)
@@ -89,13 +70,11 @@ def group_boxes(x, pp, p, bias, net_size):
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         confidence = F32(1) / (F32(1) + np.exp(-obj) * (F32(1) + np.exp(-best)))
         keep = (confidence >= F32(p.confidence_threshold)).reshape(-1)
-        rows, cols = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
-        cx = (cols + sigmoid(tx)) / F32(w)
-        cy = (rows + sigmoid(ty)) / F32(h)
+        cx, cy = yolo_head.centres(tx, ty)
         bw = np.exp(tw) * (bias[0] / F32(net_size[0]))     # -ffast-math hoists bias / net_w
         bh = np.exp(th) * (bias[1] / F32(net_size[1]))
         areas = bw * bh
-        boxes = np.stack([cx - bw * F32(0.5), cy - bh * F32(0.5), cx + bw * F32(0.5), cy + bh * F32(0.5)], axis=-1)
+        boxes = yolo_head.corners(cx, cy, bw, bh)
     return confidence.reshape(-1)[keep], labels.reshape(-1)[keep], boxes.reshape(-1, 4)[keep], areas.reshape(-1)[keep]
 
 
@@ -104,9 +83,7 @@ def forward(layer, p, bottoms):
     biases, mask, scales = anchors(layer, p, len(bottoms))
     parts = []
     for b, x in enumerate(bottoms):
-        if x.ndim != 3 or x.shape[0] // p.num_box != 5 + p.num_class:
-            fail(layer, "bottom of shape %s: expected (c, h, w) with c / num_box = 5 + num_class = %d"
-                 % (x.shape, 5 + p.num_class))
+        yolo_head.check_bottom(layer, p, x)
         net_size = (int(scales[b] * F32(x.shape[2])), int(scales[b] * F32(x.shape[1])))
         for pp in range(p.num_box):
             parts.append(group_boxes(x, pp, p, biases[mask[b * p.num_box + pp]], net_size))
@@ -124,10 +101,7 @@ BLOBS = ((1, None), 1)
 
 def check_params(p):
     """What ncnn's load_param and forward need (layers/checks.py)."""
-    checks.positive(p, "num_class", "num_box")
-    if (p.num_class + 5) * p.num_box >= 1 << 31:   # pip ncnn's load_param refuses it (an int overflows)
-        raise checks.Invalid("num_box=%d x (5 + num_class=%d) channels does not fit a 32-bit int"
-                             % (p.num_box, p.num_class))
+    yolo_head.check_params(p)
     checks.finite(p, 'confidence_threshold', 'nms_threshold', 'biases', 'anchors_scale')
     checks.length(p, "mask", p.num_box * p.bottom_count)
     checks.length(p, "anchors_scale", p.bottom_count)

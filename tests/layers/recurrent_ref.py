@@ -173,3 +173,29 @@ def run_ours_and_reference(kind, direction, rng, int8=False, hidden=None, states
             if name in ref:
                 ref[name].append(value)
     return ours, {k: np.stack(v) for k, v in ref.items()}, rnn, inputs
+
+
+def specs(kind, params):
+    """The .bin requests (name, count, tagged) of a `kind` layer with these params."""
+    from ncnnlike.layers.base import weight_specs
+    return [(s.name, s.count, s.tagged) for s in weight_specs(layer(kind, "rnn", ["x"], ["y"], params))]
+
+
+def assert_matches_reference(kind, direction, seed, atol=1e-5, **options):
+    """Our runtime equals the numpy reference on every top (y, and with states=True the states);
+    options go to run_ours_and_reference. Returns our outputs."""
+    ours, ref, _, _ = run_ours_and_reference(kind, direction, np.random.default_rng(seed), **options)
+    for name in ref:
+        np.testing.assert_allclose(ours[name], ref[name], atol=atol)
+    return ours
+
+
+def assert_written_files_match_pip_ncnn(kind, tmp_path, int8, hidden=None):
+    """A bidirectional layer with state bottoms and tops, written by ncnnlike.io and run by pip ncnn
+    on one sample, gives our runtime's tops (cosine >= 0.99999, atol 1e-5)."""
+    ours, _, rnn, inputs = run_ours_and_reference(kind, 2, np.random.default_rng(40), int8=int8, hidden=hidden,
+                                                  states=True, batch=1)
+    theirs = run_pip_ncnn([rnn], {k: v[0] for k, v in inputs.items()}, list(rnn.tops), tmp_path)
+    for name in rnn.tops:
+        assert cosine(ours[name][0], theirs[name]) >= 0.99999
+        np.testing.assert_allclose(ours[name][0], theirs[name], atol=1e-5)

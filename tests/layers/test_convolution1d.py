@@ -5,14 +5,13 @@ import numpy as np
 import pytest
 
 from helpers import layer, run_layers
+from conv_checks import ACTIVATIONS, assert_refused, bin_specs, written_ids
 from oracle import check_ncnn
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import explicit_params, weight_specs
+from ncnnlike.layers.base import weight_specs
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((6, 11)).astype(np.float32)      # h = 6 channels, w = 11
-ACTIVATIONS = ["9=1", "9=2 -23310=1,1.000000e-01", "9=3 -23310=2,-5.000000e-01,5.000000e-01",
-               "9=4", "9=5", "9=6 -23310=2,2.000000e-01,5.000000e-01"]
 
 
 def line(outc, k, params, channels=6):
@@ -58,15 +57,14 @@ def test_int8_scale_term_is_ignored_like_ncnn(tmp_path):
 
 def test_bin_holds_weight_then_bias_and_nothing_when_dynamic():
     l = layer("Convolution1D", "c", ["x"], ["y"], {0: 4, 1: 3, 5: 1, 6: 72, 8: 2})
-    assert [(s.name, s.count, s.tagged) for s in weight_specs(l)] == [
-        ("weight_data", 72, True), ("bias_data", 4, False)]
+    assert bin_specs(l) == [("weight_data", 72, True), ("bias_data", 4, False)]
     assert weight_specs(layer("Convolution1D", "c", ["x", "w"], ["y"], {0: 4, 5: 1, 19: 1})) == []
 
 
 def test_params_written_in_modelwriter_order():
     l = layer("Convolution1D", "c", ["x"], ["y"], {19: 1, 9: 1, 6: 3, 5: 1, 18: 1.0, 15: 2, 4: 1, 3: 2, 2: 2,
                                                   1: 3, 0: 1})
-    assert [pid for pid, _ in explicit_params(l)] == [0, 1, 2, 3, 4, 15, 18, 5, 6, 9, 19]
+    assert written_ids(l) == [0, 1, 2, 3, 4, 15, 18, 5, 6, 9, 19]
 
 
 @pytest.mark.parametrize("params,shape,message", [
@@ -80,9 +78,7 @@ def test_params_written_in_modelwriter_order():
     ({0: 4, 1: 3, 6: 72}, (6, 1, 11), "expects a 2-D"),
 ])
 def test_bad_params_raise_naming_the_layer(params, shape, message):
-    l = layer("Convolution1D", "bad_c", ["x"], ["y"], params, {"weight_data": np.zeros(params[6], np.float32)})
-    with pytest.raises(NcnnlikeError, match="bad_c.*Convolution1D.*" + message):
-        run_layers([l], {"x": np.zeros((2,) + shape, np.float32)})
+    assert_refused("Convolution1D", "bad_c", params, np.zeros((2,) + shape, np.float32), message)
 
 
 def test_dynamic_weight_of_wrong_shape_raises():

@@ -4,15 +4,13 @@ activation, a 3-D bottom as d = 1; float tolerance (sums in another order)."""
 import numpy as np
 import pytest
 
-from helpers import layer, run_layers
+from helpers import layer
+from conv_checks import ACTIVATIONS, assert_refused, bin_specs, written_ids
 from oracle import check_ncnn
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import explicit_params, weight_specs
+from ncnnlike.layers.base import weight_specs
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((3, 5, 6, 8)).astype(np.float32)      # (c, d, h, w)
-ACTIVATIONS = ["9=1", "9=2 -23310=1,1.000000e-01", "9=3 -23310=2,-5.000000e-01,5.000000e-01",
-               "9=4", "9=5", "9=6 -23310=2,2.000000e-01,5.000000e-01"]
 
 
 def line(outc, kernel, params, channels=3):
@@ -49,8 +47,7 @@ def test_three_d_bottom_runs_as_depth_one(params, tmp_path):
 
 def test_bin_holds_weight_then_bias():
     l = layer("Convolution3D", "c", ["x"], ["y"], {0: 4, 1: 3, 5: 1, 6: 324})
-    assert [(s.name, s.count, s.tagged) for s in weight_specs(l)] == [
-        ("weight_data", 324, True), ("bias_data", 4, False)]
+    assert bin_specs(l) == [("weight_data", 324, True), ("bias_data", 4, False)]
     assert [(s.name, s.count) for s in weight_specs(layer("Convolution3D", "c", ["x"], ["y"], {0: 4, 6: 8}))] == [
         ("weight_data", 8)]
 
@@ -59,7 +56,7 @@ def test_params_written_in_modelwriter_order():
     params = {9: 1, 6: 3, 5: 1, 18: 1.0, 17: 3, 16: 4, 15: 2, 24: 2, 14: 3, 4: 1, 23: 3, 13: 2, 3: 1, 22: 3,
               12: 3, 2: 2, 21: 1, 11: 2, 1: 3, 0: 1}
     l = layer("Convolution3D", "c", ["x"], ["y"], params)
-    assert [pid for pid, _ in explicit_params(l)] == [0, 1, 11, 21, 2, 12, 22, 13, 23, 4, 14, 24, 15, 16, 17, 18, 5,
+    assert written_ids(l) == [0, 1, 11, 21, 2, 12, 22, 13, 23, 4, 14, 24, 15, 16, 17, 18, 5,
                                                       6, 9]
 
 
@@ -76,6 +73,4 @@ def test_params_written_in_modelwriter_order():
     ({0: 2, 1: 3, 11: 3, 21: 1, 4: 1, 6: 54}, (3, 6, 8), "3-D bottom with a depth border"),
 ])
 def test_bad_params_raise_naming_the_layer(params, shape, message):
-    l = layer("Convolution3D", "bad_c", ["x"], ["y"], params, {"weight_data": np.zeros(params[6], np.float32)})
-    with pytest.raises(NcnnlikeError, match="bad_c.*Convolution3D.*" + message):
-        run_layers([l], {"x": np.zeros((2,) + shape, np.float32)})
+    assert_refused("Convolution3D", "bad_c", params, np.zeros((2,) + shape, np.float32), message)

@@ -4,15 +4,13 @@ bias, every fused activation, dynamic weights; float tolerance (sums in another 
 import numpy as np
 import pytest
 
-from helpers import layer, run_layers
+from helpers import layer
+from conv_checks import ACTIVATIONS, assert_refused, bin_specs, written_ids
 from oracle import check_ncnn
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import explicit_params, weight_specs
+from ncnnlike.layers.base import weight_specs
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((6, 11)).astype(np.float32)      # h = 6 channels, w = 11
-ACTIVATIONS = ["9=1", "9=2 -23310=1,1.000000e-01", "9=3 -23310=2,-5.000000e-01,5.000000e-01",
-               "9=4", "9=5", "9=6 -23310=2,2.000000e-01,5.000000e-01"]
 
 
 def line(outc, k, group, params, channels=6):
@@ -49,15 +47,14 @@ def test_dynamic_weight_and_bias_bottoms_match_ncnn(group, bias, tmp_path):
 
 def test_bin_holds_weight_then_bias_and_nothing_when_dynamic():
     l = layer("ConvolutionDepthWise1D", "c", ["x"], ["y"], {0: 6, 1: 3, 5: 1, 6: 18, 7: 6, 8: 1})
-    assert [(s.name, s.count, s.tagged) for s in weight_specs(l)] == [
-        ("weight_data", 18, True), ("bias_data", 6, False)]
+    assert bin_specs(l) == [("weight_data", 18, True), ("bias_data", 6, False)]
     assert weight_specs(layer("ConvolutionDepthWise1D", "c", ["x", "w"], ["y"], {0: 6, 5: 1, 7: 6, 19: 1})) == []
 
 
 def test_params_written_in_modelwriter_order():
     l = layer("ConvolutionDepthWise1D", "c", ["x"], ["y"], {19: 1, 9: 1, 7: 2, 6: 3, 5: 1, 18: 1.0, 15: 2, 4: 1,
                                                            3: 2, 2: 2, 1: 3, 0: 2})
-    assert [pid for pid, _ in explicit_params(l)] == [0, 1, 2, 3, 4, 15, 18, 5, 6, 7, 9, 19]
+    assert written_ids(l) == [0, 1, 2, 3, 4, 15, 18, 5, 6, 7, 9, 19]
 
 
 @pytest.mark.parametrize("params,message", [
@@ -67,7 +64,4 @@ def test_params_written_in_modelwriter_order():
     ({0: 6, 1: 3, 6: 18, 7: 6, 9: 6}, "needs 2 activation_params"),
 ])
 def test_bad_params_raise_naming_the_layer(params, message):
-    l = layer("ConvolutionDepthWise1D", "bad_dw", ["x"], ["y"], params,
-              {"weight_data": np.zeros(params[6], np.float32)})
-    with pytest.raises(NcnnlikeError, match="bad_dw.*ConvolutionDepthWise1D.*" + message):
-        run_layers([l], {"x": X[None]})
+    assert_refused("ConvolutionDepthWise1D", "bad_dw", params, X[None], message)

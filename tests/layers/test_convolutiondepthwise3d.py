@@ -5,15 +5,12 @@ activation; float tolerance (sums in another order)."""
 import numpy as np
 import pytest
 
-from helpers import layer, run_layers
+from helpers import layer
+from conv_checks import ACTIVATIONS, assert_refused, bin_specs, written_ids
 from oracle import check_ncnn
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import explicit_params, weight_specs
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((4, 5, 6, 8)).astype(np.float32)      # (c, d, h, w)
-ACTIVATIONS = ["9=1", "9=2 -23310=1,1.000000e-01", "9=3 -23310=2,-5.000000e-01,5.000000e-01",
-               "9=4", "9=5", "9=6 -23310=2,2.000000e-01,5.000000e-01"]
 
 
 def line(outc, kernel, group, params, channels=4):
@@ -48,13 +45,12 @@ def test_three_d_bottom_runs_as_depth_one(tmp_path):
 
 def test_bin_holds_weight_then_bias():
     l = layer("ConvolutionDepthWise3D", "c", ["x"], ["y"], {0: 4, 1: 3, 5: 1, 6: 108, 7: 4, 8: 1})
-    assert [(s.name, s.count, s.tagged) for s in weight_specs(l)] == [
-        ("weight_data", 108, True), ("bias_data", 4, False)]
+    assert bin_specs(l) == [("weight_data", 108, True), ("bias_data", 4, False)]
 
 
 def test_params_written_in_modelwriter_order():
     l = layer("ConvolutionDepthWise3D", "c", ["x"], ["y"], {9: 1, 7: 2, 6: 3, 5: 1, 17: 2, 24: 1, 21: 2, 1: 3, 0: 2})
-    assert [pid for pid, _ in explicit_params(l)] == [0, 1, 21, 24, 17, 5, 6, 7, 9]
+    assert written_ids(l) == [0, 1, 21, 24, 17, 5, 6, 7, 9]
 
 
 @pytest.mark.parametrize("params,message", [
@@ -64,7 +60,4 @@ def test_params_written_in_modelwriter_order():
     ({0: 4, 1: 3, 6: 108, 7: 4, 9: 9}, "unknown activation_type 9"),
 ])
 def test_bad_params_raise_naming_the_layer(params, message):
-    l = layer("ConvolutionDepthWise3D", "bad_dw", ["x"], ["y"], params,
-              {"weight_data": np.zeros(params[6], np.float32)})
-    with pytest.raises(NcnnlikeError, match="bad_dw.*ConvolutionDepthWise3D.*" + message):
-        run_layers([l], {"x": X[None]})
+    assert_refused("ConvolutionDepthWise3D", "bad_dw", params, X[None], message)

@@ -4,15 +4,13 @@ order, ONNX ConvTranspose in another)."""
 import numpy as np
 import pytest
 
-from helpers import layer, run_layers
+from helpers import layer
+from conv_checks import ACTIVATIONS, assert_refused, bin_specs, float_buffers, written_ids
 from oracle import check_ncnn
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import explicit_params, weight_specs
+from ncnnlike.layers.base import weight_specs
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((6, 7)).astype(np.float32)
-ACTIVATIONS = ["9=1", "9=2 -23310=1,1.000000e-01", "9=3 -23310=2,-5.000000e-01,5.000000e-01",
-               "9=4", "9=5", "9=6 -23310=2,2.000000e-01,5.000000e-01"]
 
 
 def line(outc, k, params, channels=6):
@@ -20,13 +18,8 @@ def line(outc, k, params, channels=6):
 
 
 def float_weights(outc, k, channels=6, bias=True, seed=3):
-    """Explicit float buffers: the oracle's random filler takes 18=output_pad_right for an int8
-    flag (io/random_weights.py INT8_FLAGS) and would write int8 weights."""
-    rng = np.random.default_rng(seed)
-    buffers = {"weight_data": rng.normal(0, 0.3, outc * channels * k).astype(np.float32)}
-    if bias:
-        buffers["bias_data"] = rng.normal(0, 0.5, outc).astype(np.float32)
-    return {"de": buffers}
+    """Explicit float buffers (conv_checks.float_buffers)."""
+    return float_buffers(outc * channels * k, outc, bias, seed)
 
 
 @pytest.mark.parametrize("outc,k,params", [
@@ -69,14 +62,13 @@ def test_dynamic_weight_and_bias_bottoms_match_ncnn(bias, tmp_path):
 
 def test_bin_holds_weight_then_bias_and_nothing_when_dynamic():
     l = layer("Deconvolution1D", "de", ["x"], ["y"], {0: 4, 1: 3, 5: 1, 6: 72})
-    assert [(s.name, s.count, s.tagged) for s in weight_specs(l)] == [
-        ("weight_data", 72, True), ("bias_data", 4, False)]
+    assert bin_specs(l) == [("weight_data", 72, True), ("bias_data", 4, False)]
     assert weight_specs(layer("Deconvolution1D", "de", ["x", "w"], ["y"], {0: 4, 5: 1, 28: 1})) == []
 
 
 def test_params_written_in_modelwriter_order():
     l = layer("Deconvolution1D", "de", ["x"], ["y"], {28: 1, 9: 1, 6: 3, 5: 1, 20: 4, 18: 1, 15: 2, 4: 1, 0: 1})
-    assert [pid for pid, _ in explicit_params(l)] == [0, 4, 15, 18, 20, 5, 6, 9, 28]
+    assert written_ids(l) == [0, 4, 15, 18, 20, 5, 6, 9, 28]
 
 
 @pytest.mark.parametrize("params,message", [
@@ -88,6 +80,4 @@ def test_params_written_in_modelwriter_order():
     ({0: 4, 1: 3, 6: 72, 9: 2}, "needs 1 activation_params"),
 ])
 def test_bad_params_raise_naming_the_layer(params, message):
-    l = layer("Deconvolution1D", "bad_de", ["x"], ["y"], params, {"weight_data": np.zeros(params[6], np.float32)})
-    with pytest.raises(NcnnlikeError, match="bad_de.*Deconvolution1D.*" + message):
-        run_layers([l], {"x": X[None]})
+    assert_refused("Deconvolution1D", "bad_de", params, X[None], message)

@@ -4,10 +4,9 @@ the products in its own order, ONNX ConvTranspose in another)."""
 import numpy as np
 import pytest
 
-from helpers import layer, run_layers
+from helpers import layer
+from conv_checks import ACTIVATIONS, assert_refused, bin_specs, float_buffers, written_ids
 from oracle import check_ncnn
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import explicit_params, weight_specs
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((4, 3, 4, 5)).astype(np.float32)
@@ -20,13 +19,8 @@ def line(outc, k, params, channels=4):
 
 
 def float_weights(outc, k, bias=True, channels=4, seed=3):
-    """Explicit float buffers: the oracle's random filler takes 18=output_pad_right for an int8
-    flag (io/random_weights.py INT8_FLAGS) and would write int8 weights."""
-    rng = np.random.default_rng(seed)
-    buffers = {"weight_data": rng.normal(0, 0.2, outc * channels * int(np.prod(k))).astype(np.float32)}
-    if bias:
-        buffers["bias_data"] = rng.normal(0, 0.5, outc).astype(np.float32)
-    return {"de": buffers}
+    """Explicit float buffers (conv_checks.float_buffers)."""
+    return float_buffers(outc * channels * int(np.prod(k)), outc, bias, seed, std=0.2)
 
 
 @pytest.mark.parametrize("outc,k,params", [
@@ -44,8 +38,7 @@ def test_geometry_matches_ncnn(outc, k, params, tmp_path):
                weights=float_weights(outc, k, bias="5=1" in params))
 
 
-@pytest.mark.parametrize("act", ["9=1", "9=2 -23310=1,1.000000e-01", "9=3 -23310=2,-5.000000e-01,5.000000e-01",
-                                 "9=4", "9=5", "9=6 -23310=2,2.000000e-01,5.000000e-01"])
+@pytest.mark.parametrize("act", ACTIVATIONS)
 def test_fused_activations_match_ncnn(act, tmp_path):
     check_ncnn("Input in 0 1 x\n" + line(3, (2, 2, 2), "3=2 4=1 5=1 " + act), {"x": X}, tmp_path, atol=1e-5,
                rtol=1e-5, weights=float_weights(3, (2, 2, 2)))
@@ -53,9 +46,8 @@ def test_fused_activations_match_ncnn(act, tmp_path):
 
 def test_bin_sizes_and_writer_order():
     l = layer("Deconvolution3D", "de", ["x"], ["y"], {0: 2, 1: 2, 21: 3, 5: 1, 6: 48, 20: 1, 24: 1, 27: 4, 9: 1})
-    assert [(s.name, s.count, s.tagged) for s in weight_specs(l)] == [
-        ("weight_data", 48, True), ("bias_data", 2, False)]
-    assert [pid for pid, _ in explicit_params(l)] == [0, 1, 21, 24, 20, 27, 5, 6, 9]
+    assert bin_specs(l) == [("weight_data", 48, True), ("bias_data", 2, False)]
+    assert written_ids(l) == [0, 1, 21, 24, 20, 27, 5, 6, 9]
 
 
 @pytest.mark.parametrize("shape,params,message", [
@@ -65,6 +57,4 @@ def test_bin_sizes_and_writer_order():
     ((4, 3, 4, 5), {0: 2, 1: 2, 6: 64, 4: -233, 25: 40}, "larger than the full output"),
 ])
 def test_bad_params_raise_naming_the_layer(shape, params, message):
-    l = layer("Deconvolution3D", "bad_de", ["x"], ["y"], params, {"weight_data": np.zeros(params[6], np.float32)})
-    with pytest.raises(NcnnlikeError, match="bad_de.*Deconvolution3D.*" + message):
-        run_layers([l], {"x": np.zeros((1,) + shape, np.float32)})
+    assert_refused("Deconvolution3D", "bad_de", params, np.zeros((1,) + shape, np.float32), message)

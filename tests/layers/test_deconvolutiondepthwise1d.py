@@ -4,10 +4,9 @@
 import numpy as np
 import pytest
 
-from helpers import layer, run_layers
+from helpers import layer
+from conv_checks import ACTIVATIONS, assert_refused, bin_specs, float_buffers, written_ids
 from oracle import check_ncnn
-from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import explicit_params, weight_specs
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((6, 7)).astype(np.float32)
@@ -19,13 +18,8 @@ def line(outc, group, k, params, channels=6):
 
 
 def float_weights(outc, group, k, bias=True, channels=6, seed=3):
-    """Explicit float buffers: the oracle's random filler takes 18=output_pad_right for an int8
-    flag (io/random_weights.py INT8_FLAGS) and would write int8 weights."""
-    rng = np.random.default_rng(seed)
-    buffers = {"weight_data": rng.normal(0, 0.3, outc * (channels // group) * k).astype(np.float32)}
-    if bias:
-        buffers["bias_data"] = rng.normal(0, 0.5, outc).astype(np.float32)
-    return {"de": buffers}
+    """Explicit float buffers (conv_checks.float_buffers)."""
+    return float_buffers(outc * (channels // group) * k, outc, bias, seed)
 
 
 @pytest.mark.parametrize("outc,group,k,params", [
@@ -41,8 +35,7 @@ def test_groups_and_geometry_match_ncnn(outc, group, k, params, tmp_path):
                weights=float_weights(outc, group, k, bias="5=1" in params))
 
 
-@pytest.mark.parametrize("act", ["9=1", "9=2 -23310=1,1.000000e-01", "9=3 -23310=2,-5.000000e-01,5.000000e-01",
-                                 "9=4", "9=5", "9=6 -23310=2,2.000000e-01,5.000000e-01"])
+@pytest.mark.parametrize("act", ACTIVATIONS)
 def test_fused_activations_match_ncnn(act, tmp_path):
     check_ncnn("Input in 0 1 x\n" + line(6, 3, 3, "3=2 4=1 5=1 " + act), {"x": X}, tmp_path, atol=1e-5,
                rtol=1e-5, weights=float_weights(6, 3, 3))
@@ -61,9 +54,8 @@ def test_dynamic_weight_matches_ncnn(group, outc, bias, tmp_path):
 
 def test_bin_sizes_and_group_after_weight_data_size():
     l = layer("DeconvolutionDepthWise1D", "de", ["x"], ["y"], {0: 6, 1: 3, 5: 1, 6: 18, 7: 6, 9: 1})
-    assert [(s.name, s.count, s.tagged) for s in weight_specs(l)] == [
-        ("weight_data", 18, True), ("bias_data", 6, False)]
-    assert [pid for pid, _ in explicit_params(l)] == [0, 1, 5, 6, 7, 9]
+    assert bin_specs(l) == [("weight_data", 18, True), ("bias_data", 6, False)]
+    assert written_ids(l) == [0, 1, 5, 6, 7, 9]
 
 
 @pytest.mark.parametrize("params,message", [
@@ -72,7 +64,4 @@ def test_bin_sizes_and_group_after_weight_data_size():
     ({0: 6, 1: 3, 6: 18, 7: 6, 28: 1}, "takes 2 bottoms"),
 ])
 def test_bad_params_raise_naming_the_layer(params, message):
-    l = layer("DeconvolutionDepthWise1D", "bad_dw", ["x"], ["y"], params,
-              {"weight_data": np.zeros(params[6], np.float32)})
-    with pytest.raises(NcnnlikeError, match="bad_dw.*DeconvolutionDepthWise1D.*" + message):
-        run_layers([l], {"x": X[None]})
+    assert_refused("DeconvolutionDepthWise1D", "bad_dw", params, X[None], message)

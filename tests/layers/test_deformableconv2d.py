@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from helpers import layer, run_layers
+from conv_checks import ACTIVATIONS, bin_specs, written_ids
 from oracle import check_ncnn
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import explicit_params, weight_specs
 
 RNG = np.random.default_rng(0)
 C, H, W = 3, 6, 7
@@ -66,17 +66,15 @@ def test_mask_bottom_matches_ncnn(tmp_path):
     case(tmp_path, 4, (3, 3), s=(2, 2), pads=(1, 1, 1, 1), extra="5=1", mask=True)
 
 
-@pytest.mark.parametrize("act", ["9=1", "9=2 -23310=1,1.000000e-01", "9=3 -23310=2,-5.000000e-01,5.000000e-01",
-                                 "9=4", "9=5", "9=6 -23310=2,2.000000e-01,5.000000e-01"])
+@pytest.mark.parametrize("act", ACTIVATIONS)
 def test_fused_activations_match_ncnn(act, tmp_path):
     case(tmp_path, 4, (3, 3), pads=(1, 1, 1, 1), extra="5=1 " + act, mask=True)
 
 
 def test_bin_sizes_and_writer_order():
     l = layer("DeformableConv2D", "dc", ["x", "o"], ["y"], {0: 4, 1: 3, 11: 2, 5: 1, 6: 72, 16: 1, 9: 1})
-    assert [(s.name, s.count, s.tagged) for s in weight_specs(l)] == [
-        ("weight_data", 72, True), ("bias_data", 4, False)]
-    assert [pid for pid, _ in explicit_params(l)] == [0, 1, 11, 16, 5, 6, 9]
+    assert bin_specs(l) == [("weight_data", 72, True), ("bias_data", 4, False)]
+    assert written_ids(l) == [0, 1, 11, 16, 5, 6, 9]
 
 
 @pytest.mark.parametrize("params,offset_shape,message", [

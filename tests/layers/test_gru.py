@@ -3,20 +3,15 @@ applied after the recurrent product, float, int8, states), and our written files
 import numpy as np
 import pytest
 
-from helpers import layer
-from layers.recurrent_ref import cosine, random_weights, run_ours_and_reference, run_pip_ncnn
-from ncnnlike.layers.base import weight_specs
+from layers.recurrent_ref import (assert_matches_reference, assert_written_files_match_pip_ncnn, random_weights,
+                                  specs)
 from ncnnlike.layers.gru import from_onnx, onnx_weights
 from ncnnlike.layers.recurrent import DirWeights
 
 
-def specs(params):
-    return [(s.name, s.count, s.tagged) for s in weight_specs(layer("GRU", "g", ["x"], ["y"], params))]
-
-
 def test_gru_weights_follow_spec_layout_with_four_bias_rows():
     # size 8, num_output 16, forward: xc 8*48, bias 16*4 (R, U, WN, BN), hc 16*48
-    assert specs({0: 16, 1: 8 * 16 * 3}) == [
+    assert specs("GRU", {0: 16, 1: 8 * 16 * 3}) == [
         ("weight_xc_data", 384, True), ("bias_c_data", 64, True), ("weight_hc_data", 768, True)]
 
 
@@ -34,28 +29,19 @@ def test_gru_onnx_weights_round_trip_gate_order_and_biases():
 
 @pytest.mark.parametrize("direction", [0, 1, 2])
 def test_gru_float_matches_ncnn_maths(direction):
-    ours, ref, _, _ = run_ours_and_reference("GRU", direction, np.random.default_rng(direction))
+    ours = assert_matches_reference("GRU", direction, seed=direction)
     assert ours["y"].shape == (3, 5, 16 * (2 if direction == 2 else 1))
-    np.testing.assert_allclose(ours["y"], ref["y"], atol=1e-5)
 
 
 @pytest.mark.parametrize("direction", [1, 2])
 def test_gru_int8_quantizes_activations_per_step_like_ncnn(direction):
-    ours, ref, _, _ = run_ours_and_reference("GRU", direction, np.random.default_rng(20), int8=True, states=True)
-    for name in ("y", "h"):
-        np.testing.assert_allclose(ours[name], ref[name], atol=2e-6)
+    assert_matches_reference("GRU", direction, seed=20, atol=2e-6, int8=True, states=True)
 
 
 def test_gru_state_bottom_and_top_carry_the_hidden_state():
-    ours, ref, _, _ = run_ours_and_reference("GRU", 2, np.random.default_rng(30), states=True)
-    for name in ("y", "h"):
-        np.testing.assert_allclose(ours[name], ref[name], atol=1e-5)
+    assert_matches_reference("GRU", 2, seed=30, states=True)
 
 
 @pytest.mark.parametrize("int8", [False, True])
 def test_gru_written_files_match_pip_ncnn(tmp_path, int8):
-    ours, _, rnn, inputs = run_ours_and_reference("GRU", 2, np.random.default_rng(40), int8=int8, states=True, batch=1)
-    theirs = run_pip_ncnn([rnn], {k: v[0] for k, v in inputs.items()}, ["y", "h"], tmp_path)
-    for name in ("y", "h"):
-        assert cosine(ours[name][0], theirs[name]) >= 0.99999
-        np.testing.assert_allclose(ours[name][0], theirs[name], atol=1e-5)
+    assert_written_files_match_pip_ncnn("GRU", tmp_path, int8)

@@ -3,25 +3,21 @@ states), and our written files in pip ncnn."""
 import numpy as np
 import pytest
 
-from helpers import layer, run_layers
-from layers.recurrent_ref import cosine, forward, make_layer, random_weights, run_ours_and_reference, run_pip_ncnn
+from helpers import run_layers
+from layers.recurrent_ref import (assert_matches_reference, assert_written_files_match_pip_ncnn, forward, make_layer,
+                                  random_weights, run_ours_and_reference, run_pip_ncnn, specs)
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.base import weight_specs
-
-
-def specs(params):
-    return [(s.name, s.count, s.tagged) for s in weight_specs(layer("LSTM", "l", ["x"], ["y"], params))]
 
 
 def test_lstm_weights_follow_spec_layout():
     # size 8, hidden 16, bidirectional: xc 8*64*2, bias 16*4*2, hc 16*64*2
-    assert specs({0: 16, 1: 8 * 16 * 4 * 2, 2: 2}) == [
+    assert specs("LSTM", {0: 16, 1: 8 * 16 * 4 * 2, 2: 2}) == [
         ("weight_xc_data", 1024, True), ("bias_c_data", 128, True), ("weight_hc_data", 2048, True)]
 
 
 def test_lstm_projection_adds_weight_hr_and_int8_scales_are_raw_per_row():
     # num_output 6, hidden 10, size 8, forward: hc (6, 40), hr (10, 6), scales hidden*4 each
-    assert specs({0: 6, 1: 8 * 10 * 4, 3: 10, 8: 2}) == [
+    assert specs("LSTM", {0: 6, 1: 8 * 10 * 4, 3: 10, 8: 2}) == [
         ("weight_xc_data", 320, True), ("bias_c_data", 40, True), ("weight_hc_data", 240, True),
         ("weight_hr_data", 60, True), ("weight_xc_data_int8_scales", 40, False),
         ("weight_hc_data_int8_scales", 40, False)]
@@ -29,16 +25,13 @@ def test_lstm_projection_adds_weight_hr_and_int8_scales_are_raw_per_row():
 
 @pytest.mark.parametrize("direction", [0, 1, 2])
 def test_lstm_float_matches_ncnn_maths(direction):
-    ours, ref, _, _ = run_ours_and_reference("LSTM", direction, np.random.default_rng(direction))
+    ours = assert_matches_reference("LSTM", direction, seed=direction)
     assert ours["y"].shape == (3, 5, 16 * (2 if direction == 2 else 1))
-    np.testing.assert_allclose(ours["y"], ref["y"], atol=1e-5)
 
 
 @pytest.mark.parametrize("direction", [0, 2])
 def test_lstm_projection_runs_as_scan_and_matches_ncnn_maths(direction):
-    ours, ref, _, _ = run_ours_and_reference("LSTM", direction, np.random.default_rng(10), hidden=12, states=True)
-    for name in ("y", "h", "c"):
-        np.testing.assert_allclose(ours[name], ref[name], atol=1e-5)
+    ours = assert_matches_reference("LSTM", direction, seed=10, hidden=12, states=True)
     assert ours["c"].shape == (3, 2 if direction == 2 else 1, 12)
 
 
@@ -54,9 +47,7 @@ def test_lstm_int8_quantizes_activations_per_step_like_ncnn(direction):
 
 
 def test_lstm_state_bottoms_and_tops_carry_hidden_and_cell():
-    ours, ref, _, _ = run_ours_and_reference("LSTM", 2, np.random.default_rng(30), states=True)
-    for name in ("y", "h", "c"):
-        np.testing.assert_allclose(ours[name], ref[name], atol=1e-5)
+    ours = assert_matches_reference("LSTM", 2, seed=30, states=True)
     assert ours["h"].shape == (3, 2, 16)
 
 
@@ -71,12 +62,7 @@ def test_lstm_single_step_one_dim_input_is_one_time_step():
 
 @pytest.mark.parametrize("int8,hidden", [(False, None), (True, None), (False, 12), (True, 12)])
 def test_lstm_written_files_match_pip_ncnn(tmp_path, int8, hidden):
-    rng = np.random.default_rng(40)
-    ours, _, rnn, inputs = run_ours_and_reference("LSTM", 2, rng, int8=int8, hidden=hidden, states=True, batch=1)
-    theirs = run_pip_ncnn([rnn], {k: v[0] for k, v in inputs.items()}, ["y", "h", "c"], tmp_path)
-    for name in ("y", "h", "c"):
-        assert cosine(ours[name][0], theirs[name]) >= 0.99999
-        np.testing.assert_allclose(ours[name][0], theirs[name], atol=1e-5)
+    assert_written_files_match_pip_ncnn("LSTM", tmp_path, int8, hidden)
 
 
 def test_lstm_int8_all_zero_time_step_matches_pip_ncnn(tmp_path):
