@@ -9,6 +9,7 @@ a ViT-tiny block (patch embed, class token, attention, decomposed LayerNorm, Erf
 segmentation decoder (ConvTranspose with output_padding, Resize). flow() runs onnx2model,
 model-optimize, model2table (npy inputs, type=1) and model2int8 through their CLIs, then compares
 the fp32 files with onnxruntime in our runtime and in pip ncnn, and runs the int8 files in pip ncnn.
+The real PP-OCRv4 rec export over its 300 eval text lines: tools/onnx_zoo_ppocr.py.
 """
 import contextlib
 import io

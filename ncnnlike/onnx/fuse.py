@@ -10,7 +10,7 @@ a scale may be applied anywhere along the product (x/6 * c, x * c / 6 ...):
   x * Clip(a*x + b, 0, h) * s  (h*s = 1)           -> HardSwish(alpha=a*s, beta=b*s)  [ncnnlike]
   x * HardSigmoid(x)                               -> HardSwish(alpha, beta)          [ncnnlike]
   Clip(a*x + b, 0, h) * s      (h*s = 1)           -> HardSigmoid(alpha=a*s, beta=b*s)
-  x * Sigmoid(x)                                   -> Swish                           [ncnnlike]
+  x * Sigmoid(x), x * Sigmoid(1 * x) (paddle)      -> Swish                           [ncnnlike]
   x * Tanh(Softplus(x))                            -> Mish
   0.5 * x * (1 + Erf(x / sqrt(2)))                 -> Gelu
   0.5 * x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 x^3)))  -> Gelu(approximate=tanh)
@@ -213,8 +213,9 @@ def match_swish_mish(v, root):
         return None
     for x, g in ((n.input[0], n.input[1]), (n.input[1], n.input[0])):
         sig = v.op(g, "Sigmoid")
-        if sig is not None and sig.input[0] == x:
-            return helper.make_node("Swish", [x], [root.output[0]], name=root.name, domain=FUSED), [n, sig]
+        used = [n, sig]
+        if sig is not None and v.strip_scale(sig.input[0], used) == (x, 1.0):
+            return helper.make_node("Swish", [x], [root.output[0]], name=root.name, domain=FUSED), used
         tanh = v.op(g, "Tanh")
         soft = v.op(tanh.input[0], "Softplus") if tanh is not None else None
         if soft is not None and soft.input[0] == x:

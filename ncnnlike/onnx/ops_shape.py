@@ -1,8 +1,10 @@
-"""Shape ops: Flatten/Reshape/Squeeze/Unsqueeze -> Reshape, Transpose -> Permute, Concat, Split ->
-Slice, Identity/Dropout/Cast -> nothing (Slice is in ops_gather.py) (spec 3 param ids; ncnn axes are numpy order
-without batch, ctx.axis maps them)."""
+"""Shape ops: Flatten/Reshape -> Reshape, Squeeze -> Squeeze, Unsqueeze -> ExpandDims (as pnnx and
+onnx2ncnn write them; Reshape where those layers cannot say it), Transpose -> Permute, Concat,
+Split -> Slice, Identity/Dropout/Cast -> nothing (Slice is in ops_gather.py) (spec 3 param ids;
+ncnn axes are numpy order without batch, ctx.axis maps them)."""
 import numpy as np
 
+from ncnnlike.layers import expanddims, squeeze
 from ncnnlike.onnx.importer import converter, shape_params
 
 
@@ -39,7 +41,10 @@ def cast(ctx, node):
 @converter("Flatten", "Reshape", "Squeeze", "Unsqueeze")
 def reshape(ctx, node):
     """Reshape to the inferred ONNX output shape without batch; nothing when the blob already has it
-    (ncnn global pooling already yields the 1-D blob a Flatten asks for)."""
+    (ncnn global pooling already yields the 1-D blob a Flatten asks for). Squeeze and Unsqueeze
+    become ncnn's Squeeze / ExpandDims with 3=axes (pnnx's form) when that layer, given the blob
+    as produced, yields exactly the target shape; otherwise (the blob is not in the input's ONNX
+    layout, e.g. a 1-D pooled vector, or the output would pass 4 dims) a Reshape."""
     x, y = node.input[0], node.output[0]
     ctx.set_batch_axis(y, _reshaped_batch_axis(ctx, node, x, y))
     target = tuple(ctx.ncnn_shape(y))
@@ -50,7 +55,38 @@ def reshape(ctx, node):
         return
     if int(np.prod(actual)) != int(np.prod(target)):
         ctx.fail("cannot reshape %s to %s" % (list(actual), list(target)))
+    layer = _squeeze_layer(ctx, node, tuple(actual), target)
+    if layer is not None:
+        ctx.add(layer[0], [blob], [y], {3: layer[1]}, shapes=[target])
+        return
     ctx.add("Reshape", [blob], [y], shape_params(target), shapes=[target])
+
+
+class _Axes:
+    """The params object the layer modules' out_shape reads (only 3=axes is written)."""
+
+    squeeze_w = squeeze_h = squeeze_d = squeeze_c = 0
+
+    def __init__(self, axes):
+        self.axes = axes
+
+
+def _squeeze_layer(ctx, node, actual, target):
+    """(ncnn type, ncnn axes) of the Squeeze / ExpandDims that turns the blob of shape `actual` into
+    `target`, or None (not a Squeeze/Unsqueeze, or the blob is not in the ONNX input's layout). A
+    squeezed or inserted batch axis is no ncnn axis. The layer modules' out_shape (what ncnn
+    computes) decides."""
+    x, y = node.input[0], node.output[0]
+    if node.op_type not in ("Squeeze", "Unsqueeze") or actual != tuple(ctx.ncnn_shape(x)):
+        return None
+    kind, module, full = {"Squeeze": ("Squeeze", squeeze, x),
+                          "Unsqueeze": ("ExpandDims", expanddims, y)}[node.op_type]
+    b = ctx.batch_axis(full)
+    ncnn_axes = [a - 1 if b is not None and a > b else a
+                 for a in _squeeze_axes(ctx, node, ctx.rank(full)) if a != b]
+    if not 0 < len(ncnn_axes) <= 4 or module.out_shape(_Axes(ncnn_axes), actual) != target:
+        return None
+    return kind, ncnn_axes
 
 
 def _squeeze_axes(ctx, node, rank):

@@ -65,6 +65,14 @@ def test_swish_and_mish(tmp_path):
     assert types(graph) == ["Input", "Swish", "Mish"]
 
 
+@pytest.mark.parametrize("beta, fused", [(1.0, True), (2.0, False)])
+def test_paddle_swish_with_explicit_beta(tmp_path, beta, fused):
+    """paddle2onnx writes swish as x * Sigmoid(x * beta): Swish when beta is 1 (ncnn's Swish has no beta)."""
+    nodes = [node("Mul", ["x", "beta"], ["bx"]), node("Sigmoid", ["bx"], ["s"]), node("Mul", ["x", "s"], ["y"])]
+    m = make(nodes, {"x": [1, 3, 4, 5]}, ["y"], {"beta": np.array([beta], np.float32)})
+    assert (types(check(m, tmp_path)) == ["Input", "Swish"]) == fused
+
+
 GELU_ERF = [node("Div", ["x", "sqrt2"], ["d"]), node("Erf", ["d"], ["e"]), node("Add", ["e", "one"], ["a"]),
             node("Mul", ["x", "a"], ["m"]), node("Mul", ["m", "half"], ["y"])]
 GELU_TANH = [node("Pow", ["x", "three"], ["c"]), node("Mul", ["c", "k"], ["kc"]), node("Add", ["x", "kc"], ["s"]),

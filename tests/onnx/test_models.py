@@ -82,12 +82,13 @@ def test_written_model_matches_onnxruntime_and_pip_ncnn(converted, record_proper
     assert np.array_equal(ours.argmax(1), want.argmax(1))
 
 
-def ocr_lines(n=3):
-    """The first n eval text lines as RapidOCR feeds PP-OCRv4 rec (textlines/README.md): (n, 3, 48, 320)."""
+def ocr_lines(lines=(0, 1, 2)):
+    """Eval text lines (by index) as RapidOCR feeds PP-OCRv4 rec (textlines/README.md): (n, 3, 48, 320)."""
     folder = os.path.join(DATA, "textlines")
     with open(os.path.join(folder, "eval.txt")) as f:
-        names = [line.strip() for line in f if line.strip()][:n]
-    batch = np.zeros((n, 3, 48, 320), np.float32)
+        names = [line.strip() for line in f if line.strip()]
+    names = [names[i] for i in lines]
+    batch = np.zeros((len(names), 3, 48, 320), np.float32)
     for i, name in enumerate(names):
         img = cv2.imread(os.path.join(folder, name))
         w = min(320, int(np.ceil(48 * img.shape[1] / img.shape[0])))
@@ -98,19 +99,27 @@ def ocr_lines(n=3):
 
 def test_ppocrv4_rec_with_given_shape_matches_onnxruntime_in_pip_ncnn(tmp_path):
     """Dynamic-shape paddle2onnx export pinned by shape=; its decomposed LayerNorms (Pow 2 of
-    negative values: NaN through ncnn's BinaryOp pow) are fused, its 28 HardSwish chains too."""
+    negative values: NaN through ncnn's BinaryOp pow) are fused, its 28 HardSwish chains and 7
+    x * Sigmoid(1 * x) too, its Squeezes are Squeeze layers. Eval line 17 is the one where pip
+    ncnn departs most from onnxruntime (3e-4): there both float32 runtimes are set against a
+    float64 evaluation, and pip ncnn must be about as close to it as onnxruntime (it was 3.9x as
+    far with 7-digit scalars in the .param and the 6625-class Softmax summed on packed rows)."""
+    from tools.onnx_zoo_f64 import Float64Model
     onnx_path = os.path.join(MODELS, "ppocrv4-rec.onnx")
     param, binary = str(tmp_path / "rec.param"), str(tmp_path / "rec.bin")
     graph = convert(onnx_path, param, binary, shapes=[[1, 3, 48, 320]])
     kinds = [layer.type for layer in graph.layers]
-    assert kinds.count("LayerNorm") == 5 and kinds.count("HardSwish") == 28
+    assert [kinds.count(t) for t in ("LayerNorm", "HardSwish", "Swish", "Squeeze")] == [5, 28, 7, 7]
     assert not any(layer.type == "BinaryOp" and layer.params.get(0) in (6, 9) for layer in graph.layers)
     sess, name, out = io_names(onnx_path)
-    x = ocr_lines()
+    x = ocr_lines((0, 1, 2, 17))
     want = np.concatenate([sess.run([out], {name: x[i:i + 1]})[0] for i in range(len(x))])
-    ours = run_ours(param, binary, name, out, x).reshape(want.shape)
+    ours = run_ours(param, binary, name, out, x[:3]).reshape(want[:3].shape)
     real = run_pip_ncnn(param, binary, name, out, x).reshape(want.shape)
-    print("ppocrv4-rec: max abs diff vs onnxruntime: ours %.3g, pip ncnn %.3g"
-          % (np.abs(ours - want).max(), np.abs(real - want).max()))
-    assert np.abs(ours - want).max() <= 1e-4 and np.abs(real - want).max() <= 1e-4
+    exact = Float64Model(onnx_path).run([out], {name: x[3:]})[0][0]
+    far = np.abs(real[3] - exact).max(), np.abs(want[3] - exact).max()
+    print("ppocrv4-rec: max abs diff vs onnxruntime: ours %.3g, pip ncnn %.3g; line 17 vs float64: pip ncnn "
+          "%.3g, onnxruntime %.3g" % (np.abs(ours - want[:3]).max(), np.abs(real[:3] - want[:3]).max(), *far))
+    assert np.abs(ours - want[:3]).max() <= 1e-4 and np.abs(real[:3] - want[:3]).max() <= 1e-4
     assert np.array_equal(real.argmax(-1), want.argmax(-1))
+    assert far[0] <= 3 * far[1]
