@@ -1,7 +1,7 @@
 """Benchmark one int8 layer of each kind in our runtime: fp32 vs int8 fast kernels vs exact simulation.
 Prints one table; never fails a build.
 
-    python tools/bench_int8_kernels.py [--rounds 60] [--thread 2]
+    python tools/bench_int8_kernels.py [--rounds 60] [--thread 1]
 
 Each kind is a short chain of Lite0-sized layers (random int8 weights, kl-like scales), lowered to
 ONNX with LowerCtx as the runtime does (a chain, so that onnxruntime's NHWC layout is used as in a
@@ -48,8 +48,10 @@ KINDS = [
     ("conv1x1 144->24 @56 float out", (144, 56, 56), [conv(144, 24, term=2, act=0)]),
     ("conv1x1 1152->192 @7 float out", (1152, 7, 7), [conv(1152, 192, term=2, act=0)]),
     ("conv3x3 s1 32 @56 float out x4", (32, 56, 56), [conv(32, 32, 3, term=2, act=1)] * 4),
+    ("dw3x3 32 @112 x4", (32, 112, 112), [dw(32)] * 4),
     ("dw3x3 144 @56 x4", (144, 56, 56), [dw(144)] * 4),
     ("dw5x5 480 @14 x4", (480, 14, 14), [dw(480, 5)] * 4),
+    ("dw5x5 1152 @7 x4", (1152, 7, 7), [dw(1152, 5)] * 4),
     ("dw3x3 144 @56 float out", (144, 56, 56), [dw(144, term=1)]),
     ("innerproduct 1280->1000, float in", (1280,), [("InnerProduct", 1280, 1000, 0, 0, 2, 0)]),
 ]
@@ -129,8 +131,11 @@ def measure(kind, rounds, threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=60)
-    ap.add_argument("--thread", type=int, default=2)
+    ap.add_argument("--thread", type=int, default=1)
     args = ap.parse_args()
+    from tools.common import machine_header
+    for line in machine_header(str(args.thread)):
+        print(line)
     print("%-34s %-20s %8s %8s %8s %10s %11s" % ("layer kind", "fast kernel", "fp32 ms", "fast ms", "exact ms",
                                                    "fp32/fast", "fp32/exact"))
     for kind in KINDS:

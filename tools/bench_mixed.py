@@ -3,8 +3,9 @@ mixed model's accuracy on images the search never saw, the layers kept float, an
 Prints one table; never fails a build.
 
     python tools/bench_mixed.py [--model lite0|ocr] [--method auto] [--correct bias] [--table T]
-                                [--target 0.99[,0.995]] [--metric agreement|cosine] [--rank both]
-                                [--rank-images 16] [--search fast|exact] [--thread 2] [--out mixed.table]
+                                [--target auto[,0.99,...]] [--metric agreement|cosine] [--rank both]
+                                [--rank-images 16] [--search fast|exact] [--thread 2] [--no-ncnn]
+                                [--out mixed.table]
 
 The table: our model2table (--method, --correct: the library calls of the CLI) on the calibration
 set, or a given file (--table; lite0: e.g. ../shared/reference/lite0/lite0-kl.table). The search
@@ -13,8 +14,12 @@ calib.txt, 75 + 25 images, model2table's preprocessing; OCR: textlines/calib, 15
 RapidOCR's), the ranking from cached activations on --rank-images of them, trials on the fast int8
 kernels, the answer confirmed in ncnn's int8 arithmetic ("sim"). Then both models are scored in our
 runtime (sim) on the evaluation set, which neither calibration nor search used (Lite0: eval.txt 400
-images, README preprocessing, top-1; OCR: textlines/eval 300 lines, exact match). With several
-targets, later ones reuse the trials of earlier ones (their time is the extra search only).
+images, README preprocessing, top-1; OCR: textlines/eval 300 lines, exact match), and, unless
+--no-ncnn, the same files in pip ncnn (its accuracy and its agreement with our runtime: top-1 or
+decoded string). --target auto is model-compare's default (quant/mixed_auto.py: a layer is kept
+float only for a real gain on the held-apart samples); a number is an absolute target on the
+search samples. With several targets, later ones reuse the trials of earlier ones (their time is
+the extra search only).
 """
 import argparse
 import os
@@ -29,11 +34,12 @@ sys.path.insert(0, REPO)
 
 from tools import common, ocr  # noqa: E402
 from ncnnlike.io.atomic import atomic_open  # noqa: E402
-from ncnnlike.io.model import load_model  # noqa: E402
+from ncnnlike.io.model import load_model, save_model  # noqa: E402
 from ncnnlike.quant.adjustfile import read_adjust, write_adjust  # noqa: E402
 from ncnnlike.quant.compare import reference_outputs  # noqa: E402
 from ncnnlike.quant.convert import quantize_graph  # noqa: E402
 from ncnnlike.quant.mixed import held_apart  # noqa: E402
+from ncnnlike.quant.mixed_auto import best_grown  # noqa: E402
 from ncnnlike.quant.sensitivity import Trials, best_mixed, mixed_table_text, quick_sensitivity  # noqa: E402
 from ncnnlike.quant.tablefile import read_table, write_table  # noqa: E402
 from ncnnlike.runtime import Net  # noqa: E402
@@ -65,6 +71,11 @@ class Lite0:
         pred = common.our_logits(net, self.eval).argmax(1)
         return float(np.mean(pred == self.labels)), pred
 
+    def pip_score(self, param, binfile):
+        """(top-1 on eval, predictions) of pip ncnn on the int8 files."""
+        pred = common.ncnn_logits(common.ncnn_net(param, binfile, True, threads=1), self.eval).argmax(1)
+        return float(np.mean(pred == self.labels)), pred
+
 
 class Ocr:
     """PP-OCRv4 rec: textlines/calib for calibration and search, textlines/eval (exact match) for scoring."""
@@ -86,6 +97,13 @@ class Ocr:
         out = net.output_names()[0]
         probs = np.concatenate([net.run({ocr.INPUT: self.eval[i:i + 20]}, [out])[out]
                                 for i in range(0, len(self.eval), 20)])
+        return self._scored(probs)
+
+    def pip_score(self, param, binfile):
+        """(exact match on eval, decoded strings) of pip ncnn on the int8 files."""
+        return self._scored(ocr.ncnn_probs(param, binfile, self.eval, True))
+
+    def _scored(self, probs):
         strings = ocr.decode(probs, self.chars)
         return float(np.mean([s == t for s, t in zip(strings, self.truths)])), np.array(strings, dtype=object)
 
@@ -124,7 +142,7 @@ def search(model, table, adjust, args, target, state):
     search_idx = [i for i in range(n) if i % HOLDOUT != HOLDOUT - 1]
     held_idx = [i for i in range(n) if i % HOLDOUT == HOLDOUT - 1]
     if not state:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fp = Net.from_graph(model.graph)
         fp.opt.num_threads, fp.opt.use_int8_inference = args.thread, False
         batches, held = (batches_of(model.input, model.calib, idx) for idx in (search_idx, held_idx))
@@ -137,14 +155,26 @@ def search(model, table, adjust, args, target, state):
         modes = ("float_one", "quantize_one") if args.rank == "both" else (args.rank,)
         state["found"], state["rank_samples"] = quick_sensitivity(state["trials"], batches, modes, progress,
                                                                   samples=args.rank_images)
-        state["modes"], state["prepared"] = modes, time.perf_counter() - start
+        state["modes"], state["prepared"] = modes, (time.perf_counter() - start, time.process_time() - cpu)
         state["counts"] = (len(search_idx), len(held_idx))
-    start = time.perf_counter()
-    result, order = best_mixed(state["trials"], state["found"], state["modes"], target, state["verify"])
-    seconds = time.perf_counter() - start
-    sys.stderr.write("target %g: %d float layers, search %.1f s\n" % (target, len(result.float_layers), seconds))
-    held_apart(result, state["held"])
+    start, cpu = time.perf_counter(), time.process_time()
+    if target == "auto":
+        result, order = best_grown(state["trials"], state["found"], state["modes"], state["held"], state["verify"])
+    else:
+        result, order = best_mixed(state["trials"], state["found"], state["modes"], target, state["verify"])
+        held_apart(result, state["held"])
+    seconds = (time.perf_counter() - start, time.process_time() - cpu)
+    sys.stderr.write("target %s: %d float layers, search %.1f s (cpu %.1f s)\n"
+                     % (target, len(result.float_layers), *seconds))
     return result, order, seconds
+
+
+def pip_figures(model, graph, name, folder, ours):
+    """(pip ncnn's accuracy, % of its predictions equal to our runtime's) of `graph` saved as int8 files."""
+    param, binfile = (os.path.join(folder, "%s.%s" % (name, ext)) for ext in ("param", "bin"))
+    save_model(graph, param, binfile)
+    score, pred = model.pip_score(param, binfile)
+    return score, 100.0 * float(np.mean(pred == ours))
 
 
 def main():
@@ -154,12 +184,14 @@ def main():
     ap.add_argument("--correct", default="bias", help="bias, round, bias,round or none")
     ap.add_argument("--table", help="a table file instead of our calibration")
     ap.add_argument("--adjust", help="with --table: its weights-adjustment file")
-    ap.add_argument("--target", default="0.99", help="argmax agreement (top-1 / per step) on the search samples")
+    ap.add_argument("--target", default="auto", help="auto (model-compare's default) or an argmax agreement "
+                    "(top-1 / per step) on the search samples; several: auto,0.99")
     ap.add_argument("--metric", default="agreement", choices=["agreement", "cosine"])
     ap.add_argument("--rank", default="both", choices=["both", "float_one", "quantize_one"])
     ap.add_argument("--rank-images", type=int, default=16)
     ap.add_argument("--search", default="fast", choices=["fast", "exact"])
     ap.add_argument("--thread", type=int, default=2)
+    ap.add_argument("--no-ncnn", action="store_true", help="skip the pip ncnn columns")
     ap.add_argument("--out")
     args = ap.parse_args()
     folder = tempfile.mkdtemp(prefix="bench_mixed-")
@@ -167,21 +199,27 @@ def main():
     path, adjust = make_table(model, args, folder)
     table = read_table(path)
     fp_score, fp_pred = model.score(model.graph, False, args.thread)
-    int8_score, int8_pred = model.score(quantize_graph(model.graph, table, adjust)[0], "sim", args.thread)
+    int8_graph = quantize_graph(model.graph, table, adjust)[0]
+    int8_score, int8_pred = model.score(int8_graph, "sim", args.thread)
+    pip = {} if args.no_ncnn else {"all int8": pip_figures(model, int8_graph, "int8", folder, int8_pred)}
     rows, state = [], {}
-    for target in [float(t) for t in args.target.split(",")]:
+    for target in [t if t == "auto" else float(t) for t in args.target.split(",")]:
         result, order, seconds = search(model, table, adjust, args, target, state)
         text = mixed_table_text(open(path).read(), table, result, state["found"], order, state["counts"][0])
-        out = args.out or os.path.join(folder, "mixed-%g.table" % target)
+        out = args.out or os.path.join(folder, "mixed-%s.table" % target)
         with atomic_open(out, "w") as f:
             f.write(text)
         mixed = quantize_graph(model.graph, read_table(out), adjust)[0]
         score, pred = model.score(mixed, "sim", args.thread)
-        rows.append((target, result, score, pred, seconds + (state["prepared"] if not rows else 0), len(order)))
-    print_table(model, args, path, fp_score, fp_pred, int8_score, int8_pred, rows, state)
+        if not args.no_ncnn:
+            pip[target] = pip_figures(model, mixed, "mixed-%s" % target, folder, pred)
+        if not rows:      # the first search's time includes the ranking
+            seconds = tuple(a + b for a, b in zip(seconds, state["prepared"]))
+        rows.append((target, result, score, pred, seconds, len(order)))
+    print_table(model, args, path, fp_score, fp_pred, int8_score, int8_pred, rows, state, pip)
 
 
-def print_table(model, args, path, fp_score, fp_pred, int8_score, int8_pred, rows, state):
+def print_table(model, args, path, fp_score, fp_pred, int8_score, int8_pred, rows, state, pip):
     agree = lambda pred: 100.0 * np.mean(pred == fp_pred)  # noqa: E731
     what = "top-1" if args.model == "lite0" else "exact"
     print("\n".join(common.machine_header(args.thread)))
@@ -191,23 +229,30 @@ def print_table(model, args, path, fp_score, fp_pred, int8_score, int8_pred, row
         model.name, os.path.basename(path), " + adjustments" if corrected else "", args.metric, args.rank,
         args.search, args.thread))
     print("search on %d calibration samples, %d held apart; ranking from cached activations on %d of them in %.1f s; "
-          "%s and agreement on the %d evaluation samples (never searched on)"
-          % (search_n, held_n, state["rank_samples"], state["prepared"], what, len(fp_pred)))
-    print("| %-16s | %7s | %8s | %8s | %-38s | %-38s | %9s | %7s |" % (
-        "model", what, "vs fp32", "agree %", "search samples", "held-apart samples", "float", "time s"))
-    print("|%s|" % "|".join("-" * w for w in (18, 9, 10, 10, 40, 40, 11, 9)))
-    print("| %-16s | %7.2f | %8s | %8s | %-38s | %-38s | %9s | %7s |"
-          % ("fp32", 100 * fp_score, "", "", "", "", "", ""))
+          "%s and agreement on the %d evaluation samples (never searched on); pip ncnn: the same files"
+          % (search_n, held_n, state["rank_samples"], state["prepared"][0], what, len(fp_pred)))
+    print("time: wall (process CPU) seconds of the search, the first row's with the ranking; a later row's its "
+          "extra search only")
+    line = "| %-16s | %7s | %8s | %8s | %9s | %8s | %-36s | %-36s | %7s | %9s |"
+    print(line % ("model", what, "vs fp32", "agree %", "pip " + what, "pip=ours", "search samples",
+                  "held-apart samples", "float", "time s"))
+    print("|%s|" % "|".join("-" * w for w in (18, 9, 10, 10, 11, 10, 38, 38, 9, 11)))
+    print(line % ("fp32", "%.2f" % (100 * fp_score), "", "", "", "", "", "", "", ""))
     first = rows[0][1]
-    print("| %-16s | %7.2f | %+8.2f | %8.2f | %-38s | %-38s | %9s | %7s |" % (
-        "all int8", 100 * int8_score, 100 * (int8_score - fp_score), agree(int8_pred), _short(first.before),
-        _short(first.held_before), "0", ""))
+    print(line % ("all int8", "%.2f" % (100 * int8_score), "%+.2f" % (100 * (int8_score - fp_score)),
+                  "%.2f" % agree(int8_pred), *_pip(pip.get("all int8")), _short(first.before),
+                  _short(first.held_before), "0", ""))
     for target, result, score, pred, seconds, total in rows:
-        print("| %-16s | %7.2f | %+8.2f | %8.2f | %-38s | %-38s | %9s | %7.1f |" % (
-            "mixed %g%s" % (target, "" if result.met else " (miss)"), 100 * score, 100 * (score - fp_score),
-            agree(pred), _short(result.after), _short(result.held_after), "%d/%d" % (len(result.float_layers), total),
-            seconds))
+        print(line % ("mixed %s%s" % (target, "" if result.met else " (miss)"), "%.2f" % (100 * score),
+                      "%+.2f" % (100 * (score - fp_score)), "%.2f" % agree(pred), *_pip(pip.get(target)),
+                      _short(result.after), _short(result.held_after), "%d/%d" % (len(result.float_layers), total),
+                      "%.0f (%.0f)" % seconds))
         print("  kept float (%s ranking): %s" % (result.ranking, ", ".join(result.float_layers) or "-"))
+
+
+def _pip(figures):
+    """The pip ncnn cells: accuracy, % of predictions equal to ours."""
+    return ("-", "-") if figures is None else ("%.2f" % (100 * figures[0]), "%.2f" % figures[1])
 
 
 def _short(trial):

@@ -40,6 +40,7 @@ def _main(argv):
     in_param, in_bin, out_param, out_bin = positionals[:4]
     check_outputs([out_param, out_bin], [in_param, in_bin] + positionals[4:])
     check_replaces(out_param, "param")
+    check_replaces(out_bin, "bin")
     table = read_table(positionals[4]) if len(positionals) == 5 else None
     if "adjust" in options and table is None:
         raise NcnnlikeError("adjust= needs the table it was made with")

@@ -158,7 +158,7 @@ def calibrate(graph, list_paths, options, method, extra, threads, batch, cluster
         from ncnnlike.quant.methods import auto
         thresholds = auto.thresholds(graph, stats, samples, _progress("auto: run the int8 layers"))
     else:
-        thresholds = methods.thresholds(stats, "kl" if method == "eq" else method, **extra)
+        thresholds = methods.thresholds(stats, "kl" if method == "eq" else method, threads, **extra)
     if method == "eq":
         from ncnnlike.quant.methods.eq import equalize_table
         weight_lines, blob_lines, static_lines = equalize_table(net, lists, preprocess, stats, threads)

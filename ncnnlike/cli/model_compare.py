@@ -11,13 +11,16 @@ table the int8 model was made from; adjust= its weights-adjustment file, if any)
 layers by sensitivity (rank=float_one: the outputs when only that layer stays float; quantize_one:
 when only that layer is int8; both, the default), judged by the task proxy first and the cosine
 second, measured in one cached pass per mode on the first rank_images= samples (default 16;
-quant/sensitivity.py). With target= out=mixed.table it writes the table with the fewest layers
-commented out so that the int8 model meets the target on the search samples: metric=agreement (the
-default: argmax agreement with fp32, top-1 or per step) or metric=cosine (mean output cosine). Every
-holdout=K-th sample (default 4; 0: none) is held apart from the search (or validate=list2.txt gives
-the held-apart samples) and the all-int8 and mixed figures on it are reported and written in the
-table's header. search=fast (default) runs the ranking and search trials on the fast int8 kernels
-and confirms the answer with ncnn's int8 arithmetic; search=exact runs every trial that way.
+quant/sensitivity.py). With out=mixed.table it writes the table with layers kept float (their lines
+commented out). target=auto (the default) keeps a layer float only for a real gain in argmax
+agreement with fp32 on samples held apart from the search, at most 10% of the layers, and often
+none (quant/mixed_auto.py); target=<0..1> keeps the fewest layers so that the int8 model meets that
+target on the search samples: metric=agreement (argmax agreement with fp32, top-1 or per step) or
+metric=cosine (mean output cosine). Every holdout=K-th sample (default 4; 0: none) is held apart
+from the search (or validate=list2.txt gives the held-apart samples) and the all-int8 and mixed
+figures on it are reported and written in the table's header. search=fast (default) runs the
+ranking and search trials on the fast int8 kernels and confirms the answer with ncnn's int8
+arithmetic; search=exact runs every trial that way.
 Other keys: thread= batch=, workers=N [ray_address=host:port] (the passes and the trials on N Ray
 workers with thread= threads each: the same report; docs/scale-out.md).
 Results go to stdout, progress to stderr; files are written only when everything succeeded.
@@ -35,7 +38,7 @@ from ncnnlike.io.numbers import ascii_float, ascii_int
 
 USAGE = ("usage: model-compare fp.param fp.bin int8.param int8.bin list.txt [mean=[..] norm=[..] shape=[..] "
          "pixel=.. type=0|1 thread=N batch=N table=model.table rank=float_one|quantize_one|both rank_images=N "
-         "target=<0..1> metric=agreement|cosine holdout=K validate=list.txt adjust=model.adjust out=mixed.table "
+         "target=auto|<0..1> metric=agreement|cosine holdout=K validate=list.txt adjust=model.adjust out=mixed.table "
          "search=fast|exact workers=N ray_address=..] [--json out.json] [--plot out.png]")
 KEYS = ("mean", "norm", "shape", "pixel", "type", "thread", "batch", "table", "rank", "rank_images", "target", "out",
         "search", "workers", "ray_address", "metric", "holdout", "validate", "adjust")
@@ -45,6 +48,7 @@ HOLDOUT = 4             # every 4th sample is held apart from the search
 FLAGS = ("--json", "--plot")
 RANKS = ("float_one", "quantize_one", "both")
 RANK_IMAGES = 16   # the ranking needs far fewer samples than the final check
+AUTO = "auto"      # target=auto: grow the float set while the held-apart samples gain (quant/mixed_auto.py)
 
 
 def parse_argv(argv):
@@ -97,25 +101,36 @@ def check_mixed_options(options):
     search = options.get("search", "fast")
     if search not in SEARCHES:
         raise NcnnlikeError("search=%s: expected fast or exact" % search)
-    for key, needs in (("rank", "table"), ("rank_images", "table"), ("target", "table"), ("out", "target"),
+    for key, needs in (("rank", "table"), ("rank_images", "table"), ("target", "table"), ("out", "table"),
                        ("search", "table"), ("metric", "table"), ("holdout", "target"), ("validate", "target"),
                        ("adjust", "table")):
-        if key in options and needs not in options:
+        if key in options and needs not in options and not (needs == "target" and "out" in options):
             raise NcnnlikeError("%s= needs %s= as well" % (key, needs))
-    target = None
-    if "target" in options:
-        try:
-            target = ascii_float(options["target"])
-        except ValueError:
-            target = math.nan
-        if not 0 < target <= 1:
-            raise NcnnlikeError("target=%s: expected a value in (0, 1], e.g. target=0.99 (agreement with fp32)"
-                                % options["target"])
+    target = _target(options)
     if options.get("metric", "agreement") not in ("agreement", "cosine"):
         raise NcnnlikeError("metric=%s: expected agreement or cosine" % options["metric"])
+    if target == AUTO and options.get("metric") == "cosine":
+        raise NcnnlikeError("target=auto judges argmax agreement: use metric=agreement, or give target=<0..1>")
     if "holdout" in options and "validate" in options:
         raise NcnnlikeError("holdout= and validate= exclude each other")
     return rank, target, search
+
+
+def _target(options):
+    """target=: a value in (0, 1], "auto" (the default with out=), or None (no search)."""
+    if "target" not in options and "out" not in options:
+        return None
+    text = options.get("target", AUTO)
+    if text == AUTO:
+        return AUTO
+    try:
+        target = ascii_float(text)
+    except ValueError:
+        target = math.nan
+    if not 0 < target <= 1:
+        raise NcnnlikeError("target=%s: expected auto or a value in (0, 1], e.g. target=0.99 (agreement with fp32)"
+                            % text)
+    return target
 
 
 def split_holdout(lists, options):
@@ -219,10 +234,15 @@ def mixed_precision(fp_graph, table, options, samples, comparison, threads, tria
     data = {"sensitivity": [dict(found[name].as_dict(), rank=i + 1) for i, name in enumerate(order)]}
     table_text = None
     if target is not None:
-        result, order = best_mixed(trials, found, modes, target, verify)
-        if held is not None:
-            held_apart(result, _held_apart(fp_graph, table, held, threads, adjust, options.get("metric", "agreement"),
-                                           remote_held))
+        held_trials = None if held is None else _held_apart(fp_graph, table, held, threads, adjust,
+                                                            options.get("metric", "agreement"), remote_held)
+        if target == AUTO:
+            from ncnnlike.quant.mixed_auto import best_grown
+            result, order = best_grown(trials, found, modes, held_trials, verify)
+        else:
+            result, order = best_mixed(trials, found, modes, target, verify)
+            if held_trials is not None:
+                held_apart(result, held_trials)
         report.append(format_mixed(result, len(order)))
         data["mixed"] = mixed_dict(result, found)
         if "out" in options:
@@ -273,9 +293,10 @@ def _main(argv):
     fp_param, fp_bin, int8_param, int8_bin, list_arg = positionals
     check_writable(list(flags.values()) + ([options["out"]] if "out" in options else []),
                    positionals[:4] + list_arg.split(",") + ([options["table"]] if "table" in options else []))
-    if "out" in options:
-        from ncnnlike.io.atomic import check_replaces
-        check_replaces(options["out"], "table")
+    from ncnnlike.io.atomic import check_replaces
+    for path, kind in ((options.get("out"), "table"), (flags.get("--json"), "json"), (flags.get("--plot"), "png")):
+        if path is not None:
+            check_replaces(path, kind)
     fp_graph, int8_graph = load_model(fp_param, fp_bin), load_model(int8_param, int8_bin)
     table = read_table(options["table"]) if "table" in options else None
     preprocess = parse_preprocess(options, fp_graph.input_names())
@@ -283,9 +304,12 @@ def _main(argv):
     if len(lists) != len(preprocess):
         raise NcnnlikeError("%d list files given but the model has %d inputs" % (len(lists), len(preprocess)))
     held = None
-    if "target" in options:
+    if "target" in options or "out" in options:
         lists, held = (lists, read_lists(options["validate"].split(","))) if "validate" in options else \
             split_holdout(lists, options)
+        if held is None and check_mixed_options(options)[1] == AUTO:
+            raise NcnnlikeError("target=auto needs held-apart samples: holdout=K >= 2 with at least 2K samples, "
+                                "or validate=list.txt (or give target=<0..1>)")
     if "--plot" in flags and not probes(fp_graph, int8_graph):
         raise NcnnlikeError("--plot: %s has no quantized layer to plot" % int8_param)
     nets = [Net.from_graph(g) for g in (fp_graph, int8_graph)]

@@ -51,6 +51,7 @@ def _main(argv):
     fp16 = parse_flag(flag)
     check_outputs([out_param, out_bin], [in_param, in_bin])
     check_replaces(out_param, "param")
+    check_replaces(out_bin, "bin")
     cutstart = argv[5] if len(argv) > 5 else None
     cutend = argv[6] if len(argv) > 6 else None
     graph = load_model(in_param, in_bin)

@@ -46,6 +46,7 @@ def _main(argv):
     from ncnnlike.io.atomic import check_outputs, check_replaces
     check_outputs([param_path, bin_path], [onnx_path])
     check_replaces(param_path, "param")
+    check_replaces(bin_path, "bin")
     from ncnnlike.io.model import save_model
     from ncnnlike.onnx import import_onnx
     start = time.time()

@@ -81,12 +81,20 @@ def _looks_like_table(head):
     return True
 
 
+def _looks_like_bin(head):
+    """Weights hold zero bytes (tags, exponents, small ints); a text file (param, table, list) never does."""
+    return b"\0" in head
+
+
 _LOOKS_LIKE = {"param": ("an ncnn .param file", _looks_like_param),
-               "table": ("a quantization table", _looks_like_table)}
+               "table": ("a quantization table", _looks_like_table),
+               "bin": ("an ncnn .bin file", _looks_like_bin),
+               "json": ("a JSON file", lambda head: head.lstrip()[:1] in (b"{", b"[")),
+               "png": ("a PNG image", lambda head: head.startswith(b"\x89PNG"))}
 
 
 def check_replaces(path, kind):
-    """An existing non-empty `path` is replaced only by a file of its own `kind` ("param" or "table"): a missing or swapped argument (`model2table m.param m.bin list.txt`, a
+    """An existing non-empty `path` is replaced only by a file of its own `kind` (_LOOKS_LIKE): a missing or swapped argument (`model2table m.param m.bin list.txt`, a
     table given as model2int8's out.param) must not destroy a list file, an image or a table."""
     try:
         with open(path, "rb") as f:
@@ -117,8 +125,20 @@ def _same(a, b):
     return a[0] == b[0] or (a[1] is not None and a[1] == b[1])
 
 
+def check_source(path):
+    """An existing input is a regular file (through links): reading a FIFO or a terminal would wait
+    for a writer forever, a device would never end. A missing one is its reader's to report."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError, TypeError):
+        return
+    if not stat.S_ISREG(mode):
+        raise NcnnlikeError("input %s is %s, not a regular file" % (path, _kind(mode) or "not a regular file"))
+
+
 def check_outputs(outputs, inputs=()):
-    """Refuse outputs that are inputs, repeat each other, or exist as anything but a regular file."""
+    """Refuse outputs that are inputs, repeat each other, or exist as anything but a regular file, and
+    inputs that are not regular files."""
     outputs = [p for p in outputs if p is not None]
     seen = []
     for path in outputs:
@@ -132,6 +152,7 @@ def check_outputs(outputs, inputs=()):
     for source in inputs:
         if source is None:
             continue
+        check_source(source)
         source_ident = _identity(source)
         for path, ident in seen:
             if _same(ident, source_ident):

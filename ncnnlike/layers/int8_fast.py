@@ -1,47 +1,37 @@
 """Fast int8 lowering on onnxruntime's integer kernels; int8 activations travel as uint8 q+128
 (zero point 128), the layout those kernels want, from one requantizing layer to the next.
 
-Policy, per layer (speed: tools/bench_int8_kernels.py; numbers below):
+Policy, per layer (speed: docs/int8-speed.md, tools/bench_int8_kernels.py, tools/profile_int8.py):
   - requantized conv or depthwise (term > 100), activation none / ReLU / Clip: QLinearConv with
     x_scale 1, w_scale[c] = scale_in[c]*s_top, y_scale 1, int32 bias round(bias/scale_in[c]), then a
     Clip on the uint8 output ([1, 255] for ncnn's -127 floor; ReLU and Clip become uint8 bounds, as
-    rounding is monotone). Deviation: the bias rounded to the accumulator unit and the requantize
-    rounding half to even make q differ by 1 where v*s_top lies within ~0.5*scale_in*s_top of a
-    rounding boundary: on Lite0, each layer fed int8_sim's inputs, 0.012%-0.45% (mean 0.067%) of
-    the outputs of its 34 requantized layers, never by more than 1;
+    rounding is monotone). A dense conv whose input channels are not a multiple of 4 (a 3-channel
+    stem) gets zero input channels (channel_padding): onnxruntime's fused symmetric kernel runs it.
+    Deviation: the bias rounded to the accumulator unit and the requantize rounding half to even
+    make q differ by 1 where v*s_top lies within ~0.5*scale_in*s_top of a rounding boundary: on
+    Lite0, each layer fed int8_sim's inputs, 0.012%-0.45% (mean 0.067%) of the outputs of its 34
+    requantized layers, never by more than 1;
   - float-output 1x1 stride-1 conv and InnerProduct: MatMulIntegerToFloat (exact int32, then
     acc*scale_in + bias in two roundings: ncnn's x86 InnerProduct exactly, 1 ulp from its conv fma);
     other float-output convs: ConvInteger + DequantizeLinear + Add (same maths); depthwise ones and
     other activations before a requantize: int8_sim (grouped ConvInteger is a slow path);
-  - float bottoms: QuantizeLinear(x, 1/s_in) (half to even) + uint8 Clip: differs from ncnn only where
-    x*s_in lies within an ulp of k+0.5.
+  - float bottoms: QuantizeLinear(x, 1/s_in) (half to even) + uint8 Clip for ncnn's -127 floor, left
+    out where x is provably >= 0 (runtime/nonnegative.py: after ReLU, ReLU6, sigmoid, pooling...):
+    differs from ncnn only where x*s_in lies within an ulp of k+0.5.
 Weights: without VNNI, onnxruntime's u8 x s8 GEMM adds pairs of products in int16 and saturates
-(measured here: QLinearConv 1x1 errors of 55 on extreme values); its u8 x u8 kernels widen first
-and are exact. So weights are int8 where |w| <= 64 (pair sums stay below 2^15; ncnn's 6-bit 3x3
-weights) or where a one-time probe finds the u8 x s8 kernel exact (VNNI CPUs; the depthwise
-kernel), else uint8 w+128 with zero point 128.
-Measured speed, fp32 time / int8 time (tools/bench_int8_kernels.py, 1 thread, 25th percentile of
-interleaved rounds on a shared machine; this AVX2 CPU has no VNNI, and its u8 x u8 kernels run about
-as fast as onnxruntime's float NCHWc convs; the int8_sim column is the exact lowering's cost):
-    layer kind (chains of Lite0-sized layers)   fast kernel            fast          int8_sim
-    conv3x3 s2 3->32 @224, float bottom         QLinearConv u8u8       0.59          0.18
-    conv3x3 s1 32 @56, 6-bit weights            QLinearConv u8s8       1.66          0.57
-    conv1x1 24<->144 @56 / 192<->1152 @7        QLinearConv u8u8       1.06 / 1.49   0.12 / 0.60
-    conv1x1 float top, 144->24 / 1152->192      MatMulIntegerToFloat   1.30 / 1.41   0.65 / 0.89
-    conv3x3 float top                           ConvInteger            0.97          0.61
-    depthwise 3x3 @56 / 5x5 @14                 QLinearConv u8s8       0.85 / 1.21   0.13 / 0.37
-    depthwise, float top                        int8_sim (Conv)        0.70          0.72
-    InnerProduct 1280->1000                     MatMulIntegerToFloat   2.11          0.91
-(The table above was measured on an AVX2 machine.) On this AVX512-VNNI CPU, Lite0 batch 1 at one
-thread runs in 0.54-0.63x our fp32 time, where onnxruntime's own QDQ int8 of the source model
-reaches 0.47-0.53x (tools/bench_speed.py, loaded machine): the gap is the 51 uint8 Clips (ReLU6 and
-ncnn's -127 floor: with ncnn's scales the int8 range is [-127, 127], not the [0, 255] a QDQ model
-fills, so no saturation does their work and none is provably inert), the float residual adds and
-the QuantizeLinear before each expand convolution.
+(measured: QLinearConv 1x1 errors of 55 on extreme values); its u8 x u8 kernels widen first and are
+exact. So weights are int8 where |w| <= 64 (pair sums stay below 2^15; ncnn's 6-bit 3x3 weights) or
+where a one-time probe finds the u8 x s8 kernel exact (VNNI CPUs; the depthwise kernel), else uint8
+w+128 with zero point 128. The same code thus picks the kernels of the CPU it finds.
+Speed (docs/int8-speed.md): pointwise convs run about 2.5x faster than onnxruntime's fp32 ones, while
+its int8 depthwise kernel is no faster than its fp32 one (0.8-1.1x) and ncnn's [-127, 127] range
+needs a Clip wherever an activation bounds the uint8 output; on Lite0 (AVX512-VNNI, 1 thread) this
+lowering runs at 0.55-0.58x our fp32 time (CPU time), onnxruntime's own QDQ int8 model at 0.48-0.54x.
 This is the runtime's default mode (net.opt.use_int8_inference True): end to end on the 400 Lite0
 eval images the flips compound to a mean cosine of 0.99900 (min 0.9977) to pip ncnn's logits, 98.5%
 top-1 agreement and the same top-1 accuracy, about as close as pip ncnn itself with its packed
-layout off (0.99905, min 0.9969, 99.0%): within ncnn's own answers.
+layout off (0.99905, min 0.9969, 99.0%): within ncnn's own answers. On ncnn's random-weight benchmark
+networks the same per-layer flips compound to output cosines of 0.97-0.9999 (tools/suite_parity.py).
 """
 import functools
 
@@ -89,18 +79,20 @@ def kernel_weights(L, weight, depthwise=False):
     return (weight.astype(np.int16) + 128).astype(np.uint8), np.full(L.num_output, 128, np.uint8)
 
 
-def quantize(ctx, x, scale):
+def quantize(ctx, x, scale, nonnegative=False):
     """float -> uint8 q+128, q = clamp(round(x*scale), -127, 127): QuantizeLinear rounds x/(1/scale)
-    half to even, then a uint8 Clip keeps ncnn's -127 floor. Differs from ncnn's round half away
-    only where x*scale lies within an ulp of k+0.5."""
+    half to even, then a uint8 Clip keeps ncnn's -127 floor, left out for an x proven >= 0 (inert
+    there). Differs from ncnn's round half away only where x*scale lies within an ulp of k+0.5."""
     q = ctx.op("QuantizeLinear", [x, ctx.const(np.float32(1) / np.float32(scale)), ctx.const(np.uint8(128))])
-    return ctx.op("Clip", [q, ctx.const(np.uint8(1)), ctx.const(np.uint8(255))])
+    return q if nonnegative else ctx.op("Clip", [q, ctx.const(np.uint8(1)), ctx.const(np.uint8(255))])
 
 
 def bottom(ctx, layer, L):
     """q_in as uint8 q+128: an int8 bottom as is, a float bottom quantized with s_in."""
     tensor, quant = ctx.bottom_q(layer)
-    return tensor if quant is not None else quantize(ctx, tensor, L.s_in)
+    if quant is not None:
+        return tensor
+    return quantize(ctx, tensor, L.s_in, layer.bottoms[0] in ctx.nonnegative)
 
 
 def clip_bounds(L):
@@ -129,10 +121,21 @@ def qlinear_bias(L):
     return step, np.rint(beta).astype(np.int32), constant
 
 
-def qlinear_conv(ctx, p, L, xq, pads):
-    """Requantized conv in one QLinearConv + Clip (module docstring)."""
+def channel_padding(L):
+    """How many zero input channels make a dense conv's input channels a multiple of 4: onnxruntime
+    runs QLinearConv on its fused symmetric kernel (MlasConvSym: requantization inside, no im2col)
+    only then, and only for int8 weights and at least 16 outputs, a multiple of 8 on AVX2 (of 4 on
+    AVX-512). Lite0's 3-channel stem: 1.4x fp32's time unpadded, 0.6x padded (docs/int8-speed.md)."""
+    usable = L.group == 1 and L.num_output >= 16 and L.num_output % 8 == 0 and weights_u8s8(L, False)
+    return -L.weight.shape[1] % 4 if usable else 0
+
+
+def qlinear_conv(ctx, p, L, xq, pads, extra=0):
+    """Requantized conv in one QLinearConv + Clip (module docstring); `extra` zero input channels
+    appended to the weights (channel_padding)."""
     step, bias, constant = qlinear_bias(L)
     weight = np.where(constant[:, None, None, None], np.int8(0), L.weight).astype(np.int8)
+    weight = np.pad(weight, [(0, 0), (0, extra), (0, 0), (0, 0)])
     w, wz = kernel_weights(L, weight, L.group > 1 and L.group == L.num_output)
     one, zp = ctx.const(np.float32(1)), ctx.const(np.uint8(128))
     y = ctx.op("QLinearConv", [xq, one, zp, ctx.const(w, L.name + "_wq"), ctx.const(step * L.s_top, L.name + "_ws"),
@@ -181,12 +184,14 @@ def lower_conv(ctx, layer, p, L):
     pads, shape = int8.conv_geometry(p, ctx.in_shape(layer))
     xq = bottom(ctx, layer, L)
     pad_value = int8.pad_int8(p)
-    if pad_value and any(pads):
-        xq = ctx.op("Pad", [xq, ctx.ints([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]),
+    extra = channel_padding(L) if requantize_in_uint8 else 0
+    if (pad_value and any(pads)) or extra:
+        border = pads if pad_value else [0, 0, 0, 0]
+        xq = ctx.op("Pad", [xq, ctx.ints([0, 0, border[0], border[1], 0, extra, border[2], border[3]]),
                             ctx.const(np.uint8(pad_value + 128))])
-        pads = [0, 0, 0, 0]
+        pads = [p_ - b for p_, b in zip(pads, border)]
     if requantize_in_uint8:
-        ctx.top(layer, 0, qlinear_conv(ctx, p, L, xq, pads), shape, quant=float(L.s_top))
+        ctx.top(layer, 0, qlinear_conv(ctx, p, L, xq, pads, extra), shape, quant=float(L.s_top))
     elif L.s_top is None and is_1x1(p, L, pads):
         ctx.top(layer, 0, matmul_1x1(ctx, L, xq), shape)
     else:

@@ -54,6 +54,7 @@ class LowerCtx:
         self._tensor = {}   # blob -> onnx tensor name
         self._quant = {}    # blob -> top scale when the tensor carries int8 as uint8 (+128)
         self._counter = 0
+        self.nonnegative = frozenset()   # blobs provably >= 0 (runtime/nonnegative.py), for int8_fast
 
     # --- names and constants -------------------------------------------------------------
     def fresh(self, hint):

@@ -4,17 +4,18 @@ The measured blob of each conv layer (Convolution, ConvolutionDepthWise, InnerPr
 `bottoms[0]`, keyed by the layer name. Phase 1 finds absmax; phase 2 (only for methods that need
 it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of images.
 
-- Phase 1 alone (aciq, minmax) reduces inside the runtime graph: a probe returns per-sample minima
-  and maxima, not the blobs. Followed by phase 2, it takes the blobs phase 2 needs anyway and
-  reduces them in numpy: one onnxruntime session serves both phases (a second one, even freed in
-  between, left 45 MB more at the peak and cost its build).
+- Phase 1 reduces inside the runtime graph: a probe returns per-sample minima and maxima, not the
+  blobs (Lite0: 16 ms of CPU a sample against 25 for taking the blobs out and reducing them in
+  numpy). Its session is released before phase 2 builds its own (release_sessions: dropped and
+  malloc_trim'd, else glibc kept 50 MB of it through phase 2).
 - Phase 2 takes the blobs into one set of output arrays reused batch after batch (no fresh
   allocation, no page faults, no second set: Lite0's blobs are 27 MB per image), then bins them
-  on `threads` worker threads (numpy's binning releases the GIL) before the next run. The runs of
+  on `threads` worker threads (numpy and OpenCV release the GIL) before the next run. The runs of
   both phases hold at most OUTPUT_BYTES of measured blobs (one Lite0 image), whatever the batch
-  size images are decoded in (run_batch_size). Binning with
-  ONNX ops in the graph was measured 4x slower than numpy (ScatterElements: 25 ns a value, numpy's
-  bincount 1.7); stats.py bins in cache-sized chunks.
+  size images are decoded in (run_batch_size). Binning with ONNX ops in the graph was measured 4x
+  slower (ScatterElements: 25 ns a value); stats.py bins in cache-sized chunks, counting uint16
+  bin indices with OpenCV's 8-bit histogram: about 1.9 ns a value in all (Lite0: 13 ms of CPU a
+  sample, about what ncnn2table's own histogram loop takes).
 - Idle runtime threads do not spin during calibration, so that decoding and binning get the cores.
 - collect_stats keeps the decoded inputs of phase 1 for phase 2 within a fixed budget
   (cache_bytes, quant/input_cache.py: images as their uint8 pixels): 200 images at 224x224 are
@@ -35,6 +36,7 @@ merge into exactly those of one pass, in two steps:
 Every part is a CalibrationStats: save() it and load_stats() it to move it between machines.
 """
 import copy
+import ctypes
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -45,7 +47,7 @@ from tqdm import tqdm
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.images import iter_batches
 from ncnnlike.quant.input_cache import InputCache as _InputCache
-from ncnnlike.quant.stats import CalibrationStats, Histogram, LayerStats, measured
+from ncnnlike.quant.stats import CalibrationStats, Histogram, LayerStats
 from ncnnlike.quant.weights import CONV_TYPES
 
 DEFAULT_CACHE_BYTES = 32 << 20      # decoded phase-1 inputs kept for phase 2 (images as uint8 pixels)
@@ -104,45 +106,18 @@ def _no_spinning(net):
         net.opt.openmp_blocktime = saved
 
 
-def _extrema(batch_outputs, blobs, n):
-    """Worker task: {blob: (per-sample minima, maxima)} of the first n samples of some blobs."""
-    done = {}
-    for blob in blobs:
-        flat = measured(batch_outputs[blob][:n]).reshape(n, -1)
-        done[blob] = (flat.min(axis=1), flat.max(axis=1))
-    return done
-
-
-def _phase1_outputs(net, inputs, unique, arrays, pool, groups, in_graph):
-    """{blob: (minima, maxima)} of one run: reduced in the graph (`in_graph`), or from the blobs in
-    the reused output arrays, on the worker threads."""
-    if in_graph:
-        return net.run(inputs, unique, probe=extrema_probe)
-    n = _samples(inputs)
-    outputs = net.run(inputs, unique, out=arrays.get(inputs))
-    found = {}
-    for future in [pool.submit(_extrema, outputs, group, n) for group in groups(outputs)]:
-        found.update(future.result())
-    return found
-
-
-def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=True, batches=None, in_graph=True):
+def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=True, batches=None):
     """Phase 1: CalibrationStats (absmax, min, max, no histograms) of every conv layer of `net.graph`
-    over the samples of `lists` (one list per Input; `batches` replaces decoding them).
-    `in_graph`: reduce in the runtime graph (a session of its own, no blob leaves it: cheapest
-    when phase 2 does not follow), else from the blobs of phase 2's session, which is then built
-    once for both phases."""
+    over the samples of `lists` (one list per Input; `batches` replaces decoding them), reduced in
+    the runtime graph (extrema_probe: no blob leaves it)."""
     blobs = _blobs_of(net)
     unique = list(dict.fromkeys(blobs.values()))
     stats = CalibrationStats(blobs.keys())
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
-    arrays, parts = _OutputArrays(net), max(1, int(threads))
-    groups = lambda outputs: _deal([(outputs[b][0].size, b) for b in unique], parts)
-    with _no_spinning(net), ThreadPoolExecutor(max_workers=parts) as pool, \
-            _bar(lists, "count the absmax", progress) as bar:
+    with _no_spinning(net), _bar(lists, "count the absmax", progress) as bar:
         for inputs in _run_batches(net, batches, batch_size):
-            outputs = _phase1_outputs(net, inputs, unique, arrays, pool, groups, in_graph)
+            outputs = net.run(inputs, unique, probe=extrema_probe)
             for name, blob in blobs.items():
                 lows, highs = outputs[blob]
                 try:
@@ -286,15 +261,26 @@ def collect_stats(net, lists, preprocess, histogram=True, batch_size=4, threads=
     `samples` (a samples.BlobSamples, needs `histogram`) keeps the first samples of each measured blob.
 
     Phase 2 holds one run of all measured blobs, at most OUTPUT_BYTES (Lite0: 27 MB per image);
-    with it, phase 1 reduces those blobs in numpy and both phases share one onnxruntime session."""
+    each phase has its own onnxruntime session, released when the phase ends."""
     cache = _InputCache(lists, preprocess, batch_size, threads, cache_bytes if histogram else 0)
-    stats = collect_absmax(net, lists, preprocess, batch_size, threads, progress, cache.first_pass(),
-                           in_graph=not histogram)
+    stats = collect_absmax(net, lists, preprocess, batch_size, threads, progress, cache.first_pass())
+    release_sessions(net)   # phase 1's session goes before phase 2 builds its own
     if histogram:
         stats = collect_histograms(net, lists, preprocess, stats, batch_size, threads, progress,
                                    cache.second_pass(), samples)
-    net.clear()   # its sessions' memory goes back before the methods run (KL's search takes 40 MB)
+    release_sessions(net)   # its memory goes back before the methods run (KL's search takes 40 MB)
     return stats
+
+
+def release_sessions(net):
+    """Drop the net's onnxruntime sessions and hand their freed memory back to the system. glibc
+    keeps freed blocks for reuse, and the next session allocates other sizes: without
+    malloc_trim, 50 MB of Lite0's phase-1 session stayed resident through phase 2."""
+    net.clear()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: nothing to trim
+        pass
 
 
 def split_lists(lists, parts):

@@ -18,39 +18,14 @@ from ncnnlike.io.limits import check_size
 from ncnnlike.io.numbers import ascii_float, ascii_int
 from ncnnlike.quant import decode
 from ncnnlike.quant.decode import DamagedImage, decode_image
+from ncnnlike.quant.pixels import PIXEL_CHANNELS, Pixels, check_pixel, normalize, pixel_table, planes
+from ncnnlike.quant.pixels import substract_mean_normalize  # noqa: F401  (part of this module's API)
 from ncnnlike.quant.resize import resize_bilinear  # noqa: F401  (part of this module's API)
 
-PIXEL_CHANNELS = {"BGR": 3, "RGB": 3, "GRAY": 1, "RGBA": 4, "BGRA": 4}
 TYPE_IMAGE, TYPE_NPY = 0, 1
 
 
 # ---------------------------------------------------------------- pixels, size, normalisation
-
-def _planes(bgr, pixel):
-    """ncnn from_pixels with PIXEL_BGR[2X], kept in uint8: BGR (H, W, 3) -> planar (C, H, W)."""
-    check_pixel(pixel)
-    if pixel in ("BGR", "RGB"):
-        return np.ascontiguousarray((bgr if pixel == "BGR" else bgr[:, :, ::-1]).transpose(2, 0, 1))
-    b, g, r = (bgr[:, :, k].astype(np.int32) for k in range(3))
-    if pixel == "GRAY":
-        return (((r * 77 + g * 150 + b * 29) >> 8).astype(np.uint8))[None]
-    alpha = np.full_like(b, 255)
-    return np.stack((r, g, b, alpha) if pixel == "RGBA" else (b, g, r, alpha)).astype(np.uint8)
-
-
-def convert_pixels(bgr, pixel):
-    """ncnn from_pixels with PIXEL_BGR[2X]: uint8 BGR (H, W, 3) -> float32 planar (C, H, W) (spec 5.2.5)."""
-    return _planes(bgr, pixel).astype(np.float32)
-
-
-def check_pixel(pixel):
-    """An image pixel type must be one of BGR, RGB, GRAY, RGBA, BGRA (RAW is invalid for images)."""
-    if pixel not in PIXEL_CHANNELS:
-        hint = " (RAW is not valid for images: ncnn maps it to an invalid convert type)" \
-            if pixel == "RAW" else ""
-        raise NcnnlikeError("unknown pixel type '%s' (expected one of %s)%s"
-                            % (pixel, ", ".join(PIXEL_CHANNELS), hint))
-
 
 def target_size(cols, rows, w, h):
     """Target (w, h) of an image cols x rows for shape [w, h] (spec 5.2 step 3, read_and_resize_image)."""
@@ -67,65 +42,39 @@ def target_size(cols, rows, w, h):
     return tw, th
 
 
-def _fma32(x, a, b):
-    """float32 fma(x, a, b) with one rounding (x86 FMA): exact float64 product, TwoSum, round-to-odd."""
-    p = x.astype(np.float64) * a.astype(np.float64)
-    b = b.astype(np.float64)
-    s = p + b
-    bb = s - p
-    err = (p - (s - bb)) + (b - bb)
-    inexact_even = (err != 0) & ((s.view(np.int64) & 1) == 0)
-    s = np.where(inexact_even, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
-    return s.astype(np.float32)
-
-
-def _per_channel(values, channels, default, what):
-    """mean/norm list -> float32 per channel; missing entries take the default (ncnn reads past the end)."""
-    values = list(values or [])
-    if len(values) > channels:
-        raise NcnnlikeError("%s has %d values but the input has %d channels" % (what, len(values), channels))
-    out = np.full(channels, default, np.float32)
-    out[:len(values)] = np.asarray(values, np.float32)
-    return out
-
-
-def substract_mean_normalize(mat, mean, norm):
-    """ncnn Mat::substract_mean_normalize on float32 (C, ...): y = fma(x, norm, -mean*norm) (spec 5.2.6)."""
-    mat = np.asarray(mat, np.float32)
-    c = mat.shape[0]
-    scale = _per_channel(norm, c, 1.0, "norm")
-    bias = -_per_channel(mean, c, 0.0, "mean") * scale
-    shape = (c,) + (1,) * (mat.ndim - 1)
-    return _fma32(mat, scale.reshape(shape), bias.reshape(shape))
-
-
-def from_bgr(bgr, pixel, w, h, mean=None, norm=None):
-    """Decoded BGR uint8 (H, W, 3) -> float32 (C, h, w): from_pixels_resize, then substract_mean_normalize."""
+def bgr_pixels(bgr, pixel, w, h):
+    """Decoded BGR uint8 (H, W, 3) -> uint8 planes (C, h, w) of the pixel type: from_pixels_resize."""
     bgr = np.asarray(bgr)
     if bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
         raise NcnnlikeError("expected a uint8 BGR image (H, W, 3), got %s %s" % (bgr.dtype, bgr.shape))
     tw, th = target_size(bgr.shape[1], bgr.shape[0], w, h)
     if (tw, th) != (bgr.shape[1], bgr.shape[0]):
         bgr = resize_bilinear(bgr, tw, th)
-    planes = _planes(bgr, pixel)
-    # pixels are 0..255: normalise the 256 possible values of each channel once, then look them up
-    c = planes.shape[0]
-    lut = substract_mean_normalize(np.tile(np.arange(256, dtype=np.float32), (c, 1)), mean, norm)
-    out = np.empty(planes.shape, np.float32)
-    for k in range(c):
-        np.take(lut[k], planes[k], out=out[k])
-    return out
+    return planes(bgr, pixel)
 
 
-def load_image(path, w, h, pixel="BGR", mean=None, norm=None, where=None):
-    """Image file -> float32 (C, h, w) as ncnn2table feeds it; `where` ("list.txt line 3") goes in errors.
-    A damaged image is a DamagedImage error (quant/decode.py); a target size over the limit an error."""
+def from_bgr(bgr, pixel, w, h, mean=None, norm=None):
+    """Decoded BGR uint8 (H, W, 3) -> float32 (C, h, w): from_pixels_resize, then substract_mean_normalize."""
+    indices = bgr_pixels(bgr, pixel, w, h)
+    return normalize(indices, pixel_table(mean, norm, indices.shape[0]))
+
+
+def load_pixels(path, w, h, pixel="BGR", where=None):
+    """Image file -> uint8 planes (C, h, w) of the pixel type, resized as ncnn2table does (from_bgr
+    without the normalisation). A damaged image is a DamagedImage error (quant/decode.py); a
+    target size over the limit an error."""
     check_pixel(pixel)
     bgr = decode_image(path, where)
     tw, th = target_size(bgr.shape[1], bgr.shape[0], w, h)
     check_size("input of image '%s'%s" % (path, " (%s)" % where if where else ""),
                (PIXEL_CHANNELS[pixel], th, tw), "MAX_INPUT_ELEMENTS")
-    return from_bgr(bgr, pixel, w, h, mean, norm)
+    return bgr_pixels(bgr, pixel, w, h)
+
+
+def load_image(path, w, h, pixel="BGR", mean=None, norm=None, where=None):
+    """Image file -> float32 (C, h, w) as ncnn2table feeds it; `where` ("list.txt line 3") goes in errors."""
+    indices = load_pixels(path, w, h, pixel, where)
+    return normalize(indices, pixel_table(mean, norm, indices.shape[0]))
 
 
 def load_npy(path, shape, where=None):
@@ -160,6 +109,16 @@ class Preprocess:
         if self.type == TYPE_NPY:
             return load_npy(path, self.shape, where)
         return load_image(path, self.w, self.h, self.pixel, self.mean, self.norm, where)
+
+    def load_pixels(self, path, where=None):
+        """One sample as load() gives it, but an image as its uint8 planes (C, H, W) (see table())."""
+        if self.type == TYPE_NPY:
+            return load_npy(path, self.shape, where)
+        return load_pixels(path, self.w, self.h, self.pixel, where)
+
+    def table(self, channels):
+        """float32 (channels, 256): each pixel value's normalised value (pixels.pixel_table)."""
+        return pixel_table(self.mean, self.norm, channels)
 
 
 def parse_lists(key, value, number):
@@ -308,6 +267,18 @@ def _stack(arrays, prep, entries):
     return np.stack(arrays)
 
 
+def _loader(prep, pixels):
+    """The function reading one sample of `prep`: its load_pixels in pixel mode, if it has one."""
+    return getattr(prep, "load_pixels", prep.load) if pixels else prep.load
+
+
+def _batch(stacked, prep, pixels):
+    """A stacked batch as yielded: uint8 image pixels read by load_pixels become Pixels with their table."""
+    if pixels and hasattr(prep, "load_pixels") and stacked.dtype == np.uint8:
+        return Pixels(stacked, prep.table(stacked.shape[1]))
+    return stacked
+
+
 def _results(futures, lists, start, skip_bad):
     """Each input's loaded arrays, without the samples that hold a damaged image when skip_bad
     (each skipped with a warning naming file and line); (arrays per input, entries per input)."""
@@ -326,10 +297,11 @@ def _results(futures, lists, start, skip_bad):
             [[entries[start + k] for k in keep] for entries in lists])
 
 
-def iter_batches(lists, preprocess, batch_size, threads=1, consumed=None):
+def iter_batches(lists, preprocess, batch_size, threads=1, consumed=None, pixels=False):
     """Yield {input name: float32 (N, ...)} for consecutive samples, in list order, N <= batch_size.
     `consumed`, a list, gets the number of list entries read so far appended before each yield
-    (skip_bad can make a batch hold fewer samples than the entries it read).
+    (skip_bad can make a batch hold fewer samples than the entries it read). With `pixels`, an
+    image input comes as pixels.Pixels (its uint8 pixels and table: expand() gives the floats).
 
     Decoding runs on a thread pool of `threads` (cv2 and numpy release the GIL) and reads one batch
     ahead, so it overlaps the caller's work on the current batch; results do not depend on `threads`.
@@ -347,7 +319,7 @@ def iter_batches(lists, preprocess, batch_size, threads=1, consumed=None):
     with ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool:
         def submit(start):
             stop = min(count, start + batch_size)
-            return start, stop, [[pool.submit(prep.load, e.path, e.where) for e in entries[start:stop]]
+            return start, stop, [[pool.submit(_loader(prep, pixels), e.path, e.where) for e in entries[start:stop]]
                                  for prep, entries in zip(preprocess, lists)]
 
         pending = submit(0)
@@ -360,7 +332,8 @@ def iter_batches(lists, preprocess, batch_size, threads=1, consumed=None):
             used += len(arrays[0])
             if consumed is not None:
                 consumed.append(stop)
-            yield {prep.name: _stack(a, prep, e) for prep, a, e in zip(preprocess, arrays, entries)}
+            yield {prep.name: _batch(_stack(a, prep, e), prep, pixels)
+                   for prep, a, e in zip(preprocess, arrays, entries)}
     if used < count:
         if not used:
             raise NcnnlikeError("skip_bad=1: all %d samples hold a damaged image, nothing to calibrate on" % count)

@@ -10,6 +10,7 @@ the target there, the next ranked layers are kept float until it holds. A target
 images searched on says little about new ones (Lite0, 500 new images: a table tuned to cosine
 0.995 on its own images read 87.2% where the plain table read 87.4%), so held_apart() measures
 the all-int8 and the mixed model on samples the search never saw, and the reports give that figure.
+model-compare's default, target=auto, lets those samples decide the stop instead (quant/mixed_auto.py).
 """
 from dataclasses import dataclass, field
 
@@ -144,7 +145,8 @@ def _figures(trial):
 
 def mixed_dict(result, found):
     """JSON form of a MixedResult with each kept layer's own measured effect."""
-    return {"target": result.target, "met": result.met, "float_layers": result.float_layers, "ranking": result.ranking,
+    target = "auto" if result.target is None else result.target
+    return {"target": target, "met": result.met, "float_layers": result.float_layers, "ranking": result.ranking,
             "before": _figures(result.before), "after": _figures(result.after),
             "held_apart": {"before": _figures(result.held_before), "after": _figures(result.held_after)},
             "search": [{"step": step if isinstance(step, str) else "keep first %d float" % step, "score": score}
@@ -159,16 +161,25 @@ def _move(a, b, percent=False):
     return (text % ((100 * a, 100 * b) if percent else (a, b))) + " (%s)" % word
 
 
+def _proxy_name(trial):
+    """What trial.fine is: the per-step (per-position) argmax agreement of a sequence (map), the
+    top-1 agreement of class scores."""
+    kinds = {stats.kind for stats in trial.outputs.values()}
+    return "per-step agreement" if kinds & {"sequence", "map"} else "top-1 agreement"
+
+
 def _effect(entry):
-    """The measured effect of one kept-float layer, in words whose direction follows the figures."""
+    """The measured effect of one kept-float layer, in words whose direction follows the figures
+    ("up" only when the figure rose: keeping a layer float can lower the output cosine)."""
     parts = []
     if entry is not None and entry.float_one is not None:
         base, alone = entry.baseline, entry.float_one
-        parts.append("float alone: per-step agreement %s, cosine %s on %d samples"
-                     % (_move(base.fine, alone.fine, True), _move(base.cosine, alone.cosine), base.samples))
+        parts.append("float alone: %s %s, cosine %s on %d samples"
+                     % (_proxy_name(base), _move(base.fine, alone.fine, True), _move(base.cosine, alone.cosine),
+                        base.samples))
     if entry is not None and entry.quantize_one is not None:
-        parts.append("int8 alone: per-step agreement %.2f%%, cosine %.6f"
-                     % (100 * entry.quantize_one.fine, entry.quantize_one.cosine))
+        parts.append("int8 alone: %s %.2f%%, cosine %.6f"
+                     % (_proxy_name(entry.quantize_one), 100 * entry.quantize_one.fine, entry.quantize_one.cosine))
     return "; ".join(parts) or "needed to meet the target"
 
 
@@ -199,13 +210,20 @@ def mixed_table_text(text, table, result, found, order, samples):
     return _header(result, len(order), samples) + "".join(lines)
 
 
+def _goal(result):
+    """'agreement >= 0.99', or what target=auto (quant/mixed_auto.py) looks for."""
+    if result.target is None:
+        return "target=auto (a real gain in argmax agreement on held-apart samples)"
+    return "%s >= %g" % (result.before.metric, result.target)
+
+
 def _header(result, total, samples):
     held = ""
     if result.held_after is not None:
         held = "; on %d held-apart samples: %s -> %s" % (
             result.held_after.samples, result.held_before.figures(), result.held_after.figures())
-    return ("# model-compare automatic mixed precision: %d of %d layers kept float for %s >= %g on %d search "
-            "samples: %s -> %s%s%s\n" % (len(result.float_layers), total, result.before.metric, result.target, samples,
+    return ("# model-compare automatic mixed precision: %d of %d layers kept float for %s on %d search "
+            "samples: %s -> %s%s%s\n" % (len(result.float_layers), total, _goal(result), samples,
                                          result.before.figures(), result.after.figures(),
                                          "" if result.met else " (target NOT met)", held))
 
@@ -214,14 +232,27 @@ def format_mixed(result, total):
     """Printed outcome of automatic mixed precision."""
     status = "met" if result.met else "NOT met (even with every candidate float)"
     names = " (%s)" % ", ".join(result.float_layers) if result.float_layers else ""
+    if result.target is None:
+        head = ("automatic mixed precision: target=auto on %d search samples: %s"
+                % (result.before.samples, _auto_outcome(result)))
+    else:
+        head = ("automatic mixed precision: target %s %g on %d search samples %s"
+                % (result.before.metric, result.target, result.before.samples, status))
     lines = [
-        "automatic mixed precision: target %s %g on %d search samples %s"
-        % (result.before.metric, result.target, result.before.samples, status),
+        head,
         "layers kept float: %d of %d%s%s" % (len(result.float_layers), total, names,
                                              " [%s ranking]" % result.ranking if result.ranking else ""),
         "search samples: all int8 %s -> mixed %s" % (result.before.figures(), result.after.figures()),
     ]
     if result.held_after is not None:
-        lines.append("held-apart samples (%d, not searched on): all int8 %s -> mixed %s"
-                     % (result.held_after.samples, result.held_before.figures(), result.held_after.figures()))
+        role = "not searched on" if result.target is not None else "not searched on; they decided the stop"
+        lines.append("held-apart samples (%d, %s): all int8 %s -> mixed %s"
+                     % (result.held_after.samples, role, result.held_before.figures(), result.held_after.figures()))
     return "\n".join(lines)
+
+
+def _auto_outcome(result):
+    """target=auto in words: which float set made a real held-apart gain, or that none did."""
+    if not result.float_layers:
+        return "no float layer made a real gain on the held-apart samples: keep every layer int8"
+    return "the float set with a real gain on the held-apart samples"

@@ -6,6 +6,7 @@ absmax, phase 2 histograms |v| over [0, absmax]. Each statistic is a small objec
 different machines and combined: merging in list order gives exactly the result of one pass.
 A batch is an array (N, *blob_shape) of N samples of one layer's bottom blob (ncnn shape, no batch).
 """
+import sys
 import threading
 import zipfile
 from collections import OrderedDict
@@ -17,7 +18,6 @@ from ncnnlike.io.atomic import atomic_open
 
 NUM_BINS = 2048
 _CHUNK = 65536
-_LANES = 4
 _FORMAT = "ncnnlike-calibration-stats-1"
 _KEYS = {"names", "absmax", "min", "max", "count", "samples", "has_histogram", "hist_absmax", "hist_counts",
          "hist_zeros"}
@@ -117,36 +117,39 @@ def _bin_width(absmax):
 
 
 class _Binner:
-    """Chunked binning with reused buffers: one division per value, and _LANES interleaved
-    sub-histograms so that runs of equal indices (zeros, small values) hit different counters."""
+    """Chunked binning with reused buffers: one division per value, the bin indices as uint16, and
+    OpenCV's 8-bit histogram to count them: a little-endian uint16 is two bytes, so the counts of
+    its 2048 values are the 2-D histogram (low byte 0..255) x (high byte 0..7) of a two-channel
+    8-bit image. Measured on Lite0's blobs: 1.9 ns a value against 2.4-3.0 for int64 indices
+    through np.bincount (which first scans them for their minimum and maximum)."""
 
     def __init__(self):
+        import cv2   # here: reading or merging statistics does not need OpenCV
+        self.cv2 = cv2
         self.t = np.empty(_CHUNK, np.float32)
-        self.i32 = np.empty(_CHUNK, np.int32)
-        self.i64 = np.empty(_CHUNK, np.intp)
-        self.top = np.full(_CHUNK, NUM_BINS - 1, np.float32)       # an array: numpy's fast minimum loop
-        self.lanes = (np.arange(_CHUNK, dtype=np.int32) % _LANES) * np.int32(NUM_BINS)
+        self.u16 = np.empty(_CHUNK, np.uint16)
 
     def counts(self, values, width):
         """(int64 counts of the 2048 bins of all values, count of exact zeros) of a flat float32 array."""
-        counts = np.zeros(_LANES * NUM_BINS, np.int64)
+        counts = np.zeros(NUM_BINS, np.int64)
         zeros = 0
         for s in range(0, values.size, _CHUNK):
             chunk = values[s:s + _CHUNK]
             n = chunk.size
-            t, i32, i64 = self.t[:n], self.i32[:n], self.i64[:n]
+            t, u16 = self.t[:n], self.u16[:n]
             np.abs(chunk, out=t)
             zeros += n - np.count_nonzero(t.view(np.int32))       # |v| is 0 exactly when its bits are
             np.divide(t, width, out=t)
-            np.minimum(t, self.top[:n], out=t)
-            np.copyto(i32, t, casting="unsafe")                # truncation = floor: t >= 0
-            np.add(i32, self.lanes[:n], out=i32)
-            np.copyto(i64, i32)
-            try:
-                counts += np.bincount(i64, minlength=_LANES * NUM_BINS)
-            except ValueError:      # nan cast to a negative index
-                raise NcnnlikeError("non-finite value (nan) in a calibration blob") from None
-        return counts.reshape(_LANES, NUM_BINS).sum(axis=0), zeros
+            top = t.max()
+            if not top <= NUM_BINS - 1:             # |v| == absmax, or beyond it, or nan
+                if top != top:
+                    raise NcnnlikeError("non-finite value (nan) in a calibration blob")
+                np.minimum(t, np.float32(NUM_BINS - 1), out=t)
+            np.copyto(u16, t, casting="unsafe")                # truncation = floor: t >= 0
+            pairs = u16.view(np.uint8).reshape(-1, 1, 2)
+            table = self.cv2.calcHist([pairs], [0, 1], None, [256, 8], [0, 256, 0, 8])   # [low, high]
+            counts += table.T.reshape(-1).astype(np.int64)    # float32 counts of <= _CHUNK: exact
+        return counts, zeros
 
 
 _BINNERS = threading.local()
@@ -164,7 +167,7 @@ def _bin(values, absmax):
     """(int64 counts of the 2048 bins of all values, zeros included in bin 0; count of exact zeros)."""
     values = np.ascontiguousarray(values, np.float32).reshape(-1)
     width = _bin_width(absmax)
-    if width is not None:
+    if width is not None and sys.byteorder == "little":
         return _binner().counts(values, width)
     counts = np.zeros(NUM_BINS, np.int64)
     for s in range(0, values.size, _CHUNK):

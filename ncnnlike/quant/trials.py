@@ -81,6 +81,13 @@ class Trial:
         return fine_score(self.outputs)
 
     @property
+    def misses(self):
+        """The count behind `fine`: argmax decisions (steps, positions; samples for class scores) of
+        the worst output that differ from fp32's."""
+        out = min(self.outputs.values(), key=lambda s: s.step_agreement)
+        return out.steps - out.step_agree
+
+    @property
     def samples(self):
         return next(iter(self.outputs.values())).samples
 

@@ -238,3 +238,32 @@ def test_a_binary_first_line_is_quoted_short_even_with_verbose(tmp_path, capsys)
                                 str(tmp_path / "o.bin"), "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: ") and len(err) <= MAX_LINE and "..." in err
+
+
+def test_a_table_given_as_the_output_bin_or_a_report_is_not_destroyed(tmp_path, capsys):
+    """A text file in out.bin's place, or in --json / --plot's, is refused; earlier outputs of the
+    same kind are replaced as asked."""
+    table = tmp_path / "model.table"
+    table.write_text("conv_param_0 1.5\n")
+    assert model2int8.main(TINY_PAIR + [str(tmp_path / "o.param"), str(table)]) == 2
+    assert "is not an ncnn .bin file" in one_error_line(capsys)
+    assert table.read_text() == "conv_param_0 1.5\n" and not (tmp_path / "o.param").exists()
+    int8 = [str(tmp_path / "i.param"), str(tmp_path / "i.bin")]
+    assert model2int8.main(TINY_PAIR + int8) == 0
+    assert model2int8.main(TINY_PAIR + int8) == 0          # its own .bin is replaced
+    listing = tmp_path / "list.txt"
+    np.save(tmp_path / "x.npy", np.zeros((3, 32, 32), np.float32))
+    listing.write_text("x.npy\n")
+    for flag in ("--json", "--plot"):
+        capsys.readouterr()
+        assert model_compare.main(TINY_PAIR + int8 + [str(listing), flag, str(table), "type=1"]) == 2
+        assert "refusing to replace it" in one_error_line(capsys)
+        assert table.read_text() == "conv_param_0 1.5\n"
+
+
+def test_a_fifo_given_as_an_input_is_refused_not_waited_on(tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert model2int8.main(TINY_PAIR + [str(tmp_path / "o.param"), str(tmp_path / "o.bin"), str(fifo)]) == 2
+    assert "is a FIFO, not a regular file" in one_error_line(capsys)
+    assert not (tmp_path / "o.param").exists()

@@ -127,27 +127,54 @@ def test_list_count_must_match_inputs(tmp_path):
 NCNN2INT8 = os.path.join(os.path.dirname(REFERENCE), "ncnn-tools", "ncnn2int8")
 
 
-def test_auto_with_corrections_writes_a_table_the_real_ncnn2int8_reads_and_an_adjust_file(tmp_path):
-    """method=auto correct=bias,round: an ncnn table (the real ncnn2int8 converts with it) plus the
-    weights-adjustment file, which our model2int8 applies to every layer the table quantizes."""
+@pytest.mark.parametrize("correct", ["bias", "bias,round"])
+def test_auto_with_corrections_writes_a_table_and_an_adjust_file_model2int8_applies(tmp_path, correct):
+    """method=auto correct=...: an ncnn table plus the weights-adjustment file, which our model2int8
+    applies to every layer the table quantizes (the corrected float bias; rounding: the weights)."""
     from ncnnlike.cli.model2int8 import main as model2int8
     from ncnnlike.io.model import load_model
     from ncnnlike.quant.adjustfile import read_adjust
     param, binfile = (os.path.join(TINY, "tiny-opt." + ext) for ext in ("param", "bin"))
     table, adjust = tmp_path / "auto.table", tmp_path / "auto.adjust"
     assert main([param, binfile, os.path.join(TINY, "calib20-png.txt"), str(table), *TINY_OPTS, "thread=1",
-                 "method=auto", "correct=bias,round", "adjust=" + str(adjust)]) == 0
+                 "method=auto", "correct=" + correct, "adjust=" + str(adjust)]) == 0
     entries = read_adjust(str(adjust))
     assert list(entries) == list(read_table(str(table)).blobs)
     assert all(e.bias is not None for e in entries.values())
-    r = subprocess.run([NCNN2INT8, param, binfile, str(tmp_path / "real.param"), str(tmp_path / "real.bin"),
-                        str(table)], capture_output=True, text=True)
-    assert r.returncode == 0 and (tmp_path / "real.bin").stat().st_size > 0
     out = [str(tmp_path / ("ours." + ext)) for ext in ("param", "bin")]
     assert model2int8([param, binfile, *out, str(table), "adjust=" + str(adjust)]) == 0
-    graph = load_model(*out)
+    plain = [str(tmp_path / ("plain." + ext)) for ext in ("param", "bin")]
+    assert model2int8([param, binfile, *plain, str(table)]) == 0
+    graph, unadjusted = load_model(*out), load_model(*plain)
     for name, entry in entries.items():
         assert np.array_equal(graph.layer(name).weights["bias_data"], entry.bias)
+        assert not np.array_equal(unadjusted.layer(name).weights["bias_data"], entry.bias)
+    rounded = [n for n in entries if not np.array_equal(graph.layer(n).weights["weight_data"],
+                                                        unadjusted.layer(n).weights["weight_data"])]
+    assert bool(rounded) == ("round" in correct)
+
+
+@pytest.mark.skipif(not os.access(NCNN2INT8, os.X_OK), reason="the real ncnn2int8 is not in ../shared/ncnn-tools")
+def test_the_real_ncnn2int8_converts_with_our_auto_table(tmp_path):
+    """The auto table stays ncnn's format: the real ncnn2int8 quantizes every layer it lists, as our
+    model2int8 does (without the adjust file, which only ours reads)."""
+    from ncnnlike.cli.model2int8 import main as model2int8
+    from ncnnlike.io.model import load_model
+    from ncnnlike.quant.convert import quantized_layers
+    param, binfile = (os.path.join(TINY, "tiny-opt." + ext) for ext in ("param", "bin"))
+    table = tmp_path / "auto.table"
+    assert main([param, binfile, os.path.join(TINY, "calib20-png.txt"), str(table), *TINY_OPTS, "thread=1",
+                 "method=auto", "correct=bias", "adjust=" + str(tmp_path / "auto.adjust")]) == 0
+    real = [str(tmp_path / ("real." + ext)) for ext in ("param", "bin")]
+    r = subprocess.run([NCNN2INT8, param, binfile, *real, str(table)], capture_output=True, text=True)
+    log = r.stdout + r.stderr
+    layers = list(read_table(str(table)).blobs)
+    quantized = {line.split()[-1] for line in log.splitlines() if line.startswith("quantize_")}
+    assert r.returncode == 0 and quantized == set(layers), log
+    assert "error" not in log.lower() and "nan" not in log.lower()
+    ours = [str(tmp_path / ("ours." + ext)) for ext in ("param", "bin")]
+    assert model2int8([param, binfile, *ours, str(table)]) == 0
+    assert sorted(quantized_layers(load_model(*real))) == sorted(quantized_layers(load_model(*ours))) == sorted(layers)
 
 
 @pytest.mark.parametrize("extra, message", [

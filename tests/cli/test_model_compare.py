@@ -82,6 +82,20 @@ def test_the_search_reports_its_held_apart_samples_and_writes_them_in_the_table(
     assert "on 32 search samples met" in printed and "held-apart" not in printed
 
 
+def test_out_without_a_target_searches_with_target_auto(files, capsys, tmp_path):
+    """target=auto (the default with out=): conv_c float is a real gain on the 8 held-apart samples."""
+    out_table = tmp_path / "mixed.table"
+    assert main(args(files, "table=" + str(files / "model.table"), "out=" + str(out_table),
+                     "--json", str(tmp_path / "r.json"))) == 0
+    printed = capsys.readouterr().out
+    assert "target=auto on 24 search samples" in printed and "layers kept float: 1 of 5 (conv_c)" in printed
+    assert "held-apart samples (8, not searched on; they decided the stop)" in printed
+    assert "for target=auto" in out_table.read_text().splitlines()[0]
+    assert set(read_table(str(out_table)).blobs) == set(LAYERS) - {HARD}
+    data = json.loads((tmp_path / "r.json").read_text())["mixed"]
+    assert data["target"] == "auto" and data["held_apart"]["after"]["agreement"] == 1.0
+
+
 def test_metric_cosine_searches_for_an_output_cosine(files, capsys):
     assert main(args(files, "table=" + str(files / "model.table"), "target=0.999", "metric=cosine")) == 0
     printed = capsys.readouterr().out
@@ -122,10 +136,13 @@ def test_plot_is_a_readable_png_with_one_row_per_quantized_layer(files, tmp_path
 
 @pytest.mark.parametrize("extra, message", [
     (["target=0.99"], "target= needs table= as well"),
-    (["table=T", "target=1.5"], "target=1.5: expected a value in (0, 1]"),
+    (["table=T", "target=1.5"], "target=1.5: expected auto or a value in (0, 1]"),
     (["table=T", "target=0.9", "metric=top5"], "metric=top5: expected agreement or cosine"),
     (["table=T", "target=0.9", "holdout=1"], "holdout=1: expected 0 (none) or K >= 2"),
     (["table=T", "target=0.9", "holdout=4", "validate=list.txt"], "holdout= and validate= exclude each other"),
+    (["table=T", "target=auto", "holdout=0"], "target=auto needs held-apart samples"),
+    (["table=T", "target=auto", "metric=cosine"], "target=auto judges argmax agreement"),
+    (["table=T", "target=best"], "target=best: expected auto or a value in (0, 1]"),
     (["table=T", "rank=worst"], "rank=worst: expected one of"),
     (["table=T", "search=quick"], "search=quick: expected fast or exact"),
     (["bogus=1"], "unknown option 'bogus='"),

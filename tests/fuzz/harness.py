@@ -108,8 +108,8 @@ def _cli_entry(main, argv):
     return main(list(argv))
 
 
-def classify(code, text):
-    """The outcome kind of a console script run (module docstring)."""
+def classify(code, text, verbose=False):
+    """The outcome kind of a console script run (module docstring); --verbose may lengthen the line."""
     if code is None:
         return "hang"
     if code < 0:
@@ -122,7 +122,7 @@ def classify(code, text):
     if code != 2:
         return "badexit"
     last = lines[-1] if lines else ""
-    if not last.startswith("error: ") or len(last) > 300 or not last.isprintable():
+    if not last.startswith("error: ") or (len(last) > 300 and not verbose) or not last.isprintable():
         return "longline"
     if any(_noise(line) for line in lines):
         return "noise"
@@ -142,7 +142,7 @@ def _noise(line):
 def run_cli(main, argv, timeout=TIMEOUT, cwd=None):
     """Outcome of console script `main` on argv, in a forked child working in `cwd`."""
     code, text, seconds = run_forked(_cli_entry, main, argv, timeout=timeout, cwd=cwd)
-    return Outcome(classify(code, text), code if code is not None else -999, text, seconds)
+    return Outcome(classify(code, text, "--verbose" in argv), code if code is not None else -999, text, seconds)
 
 
 # ---------------------------------------------------------------- the pip ncnn oracle

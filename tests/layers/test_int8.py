@@ -105,6 +105,8 @@ CONV_CASES = [  # c, oc, k, stride, pad, bias, act, term[, w_max: 31 = ncnn's 6-
     (7, 9, 1, 1, 0, True, 0, 2),
     (4, 8, 3, 2, 1, True, 3, 2),
     (4, 8, 3, 2, 1, False, 1, 102),
+    (3, 16, 3, 2, 1, True, 3, 102),       # a 3-channel stem: the fast kernels take a zero 4th channel
+    (3, 16, 3, 1, 1, True, 1, 102, 31),
 ]
 
 
@@ -217,6 +219,22 @@ def test_pad_value_is_cast_to_int8_not_scaled():
     expected = np.float32([[5, 3, 5], [3, 0, 3], [5, 3, 5]]) * 3   # pad cells in each window * 3
     for mode in ("sim", "fast"):
         np.testing.assert_array_equal(run(l, x, mode)[0, 0], expected)
+
+
+def test_pad_value_and_the_fast_paths_zero_input_channel_pad_together():
+    """A requantized 3-channel conv with a pad_value: the fast lowering pads the border with
+    (int8)pad_value and appends a 4th input channel (int8_fast.channel_padding) in one Pad; the
+    added channel's zero weights make its fill irrelevant, the border is ncnn's."""
+    w = np.ones((16, 3, 3, 3), np.int8)
+    params = {0: 16, 1: 3, 4: 1, 18: -5.2, 6: w.size, 8: 101}
+    weights = {"weight_data": w.ravel(), "weight_data_int8_scales": np.full(16, 1.0, np.float32),
+               "bottom_blob_int8_scales": np.float32([1.0]), "top_blob_int8_scales": np.float32([1.0])}
+    l = layer("Convolution", "c", ["x"], ["y"], params, weights)
+    x = np.ones((1, 3, 3, 3), np.float32)
+    border = np.float32([[5, 3, 5], [3, 0, 3], [5, 3, 5]])       # pad cells in each window
+    expected = 3 * (np.float32(9) - border + border * -5)
+    for mode in ("sim", "fast"):
+        np.testing.assert_array_equal(run(l, x, mode)[0], np.broadcast_to(expected, (16, 3, 3)))
 
 
 def test_float_weights_with_scales_are_quantized_at_load_like_int8_weights():

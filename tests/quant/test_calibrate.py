@@ -11,10 +11,10 @@ from ncnnlike.cli.model2table import main as model2table
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.model import load_model
 from ncnnlike.quant import methods
-from ncnnlike.quant.calibrate import (_InputCache, collect_absmax, collect_histograms, collect_stats, merge_stats,
-                                      split_lists)
-from ncnnlike.quant.images import parse_preprocess, read_lists
-from ncnnlike.quant.stats import Histogram, load_stats
+from ncnnlike.quant.calibrate import (_InputCache, collect_absmax, collect_histograms, collect_stats, measured_blobs,
+                                      merge_stats, split_lists)
+from ncnnlike.quant.images import iter_batches, parse_preprocess, read_lists
+from ncnnlike.quant.stats import CalibrationStats, Histogram, load_stats
 from ncnnlike.quant.tablefile import write_table
 from ncnnlike.runtime import Net
 
@@ -184,3 +184,21 @@ def test_peak_memory_does_not_grow_with_the_number_of_images(tmp_path):
     # the decoded-input cache may add at most 80 * 196 KB
     small, large = peak_rss_kb(tmp_path, 20), peak_rss_kb(tmp_path, 100)
     assert large - small < 40 * 1024, (small, large)
+
+
+def test_phase_1_reduced_in_the_graph_equals_numpy_over_the_blobs(tiny):
+    net, lists, preprocess = tiny
+    stats = collect_absmax(net, lists, preprocess, batch_size=5, threads=2, progress=False)
+    blobs = measured_blobs(net.graph)
+    by_numpy = CalibrationStats(blobs.keys())
+    for inputs in iter_batches(lists, preprocess, 7):
+        outputs = net.run(inputs, list(dict.fromkeys(blobs.values())))
+        for name, blob in blobs.items():
+            by_numpy.update_absmax(name, outputs[blob])
+    assert stats == by_numpy and all(s.absmax.absmax > 0 for s in stats.values())
+
+
+def test_collect_stats_leaves_no_session_behind(tiny):
+    net, lists, preprocess = tiny
+    collect_stats(net, [lists[0][:3]], preprocess, progress=False)
+    assert net._sessions == {}

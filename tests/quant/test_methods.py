@@ -1,5 +1,6 @@
 """Method registry, minmax/percentile/mse, the table API, and kl/aciq parity with the real ncnn2table."""
 import os
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -139,3 +140,18 @@ def test_blob_scales_equal_real_ncnn2table_on_tiny(method):
     scales = methods.blob_scales(stats, method)
     assert list(scales) == list(expected)
     assert ["%f" % s for s in scales.values()] == ["%f" % v.values[0] for v in expected.values()]
+
+
+def test_thresholds_on_threads_are_those_of_one_thread_in_layer_order():
+    rng = np.random.default_rng(3)
+    stats = CalibrationStats(OrderedDict(
+        ("layer%d" % k, hist_stats({int(i): int(c) for i, c in zip(rng.integers(0, 2048, 300), rng.integers(1, 99, 300))},
+                                   absmax=float(k + 1)))
+        for k in range(7)))
+    one = methods.thresholds(stats, "kl")
+    assert list(methods.thresholds(stats, "kl", threads=3).items()) == list(one.items())
+    assert len(set(one.values())) > 1
+    broken = CalibrationStats(OrderedDict(stats))
+    broken["layer5"] = LayerStats()
+    with pytest.raises(NcnnlikeError, match="layer layer5: method kl needs the phase-2 histogram"):
+        methods.thresholds(broken, "kl", threads=3)

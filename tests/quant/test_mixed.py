@@ -137,3 +137,103 @@ def test_held_apart_figures_are_measured_on_other_samples_and_reported(hard):
     with open(hard.table.path) as f:
         text = mixed_table_text(f.read(), hard.table, result, found, order, 32)
     assert "on 16 held-apart samples" in text.splitlines()[0]
+
+
+def measured(float_layers, ref, test):
+    """A Trial of real figures: the network output `test` measured against the fp32 `ref`."""
+    from collections import OrderedDict
+    from ncnnlike.quant.compare import OutputStats
+    from ncnnlike.quant.sensitivity import Trial
+    stats = OutputStats()
+    stats.update(np.asarray(ref, np.float32), np.asarray(test, np.float32))
+    return Trial(frozenset(float_layers), OrderedDict(out0=stats))
+
+
+def test_the_notes_of_a_mixed_table_state_the_measured_direction(hard):
+    """Keeping conv_a float fixes a flipped top-1 but lowers the output cosine: its `#` note says
+    'up' for the agreement and 'down' for the cosine (never 'lifts' a figure that dropped)."""
+    from ncnnlike.quant.mixed import MixedResult
+    from ncnnlike.quant.sensitivity import Sensitivity
+    ref = [[3, 1, 0], [0, 3, 1], [1, 0, 3], [3, 0, 1]]
+    baseline = measured((), ref, [[3, 1, 0], [0, 3, 1], [1, 0, 3], [1.2, 0, 1.3]])      # 3 of 4 top-1
+    alone = measured({"conv_a"}, ref, [[3, 2, 1], [1, 3, 2], [2, 1, 3], [3, 1, 2]])     # 4 of 4, cosine lower
+    assert alone.fine > baseline.fine and alone.cosine < baseline.cosine
+    found = {"conv_a": Sensitivity("conv_a", baseline, float_one=alone)}
+    result = MixedResult(0.99, ["conv_a"], baseline, alone, True)
+    with open(hard.table.path) as f:
+        text = mixed_table_text(f.read(), hard.table, result, found, ["conv_a"], 4)
+    note = next(line for line in text.splitlines()[1:] if line.startswith("#conv_a "))
+    assert "top-1 agreement 75.00% -> 100.00% (up)" in note
+    assert "cosine %.6f -> %.6f (down)" % (baseline.cosine, alone.cosine) in note
+    assert "lift" not in note and note.count("(up)") == 1
+    same = {"conv_a": Sensitivity("conv_a", baseline, float_one=measured({"conv_a"}, ref, ref[:3] + [[1.2, 0, 1.3]]))}
+    text = mixed_table_text(text, hard.table, result, same, ["conv_a"], 4)
+    assert "top-1 agreement 75.00% -> 75.00% (unchanged)" in text
+
+
+class CountedTrials:
+    """Trials whose differing argmax decisions (of 1000) per float set come from a table: to pin the
+    stop rule of target=auto, not the measurements (those are tested on real models above)."""
+
+    def __init__(self, candidates, misses):
+        self.candidates, self.misses, self.runs = candidates, misses, 0
+
+    def measure(self, float_layers):
+        from collections import OrderedDict
+        from ncnnlike.quant.compare import OutputStats
+        from ncnnlike.quant.sensitivity import Trial
+        self.runs += 1
+        key = "".join(sorted(float_layers))
+        stats = OutputStats(samples=100, agree=100, kind="sequence", steps=1000,
+                            step_agree=1000 - self.misses.get(key, self.misses[""]))
+        return Trial(frozenset(float_layers), OrderedDict(out0=stats))
+
+    def all_int8(self):
+        return self.measure(())
+
+
+NAMES = list("abcdefghijklmnopqrst")      # 20 candidates: target=auto keeps at most 2 float
+
+
+def test_target_auto_keeps_every_layer_int8_when_the_held_apart_gain_is_noise():
+    from ncnnlike.quant.mixed_auto import grow_mixed
+    search = CountedTrials(NAMES, {"": 30, "a": 20, "ab": 10})
+    held = CountedTrials(NAMES, {"": 36, "a": 32, "ab": 12})      # 4 fewer: under sqrt(36), noise
+    result = grow_mixed(search, NAMES, held)
+    assert result.float_layers == [] and result.held_after.misses == 36 and result.target is None
+    assert "keep every layer int8" in format_mixed(result, 20)
+    assert "they decided the stop" in format_mixed(result, 20)
+
+
+def test_target_auto_grows_while_the_held_apart_gain_is_real_and_stops_at_its_limit():
+    from ncnnlike.quant.mixed_auto import float_limit, grow_mixed
+    assert float_limit(20) == 2 and float_limit(47) == 5 and float_limit(5) == 1
+    search = CountedTrials(NAMES, {"": 30, "a": 20, "ab": 10, "abc": 0, "abcd": 0})
+    held = CountedTrials(NAMES, {"": 36, "a": 20, "ab": 10, "abc": 0, "abcd": 0, "b": 30})
+    result = grow_mixed(search, NAMES, held)
+    assert result.float_layers == ["a", "b"] and result.held_after.misses == 10     # not c: the 10% limit
+    assert grow_mixed(search, NAMES, held, limit=4).float_layers == ["a", "b", "c"]   # d requantized: no loss
+    worse = CountedTrials(NAMES, {"": 30, "a": 35})                 # better held apart, worse where searched
+    assert grow_mixed(worse, NAMES, held).float_layers == []
+
+
+def test_target_auto_needs_held_apart_samples(hard):
+    from ncnnlike.errors import NcnnlikeError
+    from ncnnlike.quant.mixed_auto import grow_mixed
+    with pytest.raises(NcnnlikeError, match="target=auto needs held-apart samples"):
+        grow_mixed(hard, [HARD], None)
+
+
+def test_target_auto_keeps_the_hard_layer_float_measured_on_held_apart_samples(hard):
+    """On the real model: keeping conv_c float fixes every held-apart top-1 (a real gain); the table
+    header names target=auto."""
+    from ncnnlike.quant.mixed_auto import best_grown
+    other = batches(16, 8, seed=5)
+    held = Trials(hard.graph, hard.table, other, reference_outputs(fp_net(hard.graph), other), int8="sim")
+    search = Trials(hard.graph, hard.table, hard.batches, hard.reference, int8="sim")
+    found = sensitivity(search, ("float_one",))
+    result, order = best_grown(search, found, ("float_one",), held)
+    assert result.float_layers == [HARD] and result.held_before.misses > 4 > result.held_after.misses
+    with open(hard.table.path) as f:
+        header = mixed_table_text(f.read(), hard.table, result, found, order, 32).splitlines()[0]
+    assert "1 of 5 layers kept float for target=auto" in header and "on 16 held-apart samples" in header

@@ -116,7 +116,7 @@ def test_mixed_table_comments_out_only_the_hard_activation_line_with_its_effect(
     assert lines[0].startswith("# model-compare automatic mixed precision: 1 of 5 layers kept float")
     commented = [line for line in lines[1:] if line.startswith("#")]
     assert len(commented) == 1 and commented[0].startswith("#conv_c ")
-    assert "rank 1 of 5" in commented[0] and "float alone: per-step agreement" in commented[0]
+    assert "rank 1 of 5" in commented[0] and "float alone: top-1 agreement" in commented[0]
     moved = commented[0].split("float alone:")[1].split("cosine ")[1]
     before, after = (float(v) for v in moved.split(" (")[0].split(" -> "))
     assert after > before and moved.split(" (")[1].startswith("up)")   # measured up, and the note says so

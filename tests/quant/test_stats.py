@@ -136,3 +136,27 @@ def test_copy_and_pickle_keep_the_statistics():
     stats.update_absmax("a", np.float32([[2.0, -1.0]]))
     assert stats.copy()["a"].absmax.absmax == 2.0
     assert pickle.loads(pickle.dumps(stats)) == stats
+
+
+def test_binning_over_several_chunks_counts_like_a_plain_bincount():
+    rng = np.random.default_rng(9)
+    absmax = np.float32(3.75)
+    v = np.maximum(rng.normal(0.3, 1.0, 200_003), -absmax).astype(np.float32)   # > 3 chunks, zeros, edges
+    v[::7] = 0
+    v[:50] = absmax
+    v = np.minimum(v, absmax)
+    histogram = Histogram(absmax)
+    histogram.update(v[None])
+    nonzero = v[v != 0]
+    expected = np.bincount(np.minimum((np.abs(nonzero) / absmax * np.float32(2048)).astype(np.int64), 2047),
+                           minlength=2048)
+    assert np.array_equal(histogram.counts, expected.astype(np.uint64)) and histogram.counts[2047] >= 50
+    assert histogram.zeros == v.size - nonzero.size
+
+
+def test_values_beyond_absmax_go_to_the_last_bin_and_nan_is_an_error():
+    histogram = Histogram(np.float32(1.0))
+    histogram.update(np.array([[0.25, -3.0, 1e30]], np.float32))
+    assert histogram.counts[512] == 1 and histogram.counts[2047] == 2 and histogram.total() == 3
+    with pytest.raises(NcnnlikeError, match="non-finite value \\(nan\\)"):
+        Histogram(np.float32(1.0)).update(np.array([[0.5, np.nan]], np.float32))

@@ -3,7 +3,8 @@ each loads as written, our fp32 (or stored int8) outputs equal pip ncnn's, model
 ncnnoptimize's .param, and the int8 flow (model2table on npy inputs, model2int8) gives ncnn2int8's
 bytes and files pip ncnn runs like ours (our runtime's "sim" int8 mode, ncnn's arithmetic emulated;
 the default fast kernels' deviation is printed by tools/suite_parity.py, not asserted). Detection
-outputs are compared as box sets; a final Softmax is compared on its logits (see compared_blobs)."""
+outputs are compared as box sets (the fast path's on the raw heads); a final Softmax is compared on
+its logits (see compared_blobs)."""
 import pytest
 
 import helpers  # noqa: F401  (puts the repository on sys.path for tools/)
