@@ -248,6 +248,12 @@ def print_table(model, args, path, fp_score, fp_pred, int8_score, int8_pred, row
                       _short(result.after), _short(result.held_after), "%d/%d" % (len(result.float_layers), total),
                       "%.0f (%.0f)" % seconds))
         print("  kept float (%s ranking): %s" % (result.ranking, ", ".join(result.float_layers) or "-"))
+        print("  search steps: %s" % "; ".join(_step(step, score) for step, score in result.steps))
+
+
+def _step(step, score):
+    """One step of a search log: 'first 2 float 98.70%', 'held-apart: keep first 1 float 98.65%'."""
+    return "%s %.2f%%" % (step if isinstance(step, str) else "first %d float" % step, 100 * score)
 
 
 def _pip(figures):
