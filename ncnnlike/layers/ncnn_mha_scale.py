@@ -12,8 +12,6 @@ pip ncnn running MultiHeadAttention, not from machine code of ours (no executabl
   then the two softmax weights are equal and the output p1 - p2 is exactly 0.
 """
 import functools
-import os
-import tempfile
 
 import numpy as np
 
@@ -53,21 +51,13 @@ def default_scale(head_dim):
         import ncnn
     except ImportError:
         return None
+    from ncnnlike.runtime.ncnn_backend import load_pair, plain_net
     guess = np.float32(1) / np.sqrt(np.float32(head_dim))
     candidates = (guess.view(np.int32) + np.arange(-SPAN, SPAN + 1, dtype=np.int32)).view(np.float32)
     param, binary = probe_model(head_dim)
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
-    net.opt.num_threads = 1
-    with tempfile.TemporaryDirectory(prefix="ncnnlike-mha-") as folder:
-        paths = os.path.join(folder, "mha.param"), os.path.join(folder, "mha.bin")
-        for path, data in zip(paths, (param.encode(), binary)):
-            with open(path, "wb") as f:
-                f.write(data)
-        if net.load_param(paths[0]) != 0 or net.load_model(paths[1]) != 0:
-            return None
+    net = plain_net(ncnn)
+    if not load_pair(net, param, binary, "ncnnlike-mha-"):
+        return None
     ex = net.create_extractor()
     inputs = {name: ncnn.Mat(value).clone() for name, value in probe_inputs(head_dim, candidates).items()}
     for name, mat in inputs.items():

@@ -28,27 +28,17 @@ def rcp(values):
     """rcp(v) as pip ncnn's packed depthwise kernel computes it, for positive normal float32 `values`
     (an array, or a scalar -> float); raises ImportError without pip ncnn. The probe model goes
     through files: pip ncnn's load_model_mem references a temporary copy of the bytes."""
-    import os
-    import tempfile
     import ncnn
+    from ncnnlike.runtime.ncnn_backend import load_pair, plain_net
     flat = np.asarray(values, np.float32).reshape(-1)
     d = np.ones(max(PACK, -(-flat.size // PACK) * PACK), np.float32)
     d[:flat.size] = flat
     param, binary = model(d)
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
-    net.opt.use_bf16_storage = False
+    net = plain_net(ncnn)
     net.opt.use_packing_layout = True
     net.opt.use_int8_inference = True
-    net.opt.num_threads = 1
-    with tempfile.TemporaryDirectory(prefix="ncnnlike-rcp-") as folder:
-        paths = os.path.join(folder, "rcp.param"), os.path.join(folder, "rcp.bin")
-        for path, data in zip(paths, (param.encode(), binary)):
-            with open(path, "wb") as f:
-                f.write(data)
-        if net.load_param(paths[0]) != 0 or net.load_model(paths[1]) != 0:
-            raise RuntimeError("pip ncnn refused the rcp probe model")
+    if not load_pair(net, param, binary, "ncnnlike-rcp-"):
+        raise RuntimeError("pip ncnn refused the rcp probe model")
     ex = net.create_extractor()
     # ncnn.Mat(array) wraps the array's memory without keeping it alive: hold it until the clone is made
     ones = np.ones((d.size, 1, 1), np.float32)

@@ -55,6 +55,11 @@ class _View:
             return n
         return None
 
+    @staticmethod
+    def operands(n):
+        """Both orders of a commutative binary node's two inputs (Add, Mul): a pattern may sit on either."""
+        return (n.input[0], n.input[1]), (n.input[1], n.input[0])
+
     def scalar(self, t):
         v = self.consts.get(t)
         return float(np.asarray(v, np.float64).ravel()[0]) if v is not None and v.size == 1 else None
@@ -211,7 +216,7 @@ def match_swish_mish(v, root):
     n = v.op(root.output[0], "Mul")
     if n is None or len(n.input) != 2:
         return None
-    for x, g in ((n.input[0], n.input[1]), (n.input[1], n.input[0])):
+    for x, g in v.operands(n):
         sig = v.op(g, "Sigmoid")
         used = [n, sig]
         if sig is not None and v.strip_scale(sig.input[0], used) == (x, 1.0):
@@ -232,7 +237,7 @@ def _is_cube(v, t, x, used):
     m = v.op(t, "Mul")
     if m is None:
         return False
-    for a, b in ((m.input[0], m.input[1]), (m.input[1], m.input[0])):
+    for a, b in v.operands(m):
         sq = v.op(b, "Mul")
         if a == x and sq is not None and list(sq.input) == [x, x]:
             used.extend([m, sq])
@@ -265,7 +270,7 @@ def _gelu_kind(v, t, a, used):
     if poly is None or not _close(c, _TANH_GELU):
         return None
     used.append(poly)
-    for p, q in ((poly.input[0], poly.input[1]), (poly.input[1], poly.input[0])):
+    for p, q in v.operands(poly):
         cube, k = v.strip_scale(q, used)
         found = v.common_base(a, p, used, scale_only_q=True)
         if found is not None and found[2] == 1.0 and _close(k, 0.044715) and _is_cube(v, cube, p, used):
@@ -292,7 +297,7 @@ def match_linear(v, root):
     add = v.op(root.output[0], "Add")
     if add is None or len(add.input) != 2:
         return None
-    for a, b in ((add.input[0], add.input[1]), (add.input[1], add.input[0])):
+    for a, b in v.operands(add):
         mm = v.op(a, "MatMul")
         w, bias = (v.consts.get(mm.input[1]), v.consts.get(b)) if mm is not None else (None, None)
         if w is None or bias is None or w.ndim != 2 or v.consts.get(mm.input[0]) is not None:

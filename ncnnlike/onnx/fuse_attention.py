@@ -27,7 +27,7 @@ def _linear(v, t, used):
     bias = None
     add = v.op(t, "Add")
     if add is not None:
-        for a, b in ((add.input[0], add.input[1]), (add.input[1], add.input[0])):
+        for a, b in v.operands(add):
             if v.consts.get(b) is not None and v.op(a, "MatMul") is not None:
                 bias, t = np.asarray(v.consts[b], np.float32).ravel(), a
                 used.append(add)

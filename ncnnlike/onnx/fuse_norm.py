@@ -64,7 +64,7 @@ def _divided(v, t):
     n = v.op(t, "Mul")
     if n is None or len(n.input) != 2:
         return None
-    for a, b in ((n.input[0], n.input[1]), (n.input[1], n.input[0])):
+    for a, b in v.operands(n):
         r = v.op(b, "Reciprocal")
         if r is not None:
             return a, r.input[0], [n, r]

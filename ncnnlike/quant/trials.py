@@ -61,7 +61,7 @@ class Trial:
     @property
     def score(self):
         """The figure a target is checked against: the worst output's argmax agreement or cosine."""
-        return output_score(self.outputs) if self.metric == "cosine" else fine_score(self.outputs)
+        return self.cosine if self.metric == "cosine" else self.fine
 
     @property
     def cosine(self):
@@ -69,10 +69,6 @@ class Trial:
 
     @property
     def agreement(self):
-        return proxy_score(self.outputs)
-
-    @property
-    def top1_agreement(self):
         return proxy_score(self.outputs)
 
     @property

@@ -27,28 +27,40 @@ def _import_ncnn():
     return ncnn
 
 
-def load(graph, opt):
-    """A pip ncnn Net holding `graph` (written to a temporary file pair), set up from our Option."""
-    from ncnnlike.io.bin import dump_bin
-    from ncnnlike.io.param import param_text
-    ncnn = _import_ncnn()
+def plain_net(ncnn, threads=1):
+    """A pip ncnn Net on the CPU with fp16 / bf16 storage and arithmetic off: ncnn's exact paths."""
     net = ncnn.Net()
     net.opt.use_vulkan_compute = False
     net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
     net.opt.use_bf16_storage = False
+    net.opt.num_threads = max(1, int(threads))
+    return net
+
+
+def load_pair(net, param, write_bin, prefix="ncnnlike-"):
+    """Load .param text and a .bin (bytes, or a function writing it to a file) into `net` through a
+    temporary folder (pip ncnn's load_model_mem keeps a reference to a temporary copy of the bytes);
+    False when pip ncnn refuses them."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        param_path, bin_path = os.path.join(folder, "model.param"), os.path.join(folder, "model.bin")
+        with open(param_path, "w", encoding="utf-8") as f:
+            f.write(param)
+        with open(bin_path, "wb") as f:
+            write_bin(f) if callable(write_bin) else f.write(write_bin)
+        return net.load_param(param_path) == 0 and net.load_model(bin_path) == 0
+
+
+def load(graph, opt):
+    """A pip ncnn Net holding `graph` (written to a temporary file pair), set up from our Option."""
+    from ncnnlike.io.bin import dump_bin
+    from ncnnlike.io.param import param_text
+    net = plain_net(_import_ncnn(), opt.num_threads)
     net.opt.use_int8_inference = bool(opt.use_int8_inference)
     net.opt.use_packing_layout = bool(opt.use_packing_layout)
     net.opt.lightmode = bool(opt.lightmode)
-    net.opt.num_threads = max(1, int(opt.num_threads))
     net.opt.openmp_blocktime = max(0, int(opt.openmp_blocktime))
-    with tempfile.TemporaryDirectory(prefix="ncnnlike-exact-") as folder:
-        param, binfile = os.path.join(folder, "model.param"), os.path.join(folder, "model.bin")
-        with open(param, "w", encoding="utf-8") as f:
-            f.write(param_text(graph))
-        with open(binfile, "wb") as f:
-            dump_bin(graph, f)
-        if net.load_param(param) != 0 or net.load_model(binfile) != 0:
-            raise NcnnlikeError("pip ncnn cannot load this model (its .param/.bin as our writers make them)")
+    if not load_pair(net, param_text(graph), lambda f: dump_bin(graph, f), "ncnnlike-exact-"):
+        raise NcnnlikeError("pip ncnn cannot load this model (its .param/.bin as our writers make them)")
     return net
 
 
