@@ -4,25 +4,28 @@ The measured blob of each conv layer (Convolution, ConvolutionDepthWise, InnerPr
 `bottoms[0]`, keyed by the layer name. Phase 1 finds absmax; phase 2 (only for methods that need
 it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of images.
 
+- Both phases run on `threads` workers (quant/workers.py), each running whole batches on one core
+  as ncnn2table's threads do (Lite0, 2 cores: 46 -> 28.5 ms of wall a sample over both phases),
+  each with its own statistics, merged at the end.
 - Phase 1 reduces inside the runtime graph: a probe returns per-sample minima and maxima, not the
   blobs (Lite0: 16 ms of CPU a sample against 25 for taking the blobs out and reducing them in
   numpy). Its session is released before phase 2 builds its own (release_sessions: dropped and
   malloc_trim'd, else glibc kept 50 MB of it through phase 2).
-- Phase 2 takes the blobs into one set of output arrays reused batch after batch (no fresh
-  allocation, no page faults, no second set: Lite0's blobs are 27 MB per image), then bins them
-  on `threads` worker threads (numpy and OpenCV release the GIL) before the next run. The runs of
-  both phases hold at most OUTPUT_BYTES of measured blobs (one Lite0 image), whatever the batch
-  size images are decoded in (run_batch_size). Binning with ONNX ops in the graph was measured 4x
-  slower (ScatterElements: 25 ns a value); stats.py bins in cache-sized chunks, counting uint16
-  bin indices with OpenCV's 8-bit histogram: about 1.9 ns a value in all (Lite0: 13 ms of CPU a
-  sample, about what ncnn2table's own histogram loop takes).
+- Phase 2: each worker takes the blobs into its own set of output arrays, reused batch after batch
+  (no fresh allocation, no page faults: Lite0's blobs are 27 MB per image), and bins them before
+  its next run. The runs hold at most OUTPUT_BYTES of measured blobs each (one Lite0 image),
+  whatever the batch size images are decoded in (run_batch_size). Binning with ONNX ops in the
+  graph was measured 4x slower (ScatterElements: 25 ns a value); stats.py bins in chunks,
+  counting uint16 bin indices with OpenCV's 8-bit histogram: about 1.7 ns a value in all
+  (Lite0: 12 ms of CPU a sample).
 - Idle runtime threads do not spin during calibration, so that decoding and binning get the cores.
 - collect_stats keeps the decoded inputs of phase 1 for phase 2 within a fixed budget
   (cache_bytes, quant/input_cache.py: images as their uint8 pixels): 200 images at 224x224 are
   decoded once.
 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
-grow with the number of images. Histogram counts are integers, so the result does not depend on
+grow with the number of images (it grows with the workers: Lite0 peaks at ~290 MB with 2, ~225 MB
+with 1). Histogram counts are integers, so the result does not depend on
 the batch size, the thread count or the order in which the workers finish.
 
 Shards: the statistics of consecutive shards of an image list (split_lists), computed anywhere,
@@ -37,8 +40,8 @@ Every part is a CalibrationStats: save() it and load_stats() it to move it betwe
 """
 import copy
 import ctypes
+import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -47,8 +50,9 @@ from tqdm import tqdm
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.images import iter_batches
 from ncnnlike.quant.input_cache import InputCache as _InputCache
-from ncnnlike.quant.stats import CalibrationStats, Histogram, LayerStats
+from ncnnlike.quant.stats import CalibrationStats, LayerStats
 from ncnnlike.quant.weights import CONV_TYPES
+from ncnnlike.quant.workers import InOrder, run_workers
 
 DEFAULT_CACHE_BYTES = 32 << 20      # decoded phase-1 inputs kept for phase 2 (images as uint8 pixels)
 OUTPUT_BYTES = 32 << 20             # measured blobs of one run (at least one sample)
@@ -80,11 +84,8 @@ def _blobs_of(net):
 
 
 def _per_sample(net, blob):
-    """Elements per sample that ncnn2table reads of a blob (c*h*w; d ignored)."""
-    shape = net.blob_shape(blob)
-    if len(shape) == 4:
-        shape = (shape[0],) + tuple(shape[2:])
-    return int(np.prod(shape))
+    """Elements per sample that ncnn2table reads of a blob of the most recent run."""
+    return _count(net.blob_shape(blob))
 
 
 def _samples(inputs):
@@ -96,65 +97,54 @@ def _bar(lists, label, progress):
 
 
 @contextmanager
-def _no_spinning(net):
-    """Idle runtime threads sleep at once (ncnn's openmp_blocktime = 0) instead of spinning: the
-    decoding and binning threads need those cores (measured: 30% less CPU on a busy machine)."""
-    saved, net.opt.openmp_blocktime = net.opt.openmp_blocktime, 0
+def _worker_runs(net):
+    """The runs of a phase on worker threads, one core each (quant/workers.py): one intra-op thread
+    per run, and idle runtime threads that sleep at once (ncnn's openmp_blocktime = 0) instead of
+    spinning on cores that decoding and binning need."""
+    saved = net.opt.num_threads, net.opt.openmp_blocktime
+    net.opt.num_threads, net.opt.openmp_blocktime = 1, 0
     try:
         yield
     finally:
-        net.opt.openmp_blocktime = saved
+        net.opt.num_threads, net.opt.openmp_blocktime = saved
+
+
+def _merge_workers(results):
+    """One CalibrationStats from the workers' (stats, last index): merged in the order of the last
+    sample each worker ran, so that what AbsMax takes from the last sample (its element count)
+    comes from the last sample of the list, as in one sequential pass."""
+    ordered = [stats for stats, _ in sorted(results, key=lambda pair: pair[1])]
+    merged = ordered[0]
+    for stats in ordered[1:]:
+        merged.merge(stats)
+    return merged
 
 
 def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=True, batches=None):
     """Phase 1: CalibrationStats (absmax, min, max, no histograms) of every conv layer of `net.graph`
     over the samples of `lists` (one list per Input; `batches` replaces decoding them), reduced in
-    the runtime graph (extrema_probe: no blob leaves it)."""
+    the runtime graph (extrema_probe: no blob leaves it), on `threads` workers."""
     blobs = _blobs_of(net)
     unique = list(dict.fromkeys(blobs.values()))
-    stats = CalibrationStats(blobs.keys())
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
-    with _no_spinning(net), _bar(lists, "count the absmax", progress) as bar:
-        for inputs in _run_batches(net, batches, batch_size):
-            outputs = net.run(inputs, unique, probe=extrema_probe)
-            for name, blob in blobs.items():
-                lows, highs = outputs[blob]
-                try:
-                    stats[name].absmax.update_extrema(lows, highs, _per_sample(net, blob))
-                except NcnnlikeError as e:
-                    raise NcnnlikeError("layer %s: %s" % (name, e)) from None
-            bar.update(_samples(inputs))
-    return stats
 
+    shapes = _RunShapes(net)
 
-def _deal(sized, parts):
-    """Items of (size, item) dealt into at most `parts` groups of about equal total size."""
-    groups, load = [[] for _ in range(parts)], [0] * parts
-    for size, item in sorted(sized, key=lambda pair: -pair[0]):
-        k = load.index(min(load))
-        groups[k].append(item)
-        load[k] += size
-    return [g for g in groups if g]
+    def work(stats, index, inputs):
+        outputs, counts = shapes.run(inputs, unique, probe=extrema_probe)
+        for name, blob in blobs.items():
+            lows, highs = outputs[blob]
+            try:
+                stats[name].absmax.update_extrema(lows, highs, counts[blob])
+            except NcnnlikeError as e:
+                raise NcnnlikeError("layer %s: %s" % (name, e)) from None
+        bar.update(_samples(inputs))
 
-
-def _bin_layers(batch_outputs, jobs, n):
-    """Worker task: the histograms of some layers over the first n samples of one batch's blobs."""
-    done = []
-    for name, blob, absmax in jobs:
-        histogram = Histogram(absmax)
-        try:
-            histogram.update(batch_outputs[blob][:n])
-        except NcnnlikeError as e:
-            raise NcnnlikeError("layer %s: %s" % (name, e)) from None
-        done.append((name, histogram))
-    return done
-
-
-def _split_jobs(net, blobs, stats, parts):
-    """(name, blob, absmax) of every layer, dealt into `parts` groups of about equal element counts."""
-    return _deal([(_per_sample(net, blob), (name, blob, stats[name].absmax.absmax)) for name, blob in blobs.items()],
-                 parts)
+    with _worker_runs(net), _bar(lists, "count the absmax", progress) as bar:
+        results = run_workers(_run_batches(net, batches, batch_size), threads,
+                              lambda: CalibrationStats(blobs.keys()), work)
+    return _merge_workers(results)
 
 
 def _sample_shapes(inputs):
@@ -204,54 +194,110 @@ def _run_batches(net, batches, batch_size):
         yield from _rebatch([inputs], size)
 
 
-class _OutputArrays:
-    """One set of output arrays, made for the first run and reused by every run whose batch fits it
-    (made by us, not by the first run: that one would hold onnxruntime's copy and ours at once)."""
+class _RunShapes:
+    """The measured blobs' shapes for each per-sample shape of the inputs, found once (lowered,
+    nothing runs) and shared by the workers; None for staged runs (host layers), whose shapes
+    come from the net after each run, one run at a time."""
 
     def __init__(self, net):
         self.net = net
+        self.found = {}
+        self.lock = threading.Lock()
+        self.staged = threading.Lock()
+
+    def get(self, inputs):
+        key = _sample_shapes(inputs)
+        with self.lock:
+            if key not in self.found:
+                self.found[key] = run_shapes(self.net, inputs)
+            return self.found[key]
+
+    def run(self, inputs, blobs, probe=None, out=None):
+        """net.run and the per-sample element count ncnn2table reads of each blob (_per_sample)."""
+        shapes = self.get(inputs)
+        if shapes is None:
+            with self.staged:
+                outputs = self.net.run(inputs, blobs, probe=probe, out=out)
+                return outputs, {blob: _per_sample(self.net, blob) for blob in blobs}
+        return self.net.run(inputs, blobs, probe=probe, out=out), \
+            {blob: _count(shape) for blob, shape in shapes.items()}
+
+
+def _count(shape):
+    """Elements per sample that ncnn2table reads of a blob of this ncnn shape (c*h*w; d ignored)."""
+    if len(shape) == 4:
+        shape = (shape[0],) + tuple(shape[2:])
+    return int(np.prod(shape))
+
+
+class _OutputArrays:
+    """One worker's set of output arrays, made for its first run and reused by every run whose batch
+    fits it (made by us, not by the first run: that one would hold onnxruntime's copy and ours at once)."""
+
+    def __init__(self, shapes):
+        self.shapes = shapes      # _RunShapes
         self.found = None         # (per-sample input shapes, blob -> array)
 
     def get(self, inputs):
         """The arrays cut to this batch, or None when the runs are staged (host layers: no out=)."""
         n, key = _samples(inputs), _sample_shapes(inputs)
         if self.found is None or self.found[0] != key or len(next(iter(self.found[1].values()))) < n:
-            shapes = run_shapes(self.net, inputs)
+            shapes = self.shapes.get(inputs)
             if shapes is None:
                 return None
             self.found = (key, {blob: np.empty((n,) + tuple(shape), np.float32) for blob, shape in shapes.items()})
         return {blob: array[:n] for blob, array in self.found[1].items()}
 
 
+class _HistogramWorker:
+    """A phase-2 worker's own output arrays and histograms."""
+
+    def __init__(self, shapes, absmax):
+        self.arrays = _OutputArrays(shapes)
+        self.stats = CalibrationStats(OrderedDict((name, LayerStats(copy.copy(absmax[name].absmax)))
+                                                  for name in absmax))
+        self.stats.start_histograms()
+
+    def bin(self, blobs, outputs, n):
+        for name, blob in blobs.items():
+            try:
+                self.stats[name].histogram.update(outputs[blob][:n])
+            except NcnnlikeError as e:
+                raise NcnnlikeError("layer %s: %s" % (name, e)) from None
+
+
 def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, progress=True, batches=None,
                        samples=None):
     """Phase 2: the histograms of every conv layer over the samples of `lists`, binned over the
-    absmax of `absmax` (phase-1 CalibrationStats of the whole image list, e.g. merged from shards).
-    Returns CalibrationStats holding a copy of that phase 1 and these samples' histograms.
-    `samples` (a samples.BlobSamples) also keeps the first samples of the measured blobs."""
+    absmax of `absmax` (phase-1 CalibrationStats of the whole image list, e.g. merged from shards),
+    on `threads` workers that each run a batch and bin it. Returns CalibrationStats holding a copy
+    of that phase 1 and these samples' histograms. `samples` (a samples.BlobSamples) also keeps
+    the first samples of the measured blobs, in list order."""
     blobs = _blobs_of(net)
     if list(absmax) != list(blobs):
         raise NcnnlikeError("the phase-1 statistics are for other layers than this model's")
     unique = list(dict.fromkeys(blobs.values()))
-    stats = CalibrationStats(OrderedDict((name, LayerStats(copy.copy(absmax[name].absmax))) for name in blobs))
-    stats.start_histograms()
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
-    arrays, jobs = _OutputArrays(net), None
-    with _no_spinning(net), ThreadPoolExecutor(max_workers=max(1, int(threads))) as pool, \
-            _bar(lists, "build histogram", progress) as bar:
-        for inputs in _run_batches(net, batches, batch_size):
-            n = _samples(inputs)
-            outputs = net.run(inputs, unique, out=arrays.get(inputs))
-            if samples is not None:
+    shapes, gate = _RunShapes(net), InOrder()
+
+    def work(worker, index, inputs):
+        n = _samples(inputs)
+        outputs, _ = shapes.run(inputs, unique, out=worker.arrays.get(inputs))
+        if samples is not None:
+            with gate.turn(index):
                 samples.update(outputs, n)
-            if jobs is None:
-                jobs = _split_jobs(net, blobs, stats, max(1, int(threads)))
-            for future in [pool.submit(_bin_layers, outputs, group, n) for group in jobs]:
-                for name, histogram in future.result():
-                    stats[name].histogram.merge(histogram)
-            bar.update(n)
-    return stats
+        worker.bin(blobs, outputs, n)
+        bar.update(n)
+
+    with _worker_runs(net), _bar(lists, "build histogram", progress) as bar:
+        results = run_workers(_run_batches(net, batches, batch_size), threads,
+                              lambda: _HistogramWorker(shapes, absmax), work, gate)
+    merged = results[0][0].stats
+    for worker, _ in results[1:]:       # the same phase 1 in each: only the counts add up
+        for name, layer in merged.items():
+            layer.histogram.merge(worker.stats[name].histogram)
+    return merged
 
 
 def collect_stats(net, lists, preprocess, histogram=True, batch_size=4, threads=1, progress=True,

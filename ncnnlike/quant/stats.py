@@ -17,7 +17,7 @@ from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.atomic import atomic_open
 
 NUM_BINS = 2048
-_CHUNK = 65536
+_CHUNK = 1 << 18      # values binned at a time (1 MB of float32; 64 Ki: 2.3 ns a value, 256 Ki: 1.65)
 _FORMAT = "ncnnlike-calibration-stats-1"
 _KEYS = {"names", "absmax", "min", "max", "count", "samples", "has_histogram", "hist_absmax", "hist_counts",
          "hist_zeros"}
@@ -120,7 +120,7 @@ class _Binner:
     """Chunked binning with reused buffers: one division per value, the bin indices as uint16, and
     OpenCV's 8-bit histogram to count them: a little-endian uint16 is two bytes, so the counts of
     its 2048 values are the 2-D histogram (low byte 0..255) x (high byte 0..7) of a two-channel
-    8-bit image. Measured on Lite0's blobs: 1.9 ns a value against 2.4-3.0 for int64 indices
+    8-bit image. Measured: 1.65-1.9 ns a value against 2.4-3.0 for int64 indices
     through np.bincount (which first scans them for their minimum and maximum)."""
 
     def __init__(self):

@@ -10,6 +10,8 @@ net.opt.use_int8_inference, for layers with int8 weights or scales (layers/int8.
   False           float: stored int8 weights run as their float view w_q / w_scale
 """
 import os
+import threading
+from collections import namedtuple
 
 import numpy as np
 
@@ -20,6 +22,10 @@ from ncnnlike.runtime.staged import host_layers, run_staged
 
 
 INT8_MODES = (False, True, "fast", "exact", "sim")
+
+# One cached onnxruntime session: its output names, blob shapes, largest blob, and input names
+# (passed along with each run, so that threads running different sessions of one Net do not mix them).
+_Session = namedtuple("_Session", "sess names shapes external largest inputs")
 
 
 def int8_mode(value):
@@ -59,9 +65,8 @@ class Net:
         self.graph = None
         self._param_path = None
         self._sessions = {}
-        self._shapes = {}
-        self._largest = None          # (blob, shape) of the most elements in the current session
-        self._session_inputs = frozenset()
+        self._shapes = {}             # blob -> shape of the most recent run (blob_shape)
+        self._lock = threading.Lock()   # the session cache: Net.run may be called from several threads
         self._host = {}
         self._ncnn = None         # (options key, pip ncnn Net) of the exact mode
 
@@ -117,33 +122,37 @@ class Net:
         doubles what the first run allocated; measured on Lite0's 50 calibration blobs, 26 MB; and
         for probes, whose reductions keep blobs alive past the plan: Lite0's calibration probe
         grew 26 MB over 10 runs with it, none without)."""
-        import onnxruntime as ort
         spin = int(self.opt.openmp_blocktime) > 0
         mode = int8_mode(self.opt.use_int8_inference)
         key = (tuple(sorted(input_shapes.items())), tuple(outputs), mode, int(self.opt.num_threads), spin, probe,
                pattern)
-        if key not in self._sessions:
-            model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe)
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = max(1, int(self.opt.num_threads))
-            so.inter_op_num_threads = 1
-            so.log_severity_level = 3
-            so.enable_mem_pattern = pattern
-            if not spin:
-                so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            if external:   # the weights, used in place by onnxruntime (layers/onnx_bytes.py)
-                so.add_external_initializers([name for name, _ in external],
-                                             [ort.OrtValue.ortvalue_from_numpy(array) for _, array in external])
-            try:
-                sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-            except Exception as exc:   # onnxruntime refuses the lowered graph: one line, not its dump
-                raise NcnnlikeError("onnxruntime cannot build the model: %s" % _ort_reason(exc)) from None
-            # the external arrays stay referenced as long as the session: onnxruntime reads their memory
-            shapes = {b: ctx.shape(b) for b in ctx.blobs()}
-            self._sessions[key] = (sess, names, shapes, external, _largest(shapes),
-                                   frozenset(i.name for i in sess.get_inputs()))
-        sess, names, self._shapes, _, self._largest, self._session_inputs = self._sessions[key]
-        return sess, names
+        with self._lock:
+            if key not in self._sessions:
+                self._sessions[key] = self._new_session(input_shapes, outputs, mode, spin, probe, pattern)
+            record = self._sessions[key]
+        self._shapes = record.shapes
+        return record
+
+    def _new_session(self, input_shapes, outputs, mode, spin, probe, pattern):
+        import onnxruntime as ort
+        model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = max(1, int(self.opt.num_threads))
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        so.enable_mem_pattern = pattern
+        if not spin:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if external:   # the weights, used in place by onnxruntime (layers/onnx_bytes.py)
+            so.add_external_initializers([name for name, _ in external],
+                                         [ort.OrtValue.ortvalue_from_numpy(array) for _, array in external])
+        try:
+            sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        except Exception as exc:   # onnxruntime refuses the lowered graph: one line, not its dump
+            raise NcnnlikeError("onnxruntime cannot build the model: %s" % _ort_reason(exc)) from None
+        # the external arrays stay referenced as long as the session: onnxruntime reads their memory
+        shapes = {b: ctx.shape(b) for b in ctx.blobs()}
+        return _Session(sess, names, shapes, external, _largest(shapes), frozenset(i.name for i in sess.get_inputs()))
 
     def run(self, inputs, outputs, probe=None, out=None):
         """Batch API: inputs blob -> array (N, *ncnn shape); returns blob -> array (N, *shape).
@@ -192,49 +201,50 @@ class Net:
     def _run_batch(self, feeds, outputs, probe=None, out=None):
         """One onnxruntime run of the lowered graph on batch arrays."""
         shapes = {k: tuple(v.shape[1:]) for k, v in feeds.items()}
-        sess, names = self._session(shapes, list(outputs), probe, pattern=out is None and probe is None)
-        feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items()
-                 if k in self._session_inputs}
+        record = self._session(shapes, list(outputs), probe, pattern=out is None and probe is None)
+        feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items() if k in record.inputs}
         if out is not None:
             if probe is not None:
                 raise NcnnlikeError("Net.run: out= cannot be combined with a probe")
-            return self._run_into(sess, names, feeds, outputs, out)
-        self._check_batch(feeds)
+            return _run_into(record, feeds, outputs, out)
+        _check_batch(record, feeds)
         try:
-            result = sess.run(names, feeds)
+            result = record.sess.run(record.names, feeds)
         except Exception as exc:   # e.g. an allocation the machine cannot make
             raise NcnnlikeError("onnxruntime cannot run the model: %s" % _ort_reason(exc)) from None
         if probe is None:
             return dict(zip(outputs, result))
         grouped = {blob: [] for blob in outputs}
-        for name, value in zip(names, result):
+        for name, value in zip(record.names, result):
             grouped[name[4:name.rindex(":")]].append(value)
         return grouped
 
-    def _check_batch(self, feeds):
-        """Every blob of the whole batch within MAX_BATCH_BLOB_BYTES, checked before onnxruntime allocates."""
-        batch = next(iter(feeds.values())).shape[0] if feeds else 1
-        if self._largest is not None:
-            blob, shape = self._largest
-            check_size("blob '%s' of a batch of %d" % (blob, batch), (batch,) + tuple(shape),
-                       "MAX_BATCH_BLOB_BYTES", 4, "bytes")
 
-    def _run_into(self, sess, names, feeds, outputs, out):
-        """Run with onnxruntime's IOBinding, writing every output into the caller's array."""
-        batch = next(iter(feeds.values())).shape[0] if feeds else 1
-        binding = sess.io_binding()
-        for name, value in feeds.items():
-            binding.bind_cpu_input(name, value)
-        for name, blob in zip(names, outputs):
-            array = out.get(blob)
-            expected = (batch,) + tuple(self._shapes[blob])
-            if array is None or array.dtype != np.float32 or array.shape != expected \
-                    or not array.flags.c_contiguous or not array.flags.writeable:
-                raise NcnnlikeError("Net.run: out['%s'] must be a writable C-contiguous float32 array of shape %s"
-                                    % (blob, expected))
-            binding.bind_output(name, "cpu", 0, np.float32, list(expected), array.ctypes.data)
-        sess.run_with_iobinding(binding)
-        return {blob: out[blob] for blob in outputs}
+def _check_batch(record, feeds):
+    """Every blob of the whole batch within MAX_BATCH_BLOB_BYTES, checked before onnxruntime allocates."""
+    batch = next(iter(feeds.values())).shape[0] if feeds else 1
+    if record.largest is not None:
+        blob, shape = record.largest
+        check_size("blob '%s' of a batch of %d" % (blob, batch), (batch,) + tuple(shape),
+                   "MAX_BATCH_BLOB_BYTES", 4, "bytes")
+
+
+def _run_into(record, feeds, outputs, out):
+    """Run with onnxruntime's IOBinding, writing every output into the caller's array."""
+    batch = next(iter(feeds.values())).shape[0] if feeds else 1
+    binding = record.sess.io_binding()
+    for name, value in feeds.items():
+        binding.bind_cpu_input(name, value)
+    for name, blob in zip(record.names, outputs):
+        array = out.get(blob)
+        expected = (batch,) + tuple(record.shapes[blob])
+        if array is None or array.dtype != np.float32 or array.shape != expected \
+                or not array.flags.c_contiguous or not array.flags.writeable:
+            raise NcnnlikeError("Net.run: out['%s'] must be a writable C-contiguous float32 array of shape %s"
+                                % (blob, expected))
+        binding.bind_output(name, "cpu", 0, np.float32, list(expected), array.ctypes.data)
+    record.sess.run_with_iobinding(binding)
+    return {blob: out[blob] for blob in outputs}
 
 
 class Extractor:
