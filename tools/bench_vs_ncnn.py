@@ -39,6 +39,7 @@ alone is more than 3x ncnn2table's kl time at the CPU's peak fp32 rate.
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -176,10 +177,25 @@ def big_jobs(name, folder, threads):
 
 
 def differing_lines(ours, theirs):
-    """Lines that differ between two files; in tables, ncnn's inf (all-zero channel) counts as 1.000000."""
+    """(lines that differ, lines, largest relative difference of the numbers on those lines) between
+    two files; in tables, ncnn's inf (all-zero channel) counts as 1.000000."""
     with open(ours, "rb") as f, open(theirs, "rb") as g:
-        a, b = f.read().split(b"\n"), g.read().replace(b" inf ", b" 1.000000 ").split(b"\n")
-    return sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b)), len(b)
+        a = f.read().split(b"\n")
+        b = [re.sub(rb"(?<= )inf(?= |$)", b"1.000000", line) for line in g.read().split(b"\n")]
+    differ = [(x, y) for x, y in zip(a, b) if x != y]
+    return len(differ) + abs(len(a) - len(b)), len(b), max([_relative(x, y) for x, y in differ], default=0.0)
+
+
+def _relative(x, y):
+    """Largest relative difference between the numbers of two table lines (inf if they do not pair up)."""
+    xs, ys = x.split()[1:], y.split()[1:]
+    try:
+        pairs = [(float(p), float(q)) for p, q in zip(xs, ys)]
+    except ValueError:
+        return float("inf")
+    if len(xs) != len(ys):
+        return float("inf")
+    return max((abs(p - q) / max(abs(p), abs(q), 1e-30) for p, q in pairs), default=0.0)
 
 
 def run_rounds(jobs, rounds, floor, folder):
@@ -232,8 +248,8 @@ def print_table(jobs, floor):
                 verdict = ", ".join(checks)
             same = ""
             if side == "ncnn" and job.outputs:
-                worst, lines = max(job.same)
-                same = "identical" if worst == 0 else "%d of %d lines differ" % (worst, lines)
+                worst, lines, rel = max(job.same)
+                same = "identical" if worst == 0 else "%d of %d lines differ (by up to %.1e)" % (worst, lines, rel)
             print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 job.name + (" (%s)" % job.note if job.note and side == "ours" else ""), side,
                 fmt(cells[0], "%.2f"), fmt(cells[1], "%.2f"), fmt(cells[2], "%.0f"),
