@@ -1,12 +1,11 @@
 """Graph, Layer, Blob: the in-memory ncnn model, a topologically ordered list of layers.
 
 Blobs are named; a layer refers to its bottoms and tops by name. Weights live on the layer as an
-ordered dict `name -> numpy array` in .bin order. The dtype of a *tagged* weight records how it is
-stored (float32, float16 or int8); raw weights are always float32.
+ordered dict `name -> numpy array` in .bin order (read from a .bin: a StoredWeights, io/stored.py,
+whose arrays are made on first use). The dtype of a *tagged* weight records how it is stored
+(float32, float16 or int8); raw weights are always float32.
 """
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from ncnnlike.paramdict import ParamDict
 
@@ -24,6 +23,7 @@ class Layer:
 
     def weight(self, name):
         """A weight as float32 (int8 and fp16 storage widened by value)."""
+        import numpy as np
         return np.asarray(self.weights[name]).astype(np.float32)
 
 
@@ -89,6 +89,7 @@ class Graph:
 
     def copy(self):
         """A deep copy of layers, params and weights."""
+        import numpy as np
         return Graph([Layer(l.type, l.name, list(l.bottoms), list(l.tops), l.params.copy(),
                             {k: np.array(v, copy=True) for k, v in l.weights.items()},
                             None if l.shape_hints is None else list(l.shape_hints))

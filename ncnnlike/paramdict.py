@@ -3,7 +3,8 @@
 Values are Python ints, floats (always float32-representable), strings, or lists of ints or of
 floats (arrays). Insertion order is kept; the writer decides the output order from the layer schema.
 """
-import numpy as np
+import math
+import struct
 
 from ncnnlike.errors import NcnnlikeError
 
@@ -12,9 +13,17 @@ ARRAY_KEY_BASE = -23300
 SHAPE_HINT_ID = 30
 
 
+_FLOAT32 = struct.Struct("<f")
+
+
 def f32(value):
-    """Round a number to the nearest float32, as ncnn stores every float param."""
-    return float(np.float32(value))
+    """Round a number to the nearest float32, as ncnn stores every float param (a C cast: beyond
+    float32's range, +-inf; without numpy, which model-optimize may never import)."""
+    value = float(value)
+    try:
+        return _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
 
 
 def format_float(value):
@@ -25,7 +34,7 @@ def format_float(value):
     scalar Mul/Add of PP-OCRv4 rec doubled its pip ncnn error. Values read from ncnn files round-trip
     through %e, so files ncnn's own tools write are reproduced byte for byte."""
     v = f32(value)
-    if not np.isfinite(v):
+    if not math.isfinite(v):
         v = 3.402823e38 if v > 0 else -3.402823e38
     text = "%e" % v
     return text if f32(float(text)) == v else "%.8e" % v

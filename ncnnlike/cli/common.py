@@ -10,7 +10,6 @@ files are removed on every exit Python sees.
 import contextlib
 import signal
 import sys
-import traceback
 import warnings
 
 from ncnnlike.errors import NcnnlikeError, NcnnlikeWarning, printable
@@ -114,6 +113,7 @@ def run_main(fn, argv=None):
         return EXIT_BAD_INPUT
     except Exception as exc:   # a bug of ours: still one line, the traceback with --verbose
         if verbose:
+            import traceback
             traceback.print_exc()
         write_line("error", "%s: %s: %s (please report; --verbose shows the traceback)"
                    % (INTERNAL, type(exc).__name__, _first_line(exc)), verbose)
@@ -128,8 +128,13 @@ def _first_line(exc):
 
 @contextlib.contextmanager
 def _numpy_quiet(verbose):
-    """numpy floating-point warnings off (on with --verbose): our results are checked for inf/nan."""
-    import numpy as np
+    """numpy floating-point warnings off (on with --verbose): our results are checked for inf/nan.
+    Only when numpy is already imported: a tool that imports it later (model-optimize, only when a
+    pass changes weights) keeps numpy's defaults, whose warnings the warnings filter drops."""
+    np = sys.modules.get("numpy")
+    if np is None:
+        yield
+        return
     old = np.seterr(all="warn" if verbose else "ignore")
     try:
         yield
@@ -195,11 +200,11 @@ def check_lowerable(graph):
     cannot build is refused before it is written (issue 15: a tool that cannot check a graph fails).
     Layers after a host layer (DetectionOutput: a data-dependent size) cannot be checked this way."""
     from ncnnlike.passes.shape_inference import input_shapes
-    from ncnnlike.runtime.lower import lower_shapes
-    from ncnnlike.runtime.staged import is_host
     shapes, _ = input_shapes(graph)
     if shapes is None:
         return
+    from ncnnlike.runtime.lower import lower_shapes
+    from ncnnlike.runtime.staged import is_host
     downstream = set()
     for layer in graph.layers:
         if is_host(layer) or downstream.intersection(layer.bottoms):

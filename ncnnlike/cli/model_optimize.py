@@ -6,15 +6,17 @@ flag: 0 stores tagged weights as fp32, 1 or 65536 as fp16 (raw buffers stay fp32
 integer means fp32, as ncnnoptimize's atoi; a non-integer is an error. One log line per rewrite on
 stderr, as ncnnoptimize. An int8 model is refused, and so is a model with shaped inputs that our
 runtime cannot lower. Both output files appear only when complete, never over an input.
+
+numpy is imported only when a pass changes weights or a conversion needs it (fp16): the weights no
+pass touches go from the input .bin to the output as bytes (io/stored.py).
 """
 import sys
-
-import numpy as np
 
 from ncnnlike.cli.common import check_lowerable, parse_int, run_main
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.atomic import check_outputs, check_replaces
 from ncnnlike.io.model import load_model, save_model
+from ncnnlike.io.stored import dtype_name, stored_entry
 from ncnnlike.layers.base import weight_specs
 from ncnnlike.passes import check_float, optimize
 from ncnnlike.passes.cut import apply_cut, cut_range
@@ -35,9 +37,8 @@ def widen_float16(graph):
     """fp16-stored tagged weights back to fp32 (flag 0: ncnnoptimize widens them on load)."""
     for layer in graph.layers:
         for spec in weight_specs(layer):
-            values = layer.weights.get(spec.name)
-            if values is not None and values.dtype == np.float16:
-                layer.weights[spec.name] = values.astype(np.float32)
+            if spec.name in layer.weights and dtype_name(stored_entry(layer.weights, spec.name)) == "float16":
+                layer.weights[spec.name] = layer.weights[spec.name].astype("float32")
 
 
 def _log(line):

@@ -26,12 +26,11 @@ division, i.e. the ONNX answers: 1/0 = inf, powf, fmodf), on AVX-512 as on an AV
 body is the 8-lane code; and a NaN first operand of MAX / MIN, which gives b or NaN depending on
 the lane (ours NaN).
 """
-import numpy as np
+import math
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers import checks
-from ncnnlike.layers import x86_mathfun as mathfun
 
 TYPE = "BinaryOp"
 
@@ -47,6 +46,7 @@ PARAMS = (
 
 
 def _f(ctx, value):
+    import numpy as np   # here, not at the top: model-optimize reads this module's params without numpy
     return ctx.const(np.float32(value))
 
 
@@ -55,7 +55,8 @@ def atan2(ctx, y, x):
     plus pi with y's sign when x < 0 (NaN where the division gives NaN or +-inf: atan_ps(+-inf) is
     NaN); otherwise +-pi/2 with y's sign when y != 0, else pi if x has its sign bit set (-0 too),
     0 if not. NaN is "zero" in those tests (ordered compares)."""
-    zero, pi = _f(ctx, 0), _f(ctx, np.pi)
+    from ncnnlike.layers import x86_mathfun as mathfun
+    zero, pi = _f(ctx, 0), _f(ctx, math.pi)
     quotient = ctx.op("Div", [y, x])
     base = ctx.op("Atan", [quotient])
     y_neg = ctx.op("Less", [y, zero])
@@ -64,7 +65,7 @@ def atan2(ctx, y, x):
     left = ctx.op("Where", [x_neg, ctx.op("Add", [base, shift]), base])
     bad = ctx.op("Or", [mathfun.rcp_nan(ctx, x), ctx.op("IsInf", [quotient])])
     normal = mathfun.nan_where(ctx, bad, left)
-    on_y = ctx.op("Where", [y_neg, _f(ctx, -np.pi / 2), _f(ctx, np.pi / 2)])
+    on_y = ctx.op("Where", [y_neg, _f(ctx, -math.pi / 2), _f(ctx, math.pi / 2)])
     x_signed = ctx.op("Or", [x_neg, ctx.op("Less", [ctx.op("Reciprocal", [x]), zero])])   # -0: 1/x = -inf
     on_x = ctx.op("Where", [x_signed, pi, zero])
     nonzero_y = _nonzero(ctx, y)
@@ -84,6 +85,7 @@ def _fused_remainder(ctx, a, b, rounding):
     (n = q rounded half to even). Exact fmodf / remainderf wherever n is the true quotient's; at and
     near exact multiples ncnn's n can be one off (fmod(x, x) = x for ~16% of x), and for huge
     quotients its result is far from fmodf's (fmod(3e38, 1.5) = -2.03e31), both reproduced."""
+    from ncnnlike.layers import x86_mathfun as mathfun
     from ncnnlike.layers.x86_softmax import fma
     q = mathfun.rcp14_quotient(ctx, a, b)
     if rounding == "trunc":
@@ -97,6 +99,7 @@ def logaddexp(ctx, x, y):
     """max + log1p(exp(min - max)), as binary_op_logaddexp; equal operands give max + log(2), also
     when both are +inf or -inf (where min - max would be NaN). A NaN x gives y + log(2) as in ncnn's
     vector lanes, whose max/min return y then (a NaN y gives NaN)."""
+    from ncnnlike.layers import x86_mathfun as mathfun
     x_nan = mathfun.is_nan(ctx, x)
     hi = ctx.op("Where", [x_nan, y, ctx.op("Max", [x, y])])
     lo = ctx.op("Where", [x_nan, y, ctx.op("Min", [x, y])])
@@ -113,6 +116,7 @@ _SWAPPED = {RSUB: SUB, RDIV: DIV, RPOW: POW, RATAN2: ATAN2, RFMOD: FMOD,
 def emit(ctx, op_type, a, b, b_value=None):
     """ONNX nodes computing op(a, b) for ncnn op_type as pip ncnn's x86 vector code (R* ops swap
     their operands); `b_value`: b's number when b is the layer's scalar (cheaper special-case checks)."""
+    from ncnnlike.layers import x86_mathfun as mathfun   # numpy: only when a graph is lowered
     if op_type in _SWAPPED:
         return emit(ctx, _SWAPPED[op_type], b, a)
     if op_type in _SIMPLE:

@@ -13,7 +13,7 @@ channel-packed (channels % 4 == 0, for int8 channels % 8 == 0).
 import dataclasses
 
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers import conv_nd, conv_params
+from ncnnlike.layers import conv_params
 from ncnnlike.layers import nd_geometry as geo
 from ncnnlike.layers.base import resolve
 from ncnnlike.layers import checks
@@ -69,6 +69,7 @@ def int8_view(ctx, layer, sizes, plan):
 
 def lower_2d(layer, p, ctx, group):
     """Convolution / ConvolutionDepthWise with `group` groups: int8 when int8.runs_int8, else float."""
+    from ncnnlike.layers import conv_nd   # the lowering (and numpy) only when a graph is lowered
     from ncnnlike.layers.int8 import lower_int8, runs_int8
     if p.dynamic_weight:
         raise conv_nd.fail(layer, "dynamic_weight=1 is not supported")

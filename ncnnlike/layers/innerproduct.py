@@ -1,8 +1,5 @@
 """InnerProduct (spec 3): params, .bin buffers, float lowering to ONNX Gemm / MatMul."""
-import numpy as np
-
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.layers.activation import lower_fused
 from ncnnlike.layers import conv_params
 from ncnnlike.layers.base import Param
 from ncnnlike.layers import checks
@@ -35,6 +32,8 @@ def out_shape(in_shape, num_output, num_input):
 
 def lower(layer, p, ctx):
     """y = x . W^T + b, then the fused activation (innerproduct.cpp forward)."""
+    import numpy as np   # here, not at the top: model-optimize reads this module's params without numpy
+    from ncnnlike.layers.activation import lower_fused
     from ncnnlike.layers.int8 import lower_int8, runs_int8
     if runs_int8(layer, p, ctx):   # float weights + scales run as float when int8 is off
         return lower_int8(layer, p, ctx)

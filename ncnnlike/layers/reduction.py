@@ -6,8 +6,6 @@ too old"); ncnn's writer forces 5=1 whenever axes are given, so a converter must
 Output: keepdims keeps every axis (size 1); otherwise reduced axes are dropped and reducing all
 gives a 1-D blob of 1 element.
 """
-import numpy as np
-
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import Param
 from ncnnlike.layers import checks
@@ -15,7 +13,7 @@ from ncnnlike.layers import checks
 TYPE = "Reduction"
 
 SUM, ASUM, SUMSQ, MEAN, MAX, MIN, PROD, L1, L2, LOGSUM, LOGSUMEXP = range(11)
-FLT_MIN = np.float32(1.17549435e-38)
+FLT_MIN = 1.17549435e-38   # float32's least normal number
 
 # ModelWriter order: 0 1 2 -23303 4 5 (5=1 is forced when axes are given)
 PARAMS = (
@@ -65,6 +63,7 @@ def lower_sum_like(ctx, op, x, onnx_axes):
 
 
 def lower(layer, p, ctx):
+    import numpy as np   # here, not at the top: model-optimize reads this module's params without numpy
     where = "layer %s (Reduction)" % layer.name
     if not 0 <= p.operation <= LOGSUMEXP:
         raise NcnnlikeError("%s: unknown operation %d (0..10)" % (where, p.operation))
@@ -78,7 +77,7 @@ def lower(layer, p, ctx):
     if p.operation in (LOGSUM, LOGSUMEXP):
         y = ctx.op("Log", [y])
     elif p.operation == L2:   # ncnn flushes subnormal sums to 0 before sqrt
-        small = ctx.op("Less", [y, ctx.const(FLT_MIN)])
+        small = ctx.op("Less", [y, ctx.const(np.float32(FLT_MIN))])
         y = ctx.op("Sqrt", [ctx.op("Where", [small, ctx.const(np.float32(0)), y])])
     coeff = np.float32(p.coeff)
     if p.operation == MEAN:

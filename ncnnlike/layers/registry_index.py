@@ -6,6 +6,11 @@ model. Instead each module's `TYPE = "Name"` (or `TYPES = ("A", "B")`) line is r
 source text, and a module is imported only when its type is first looked up. This holds for every
 module in the folder, present and future, as long as TYPE / TYPES is a literal at the top level
 (base.py); a module whose TYPE / TYPES assignment is not a literal is imported to read it.
+
+Reading all ~140 sources costs a few ms of every start-up, so a lookup first tries the module named
+after the type (Convolution -> convolution.py, true of every type today) and reads the whole folder
+only when that module does not declare the type, or for `in`, iteration and len. The two agree
+because no two modules declare the same type (tests/layers/test_registry_index.py).
 """
 import importlib
 import os
@@ -54,6 +59,24 @@ def declared_types(source):
     return tuple(found)
 
 
+def _source_types(name):
+    """declared_types of module `name`'s source, None when it is not a module of the folder."""
+    try:
+        with open(os.path.join(FOLDER, name + ".py"), encoding="utf-8") as f:
+            return declared_types(f.read())
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+
+
+def own_module(type_name):
+    """The module named after `type_name` (its lower-case name) when it declares that type, else None."""
+    name = type_name.lower()
+    if not name.isidentifier() or name == "__init__":
+        return None
+    types = _source_types(name)
+    return name if types and type_name in types else None
+
+
 def imported_types(name):
     """The type names of a module, by importing it (TYPES, or TYPE)."""
     module = importlib.import_module(PACKAGE + "." + name)
@@ -78,26 +101,39 @@ class LazyRegistry(Mapping):
     """ncnn type name -> layer module; the module is imported on the first lookup of one of its types."""
 
     def __init__(self, index=None):
-        self._index = build_index() if index is None else dict(index)
+        self._given = index is not None
+        self._index = dict(index) if self._given else None   # the whole folder's, read when needed
         self._modules = {}
         self._lock = threading.Lock()
 
+    def _full_index(self):
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._index = build_index()
+        return self._index
+
     def module_name(self, type_name):
-        return self._index[type_name]
+        """The module name of `type_name`; KeyError for a type no module declares."""
+        if not self._given:
+            name = own_module(type_name)
+            if name is not None:
+                return name
+        return self._full_index()[type_name]
 
     def __getitem__(self, type_name):
         module = self._modules.get(type_name)
         if module is None:
-            name = self._index[type_name]
+            name = self.module_name(type_name)
             with self._lock:
                 module = self._modules[type_name] = importlib.import_module(PACKAGE + "." + name)
         return module
 
     def __contains__(self, type_name):
-        return type_name in self._index
+        return type_name in self._full_index()
 
     def __iter__(self):
-        return iter(self._index)
+        return iter(self._full_index())
 
     def __len__(self):
-        return len(self._index)
+        return len(self._full_index())

@@ -6,6 +6,7 @@ Our exporter patterns (x*sigmoid(x) -> Swish, x*hardsigmoid(x) -> HardSwish) run
 activation fusion, so a HardSwish they make can still be fused into a convolution.
 """
 from ncnnlike.errors import NcnnlikeError
+from ncnnlike.io.stored import dtype_name, stored_items
 from ncnnlike.layers.base import schema
 from ncnnlike.passes import eliminate, fuse_activation, fuse_batchnorm, fuse_binaryop, replace
 from ncnnlike.passes.fuse_exporter_patterns import fuse_hardswish, fuse_swish
@@ -57,8 +58,8 @@ def check_float(graph):
     """Refuse an int8 model (spec 4.1: the fusions do float maths on the weights; optimize the fp32
     model, then quantize it)."""
     for layer in graph.layers:
-        for name, values in layer.weights.items():
-            if getattr(values, "dtype", None) == "int8":
+        for name, values in stored_items(layer.weights):   # their dtypes, without reading them
+            if dtype_name(values) == "int8":
                 raise NcnnlikeError("layer %s (%s): weight %s is stored as int8; model-optimize works on "
                                     "fp32 models only (optimize before model2int8)" % (layer.name, layer.type, name))
         for param in schema(layer.type):

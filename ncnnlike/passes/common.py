@@ -6,9 +6,8 @@ the wanted type whose bottom is the producer's top. A fused layer is marked FUSE
 rewrite that renames or removes a blob first checks that nothing else reads the blob, so a graph
 that does not follow the one-consumer/Split convention is never silently broken.
 """
-import numpy as np
-
 from ncnnlike.errors import NcnnlikeError
+from ncnnlike.io.stored import reordered
 from ncnnlike.layers.base import resolve, schema, weight_specs
 
 FUSED = "ncnnfused"
@@ -106,15 +105,16 @@ def purge(graph):
 
 def set_weights(layer, **arrays):
     """Assign float32 weights and keep the layer's .bin order (weights(p) of its module), so a newly
-    created bias lands right after weight_data."""
-    for name, value in arrays.items():
-        layer.weights[name] = np.ascontiguousarray(value, dtype=np.float32)
+    created bias lands right after weight_data. Weights not given stay as they are (unread)."""
+    if arrays:
+        import numpy as np
+        for name, value in arrays.items():
+            layer.weights[name] = np.ascontiguousarray(value, dtype=np.float32)
     order = [spec.name for spec in weight_specs(layer)]
     missing = [name for name in order if name not in layer.weights]
     if missing:
         raise NcnnlikeError("layer %s (%s): weight %s is missing" % (layer.name, layer.type, missing[0]))
-    extra = [name for name in layer.weights if name not in order]
-    layer.weights = {name: layer.weights[name] for name in order + extra}
+    layer.weights = reordered(layer.weights, order)
 
 
 def per_output(weight, channels):

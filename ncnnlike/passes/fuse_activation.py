@@ -5,13 +5,11 @@ for the activations ncnnoptimize fuses into each layer type.
 Unlike ncnnoptimize (QUIRK: it overwrites an already-set activation, changing the result), a layer
 whose activation_type is not 0 is left alone.
 """
-import numpy as np
-
 from ncnnlike.paramdict import f32
 from ncnnlike.passes.common import find_consumer, fuse_into, live, note, purge, sole_reader
 
 ACTIVATION_TYPE, ACTIVATION_PARAMS = 9, 10   # the same ids in every layer with a fused activation
-FLT_MAX = float(np.finfo(np.float32).max)
+FLT_MAX = 3.4028234663852886e38             # float32's largest, numpy.finfo(float32).max
 
 ALL = ("ReLU", "Clip", "Sigmoid", "Mish", "HardSwish")
 NO_MISH = ("ReLU", "Clip", "Sigmoid", "Mish")

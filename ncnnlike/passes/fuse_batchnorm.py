@@ -6,8 +6,6 @@ Beyond ncnn: the fold is skipped when the producer already has a fused activatio
 activation does not commute with it), when BN's channels differ from num_output, or when something
 else also reads the producer's top.
 """
-import numpy as np
-
 from ncnnlike.passes.common import (find_consumer, fuse_into, live, note, params, per_output,
                                     purge, set_param, set_weights, sole_reader)
 
@@ -17,6 +15,7 @@ BN_WEIGHTS = ("slope_data", "mean_data", "var_data", "bias_data")
 def batchnorm_fold(bn):
     """(b, a) per channel, float32 (spec 4.3 pass 2): sq = float32(sqrt(var + eps)), b = slope/sq,
     a = bias - slope*mean/sq. No zero guard, as ncnnoptimize."""
+    import numpy as np
     slope, mean, var, bias = (bn.weight(name) for name in BN_WEIGHTS)
     sq = np.sqrt(var + np.float32(params(bn).eps))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -59,6 +58,7 @@ def _foldable(graph, layer, partner):
 def scale_output_channels(layer, b, a):
     """weight[c] *= b[c]; bias[c] = bias[c]*b[c] + a[c] (a created bias starts at 0); False when the
     weights do not split into len(b) output channels."""
+    import numpy as np
     p = params(layer)
     w = per_output(layer.weight("weight_data"), len(b))
     if w is None or p.num_output != len(b):

@@ -7,8 +7,6 @@ Beyond ncnn: no fold into a layer with a fused activation, no rewrite when anoth
 a blob that disappears, and no Eltwise when the operand shapes are known to differ (Eltwise does not
 broadcast).
 """
-import numpy as np
-
 from ncnnlike.layers.binaryop import ADD, DIV, MAX, MIN, MUL, RDIV, RSUB, SUB
 from ncnnlike.paramdict import ParamDict, f32
 from ncnnlike.passes.common import (FUSED, find_consumer, fuse_into, live, note, params, per_output,
@@ -128,10 +126,12 @@ def fuse_innerproduct_dropout(graph, log=None):
         drop = find_consumer(graph, i, ("Dropout",))
         if drop is None or not sole_reader(graph, layer.tops[0], drop):
             continue
-        p, s = params(layer), np.float32(params(drop).scale)
+        p, s = params(layer), f32(params(drop).scale)
         if s != 1:
             if p.activation_type or "weight_data" not in layer.weights:
                 continue
+            import numpy as np
+            s = np.float32(s)
             new = {"weight_data": layer.weight("weight_data") * s}
             if p.bias_term:
                 new["bias_data"] = layer.weight("bias_data") * s

@@ -9,7 +9,6 @@ from ncnnlike.graph import Graph
 from ncnnlike.layers import input as input_layer
 from ncnnlike.layers.base import layer_module, resolve
 from ncnnlike.passes.common import FUSED, note
-from ncnnlike.runtime.lower import lower_shapes
 
 
 def input_shapes(graph):
@@ -31,6 +30,7 @@ def lowered_shapes(graph):
     shapes, _ = input_shapes(live)
     if shapes is None:
         return None
+    from ncnnlike.runtime.lower import lower_shapes   # the runtime (and numpy) only for a shaped model
     ctx = lower_shapes(live, shapes, live.output_names())
     return {blob: ctx.shape(blob) for layer in live.layers for blob in layer.tops}
 

@@ -1,6 +1,7 @@
 """Start-up: each console script imports only what it uses. model-optimize and model2int8 never
 import onnx (about a second on a loaded machine: ml_dtypes) nor onnxruntime nor OpenCV; model2table
-builds its runtime graph without onnx either (layers/onnx_bytes.py)."""
+builds its runtime graph without onnx either (layers/onnx_bytes.py). model-optimize imports numpy
+only when a pass changes weights (io/stored.py: the others go through as the file's bytes)."""
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 from helpers import REFERENCE, REPO
 
 TINY = os.path.join(REFERENCE, "tiny")
+LITE0 = os.path.join(REFERENCE, "lite0", "lite0-opt")   # ncnnoptimize's output; ncnnoptimize keeps it as is
 HEAVY = ("onnx", "onnxruntime", "cv2", "ml_dtypes", "ncnn")
 
 CHILD = """
@@ -21,8 +23,8 @@ sys.exit(code)
 """
 
 
-def imported(script, args):
-    out = subprocess.run([sys.executable, "-c", CHILD % (script, HEAVY)] + args, capture_output=True, text=True,
+def imported(script, args, modules=HEAVY):
+    out = subprocess.run([sys.executable, "-c", CHILD % (script, modules)] + args, capture_output=True, text=True,
                          cwd=REPO)
     assert out.returncode == 0, out.stderr[-1500:]
     return set(out.stdout.split())
@@ -32,6 +34,26 @@ def test_model_optimize_imports_no_onnx_onnxruntime_or_opencv(tmp_path):
     args = [os.path.join(TINY, "tiny-opt.param"), os.path.join(TINY, "tiny-opt.bin"),
             str(tmp_path / "o.param"), str(tmp_path / "o.bin"), "0"]
     assert imported("model_optimize", args) == set()
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def test_model_optimize_without_a_weight_changing_pass_imports_no_numpy_and_writes_ncnnoptimize_bytes(tmp_path):
+    """Lite0's BatchNorms were folded by the exporter: no pass fires, every weight is copied as bytes
+    (proved to need no denormal flush), and the files equal ncnnoptimize's byte for byte."""
+    out = [str(tmp_path / "o.param"), str(tmp_path / "o.bin")]
+    assert imported("model_optimize", [LITE0 + ".param", LITE0 + ".bin"] + out + ["0"], HEAVY + ("numpy",)) == set()
+    assert _read(out[0]) == _read(LITE0 + ".param") and _read(out[1]) == _read(LITE0 + ".bin")
+
+
+def test_model_optimize_imports_numpy_when_it_must_convert_weights(tmp_path):
+    """fp16 storage (flag 1) converts every tagged weight: numpy is imported then."""
+    args = [os.path.join(TINY, "tiny-opt.param"), os.path.join(TINY, "tiny-opt.bin"),
+            str(tmp_path / "o.param"), str(tmp_path / "o.bin"), "1"]
+    assert imported("model_optimize", args, ("numpy",)) == {"numpy"}
 
 
 def test_model2int8_imports_no_onnx_onnxruntime_or_opencv(tmp_path):

@@ -1,5 +1,6 @@
 """The layer registry reads each module's TYPE from its source and imports a module only when its
 type is looked up (start-up: onnx and other heavy imports stay out of the console scripts)."""
+import os
 import subprocess
 import sys
 
@@ -7,7 +8,8 @@ import pytest
 
 from helpers import REPO
 from ncnnlike.layers import registry_index
-from ncnnlike.layers.registry_index import LazyRegistry, build_index, declared_types, imported_types, module_names
+from ncnnlike.layers.registry_index import (LazyRegistry, build_index, declared_types, imported_types, module_names,
+                                            own_module)
 
 
 def test_index_equals_what_importing_every_module_declares():
@@ -18,6 +20,26 @@ def test_index_equals_what_importing_every_module_declares():
             imported[type_name] = name
     assert build_index() == imported
     assert len(imported) >= 100
+
+
+def test_no_two_modules_declare_a_type_so_the_fast_lookup_agrees_with_the_index():
+    """A lookup tries the module named after the type first (own_module); with every type declared
+    once, that is the module the whole folder's index names."""
+    declared = [t for name in module_names() for t in (declared_types(open_source(name)) or imported_types(name))]
+    assert len(declared) == len(set(declared))
+    index = build_index()
+    for type_name, name in index.items():
+        assert own_module(type_name) in (None, name)
+    assert own_module("Convolution") == "convolution" and own_module("convolution") is None
+    assert own_module("../base") is None and own_module("Base") is None and own_module("__init__") is None
+    registry = LazyRegistry()
+    assert registry["Convolution"].TYPE == "Convolution" and registry.get("NoSuchLayer") is None
+    assert len(registry) == len(index)
+
+
+def open_source(name):
+    with open(os.path.join(registry_index.FOLDER, name + ".py"), encoding="utf-8") as f:
+        return f.read()
 
 
 @pytest.mark.parametrize("source,expected", [
