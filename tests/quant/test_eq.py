@@ -257,3 +257,26 @@ def test_six_bit_layer_weight_candidates_never_exceed_the_cap():
     assert np.all(scales <= cap)
     q = np.abs(np.trunc(w.reshape(4, -1) * scales[:, None] + 0.5))
     assert q.max() <= 31
+
+
+@pytest.mark.parametrize("name", ["conv_s2_leaky", "ip_flatten_sigmoid", "pointwise_s2_relu"])
+def test_int8_prototype_equals_brute_force(name, monkeypatch):
+    """tools/eq_int8_proto.py (the u8s8 integer searches that tools/eq_bound.py times) chooses what the
+    brute-force search chooses: im2col, the +128 zero point and the in-graph quantization are exact."""
+    from tools import eq_int8_proto as proto
+    from tools.eq_bound import run_search
+    rng = np.random.default_rng(11)
+    lay = SMALL_LAYERS[name]
+    p = resolve(lay)
+    lay.weights = {"weight_data": rng.standard_normal(p.weight_data_size).astype(np.float32) * 0.3,
+                   "bias_data": rng.standard_normal(p.num_output).astype(np.float32) * 0.1}
+    x = rng.standard_normal((3, 3, 2, 2) if name.startswith("ip") else (3, 4, 7, 9)).astype(np.float32)
+    y = fp32_top(lay, x)
+    w0, s0 = weight_scales(lay), np.float32(127 / np.abs(x).max())
+    spec = eq.int8_layer(lay, x.shape[1:])
+    assert proto.supported(spec)
+    monkeypatch.setattr(proto, "RUN_ELEMENTS", 900)      # many chunks of units, samples and candidates
+    _, _, _, chosen, sums, _ = run_search(proto, spec, spec.bottom(x), spec.top(y), s0, w0, 2)
+    ref_ws, ref_s = brute_force_eq(lay, x, y, w0, s0)
+    np.testing.assert_array_equal(chosen, ref_ws)
+    assert np.append(eq.candidate_scales(s0), s0)[eq._pick(sums)] == ref_s
