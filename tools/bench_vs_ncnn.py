@@ -24,18 +24,25 @@ OMP_WAIT_POLICY=passive: its idle OpenMP threads would otherwise spin on the cor
 needs. A row `python + numpy` gives the floor of any Python tool: the interpreter and `import numpy`.
 The machine may be shared: the load average is printed before and after; compare ratios within a run.
 
-Where calibration stands and why (Lite0, CPU ms per image, measured one at a time on this machine):
-ncnn's fp32 inference 14.4 (pip ncnn, 1 thread); onnxruntime 11 for the network output alone, 15
-with pass 1's min/max of the 50 measured blobs reduced in the graph (each blob leaves onnxruntime's
-blocked NCHWc layout to be reduced), 21 with the 50 blobs taken out for pass 2; binning a sample's
-6.8 M values 13 (uint16 bin indices through OpenCV's 8-bit histogram; numpy's bincount path 17-20,
-ncnn2table's loop about the same 13); decoding and resizing a 256x341 PNG 5 (once: pass 2 replays
-the pixels). That is about 54 ms against ncnn2table's 45, plus our 0.3-0.6 s of start-up (Python,
-numpy, onnxruntime, a session per pass): CPU near 1.0-1.2x, not 0.8x. Peak RSS: the imports 64 MB,
-the weights 21, the pass-2 session 44 and its arena about 20, one sample's 50 blobs 27: about 180 MB
-before any input cache, against ncnn2table's 92 (the 2x target is 184). method=eq runs the layers
-in int8 for 2 x 101 candidate scales on 50 samples: 3.9 T multiply-adds for Lite0's 385 M, which
-alone is more than 3x ncnn2table's kl time at the CPU's peak fp32 rate.
+Where calibration stands and why (Lite0, 2 cores, CPU ms per image, measured one at a time):
+onnxruntime at 1 thread 10.4 for the network output alone, 16.4 with pass 1's min/max of the 50
+measured blobs reduced in the graph (each blob leaves onnxruntime's blocked NCHWc layout through a
+ReorderOutput: 49 of them, ~6 ms, while that layout is what makes the network 11 ms instead of 36),
+about the same again with the 50 blobs taken out for pass 2; binning a sample's 6.8 M values ~12
+(1.65-1.9 ns a value: uint16 bin indices through OpenCV's 8-bit histogram; a numba kernel measured
+1.3-1.5 ns, not worth its 0.3-0.5 s import); decoding a 256x341 PNG ~4 (once). With both passes on
+2 worker threads, each running whole images on one core, kl100 is ~1.1x ncnn2table's wall and
+~1.05x its CPU; our fixed cost (Python, numpy, onnxruntime, a session per pass, the KL search) is
+~0.5 s of wall, ncnn2table's ~0.1. Running pip ncnn itself as the calibration engine was measured:
+25.7 ms a sample at 1 thread with the 50 extracts, and no gain from two Python threads (pip ncnn
+holds the GIL in extract: 31.4 ms a sample), so no faster than onnxruntime.
+Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~61 MB, the weights 18, a session ~46 over them,
+its activations ~26 per concurrent run, one sample's 50 blobs 27 per worker: ~151 MB before the
+outputs with one worker, ~290 MB with two, against ncnn2table's 93 (pip ncnn as the engine: ~95-109
+MB, but slower, above). model-optimize: a Python process that only reads the .param and .bin, proves
+no weight needs ModelWriter's flush and writes them back is already 2.0-2.1x ncnnoptimize's wall
+(`python tools/startup_floor.py`). method=eq (tools/eq_bound.py): 3.7-3.9 T multiply-adds for Lite0;
+onnxruntime's u8s8 VNNI GEMMs at Lite0's own shapes alone take >= 21.7 s, above the 3x budget.
 """
 import argparse
 import os
