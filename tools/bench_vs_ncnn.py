@@ -33,14 +33,16 @@ about the same again with the 50 blobs taken out for pass 2; binning a sample's 
 1.3-1.5 ns, not worth its 0.3-0.5 s import); decoding a 256x341 PNG ~4 (once). With both passes on
 2 worker threads, each running whole images on one core, kl100 is ~1.1x ncnn2table's wall and
 ~1.05x its CPU; our fixed cost (Python, numpy, onnxruntime, a session per pass, the KL search) is
-~0.5 s of wall, ncnn2table's ~0.1. Running pip ncnn itself as the calibration engine was measured:
-25.7 ms a sample at 1 thread with the 50 extracts, and no gain from two Python threads (pip ncnn
-holds the GIL in extract: 31.4 ms a sample), so no faster than onnxruntime.
+~0.5 s of wall, ncnn2table's ~0.1. Running pip ncnn itself as the calibration engine was measured
+(`python tools/calib_engines.py`): extracting the 50 blobs and reducing them to their absmax takes
+21-26 ms a sample at 1 thread against onnxruntime's pass 1 at 16.6, and 16-18 ms of wall on 2 Python
+threads against 11-12 with our 2 workers, so it is no faster.
 Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~61 MB, the weights 18, a session ~46 over them,
 its activations ~26 per concurrent run, one sample's 50 blobs 27 per worker: ~151 MB before the
-outputs with one worker, ~290 MB with two, against ncnn2table's 93 (pip ncnn as the engine: ~95-109
-MB, but slower, above). model-optimize: a Python process that only reads the .param and .bin, proves
-no weight needs ModelWriter's flush and writes them back is already 2.0-2.1x ncnnoptimize's wall
+outputs with one worker, ~290 MB with two, against ncnn2table's 93 (pip ncnn as the engine on 2
+threads, our graph loaded: 231 MB, and slower, above).
+model-optimize: a Python process that only reads the .param and .bin, proves no weight needs
+ModelWriter's flush and writes them back is already 2.0-2.1x ncnnoptimize's wall
 (`python tools/startup_floor.py`). method=eq (tools/eq_bound.py): 3.7-3.9 T multiply-adds for Lite0;
 onnxruntime's u8s8 VNNI GEMMs at Lite0's own shapes alone take >= 21.7 s, above the 3x budget.
 """

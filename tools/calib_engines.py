@@ -1,0 +1,128 @@
+"""Per-sample cost of calibration's pieces on Lite0, and pip ncnn as the alternative engine.
+
+    python tools/calib_engines.py [--samples 30]
+
+Prints, per sample (random inputs; ms of wall and of CPU for this process):
+  onnxruntime 1 thread: the network output alone, pass 1 (min/max of the 50 measured blobs reduced
+      in the graph), pass 2 (the 50 blobs into reused arrays), binning them (stats.Histogram);
+  the same passes on 2 worker threads with one intra-op thread each (what calibrate.py does) and on
+      one run with 2 intra-op threads (what it did before);
+  pip ncnn 1 thread: an extractor extracting the 50 blobs in order and reducing each to its absmax
+      (ncnn2table's pass 1 in Python), then the same on 2 Python threads;
+and the peak RSS after each engine (pip ncnn's first, before onnxruntime is imported). The question it answers: would running pip ncnn itself (ncnn's
+own inference, 93 MB in ncnn2table) make calibration faster or smaller than onnxruntime does?
+"""
+import argparse
+import os
+import resource
+import sys
+import threading
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from tools.common import LITE0, machine_header  # noqa: E402
+
+PARAM, BIN = os.path.join(LITE0, "lite0-opt.param"), os.path.join(LITE0, "lite0-opt.bin")
+
+
+def timed(label, work, samples, workers=1):
+    """Run work(i) for i < samples on `workers` threads; print ms of wall and CPU per sample."""
+    items, lock = iter(range(samples)), threading.Lock()
+
+    def loop():
+        while True:
+            with lock:
+                i = next(items, None)
+            if i is None:
+                return
+            work(i)
+    start, cpu = time.perf_counter(), time.process_time()
+    threads = [threading.Thread(target=loop) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("| %s | %.1f | %.1f |" % (label, (time.perf_counter() - start) / samples * 1e3,
+                                   (time.process_time() - cpu) / samples * 1e3), flush=True)
+
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def onnxruntime_rows(graph, xs, samples):
+    from ncnnlike.quant import calibrate as C
+    from ncnnlike.quant.stats import Histogram
+    from ncnnlike.runtime import Net
+    unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
+    last = [list(graph)[-1].tops[0]]
+    for intra, workers in ((1, 1), (1, 2), (2, 1)):
+        net = Net.from_graph(graph)
+        net.opt.num_threads, net.opt.use_int8_inference, net.opt.openmp_blocktime = intra, False, 0
+        shapes = C._RunShapes(net)
+        arrays = threading.local()
+        label = "onnxruntime, %d worker%s x %d intra-op thread%s" % (workers, "s"[:workers > 1], intra,
+                                                                    "s"[:intra > 1])
+
+        def out(i):
+            if not hasattr(arrays, "a"):
+                arrays.a = C._OutputArrays(shapes)
+            return net.run(xs[i % len(xs)], unique, out=arrays.a.get(xs[i % len(xs)]))
+        if (intra, workers) == (1, 1):
+            net.run(xs[0], last)
+            timed(label + ": network output alone", lambda i: net.run(xs[i % len(xs)], last), samples)
+        net.run(xs[0], unique, probe=C.extrema_probe)
+        timed(label + ": pass 1", lambda i: net.run(xs[i % len(xs)], unique, probe=C.extrema_probe), samples, workers)
+        blobs = out(0)
+        timed(label + ": pass 2, the blobs out", out, samples, workers)
+        absmax = {b: float(np.abs(v).max()) for b, v in blobs.items()}
+        if (intra, workers) == (1, 1):
+            timed("binning the 50 blobs (1 thread)",
+                  lambda i: [Histogram(absmax[b]).update(v) for b, v in blobs.items()], samples)
+        C.release_sessions(net)
+    print("| peak RSS after the onnxruntime rows too | %d MB | |" % peak_mb())
+
+
+def ncnn_rows(graph, xs, samples):
+    import ncnn
+    from ncnnlike.quant.calibrate import measured_blobs
+    from ncnnlike.runtime.ncnn_backend import plain_net
+    blobs = list(dict.fromkeys(measured_blobs(graph).values()))
+    net = plain_net(ncnn, 1)
+    net.load_param(PARAM)
+    net.load_model(BIN)
+    name = graph.input_names()[0]
+
+    def absmax(i):
+        x = xs[i % len(xs)][name][0]
+        ex = net.create_extractor()
+        ex.input(name, ncnn.Mat(x))          # x stays referenced: ncnn.Mat(ndarray) does not copy
+        return [float(np.abs(np.asarray(ex.extract(b)[1])).max()) for b in blobs]
+    absmax(0)
+    timed("pip ncnn, 1 thread: extract the 50 blobs + absmax", absmax, samples)
+    timed("pip ncnn, 2 Python threads: the same", absmax, samples, 2)
+    print("| pip ncnn peak RSS (with our graph loaded and onnxruntime imported, not run) | %d MB | |" % peak_mb())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=30)
+    args = ap.parse_args()
+    from ncnnlike.io.model import load_model
+    graph = load_model(PARAM, BIN)
+    rng = np.random.default_rng(0)
+    xs = [{graph.input_names()[0]: rng.random((1, 3, 224, 224), np.float32) * 2 - 1} for _ in range(4)]
+    for line in machine_header("1,2"):
+        print(line)
+    print("\n| per sample | wall ms | CPU ms |\n|---|---|---|")
+    ncnn_rows(graph, xs, args.samples)       # first: its peak RSS before onnxruntime is imported
+    onnxruntime_rows(graph, xs, args.samples)
+
+
+if __name__ == "__main__":
+    main()
