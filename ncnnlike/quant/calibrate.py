@@ -4,9 +4,10 @@ The measured blob of each conv layer (Convolution, ConvolutionDepthWise, InnerPr
 `bottoms[0]`, keyed by the layer name. Phase 1 finds absmax; phase 2 (only for methods that need
 it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of images.
 
-- Both phases run on `threads` workers (quant/workers.py), each running whole batches on one core
-  as ncnn2table's threads do (Lite0, 2 cores: 46 -> 28.5 ms of wall a sample over both phases),
-  each with its own statistics, merged at the end.
+- Both phases run on workers (quant/workers.py), each running whole batches on its own core as
+  ncnn2table's threads do (Lite0, 2 cores: 46 -> 28.5 ms of wall a sample over both phases), each
+  with its own statistics, merged at the end. As many workers as `threads` allows while their runs'
+  measured blobs stay within WORKERS_BYTES; the other threads split each run (_plan).
 - Phase 1 reduces inside the runtime graph: a probe returns per-sample minima and maxima, not the
   blobs (Lite0: 16 ms of CPU a sample against 25 for taking the blobs out and reducing them in
   numpy). Its session is released before phase 2 builds its own (release_sessions: dropped and
@@ -24,8 +25,8 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
   decoded once.
 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
-grow with the number of images (it grows with the workers: Lite0 peaks at ~290 MB with 2, ~225 MB
-with 1). Histogram counts are integers, so the result does not depend on
+grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs: Lite0
+peaks at ~295 MB with 2, ~225 MB with 1). Histogram counts are integers, so the result does not depend on
 the batch size, the thread count or the order in which the workers finish.
 
 Shards: the statistics of consecutive shards of an image list (split_lists), computed anywhere,
@@ -40,6 +41,7 @@ Every part is a CalibrationStats: save() it and load_stats() it to move it betwe
 """
 import copy
 import ctypes
+import itertools
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -56,6 +58,7 @@ from ncnnlike.quant.workers import InOrder, run_workers
 
 DEFAULT_CACHE_BYTES = 32 << 20      # decoded phase-1 inputs kept for phase 2 (images as uint8 pixels)
 OUTPUT_BYTES = 32 << 20             # measured blobs of one run (at least one sample)
+WORKERS_BYTES = 128 << 20           # measured blobs of the runs in flight at once, all workers together
 
 
 def measured_blobs(graph):
@@ -97,12 +100,12 @@ def _bar(lists, label, progress):
 
 
 @contextmanager
-def _worker_runs(net):
-    """The runs of a phase on worker threads, one core each (quant/workers.py): one intra-op thread
-    per run, and idle runtime threads that sleep at once (ncnn's openmp_blocktime = 0) instead of
-    spinning on cores that decoding and binning need."""
+def _worker_runs(net, intra):
+    """The runs of a phase on worker threads (quant/workers.py), `intra` onnxruntime threads each,
+    whose idle threads sleep at once (ncnn's openmp_blocktime = 0) instead of spinning on cores
+    that decoding and binning need."""
     saved = net.opt.num_threads, net.opt.openmp_blocktime
-    net.opt.num_threads, net.opt.openmp_blocktime = 1, 0
+    net.opt.num_threads, net.opt.openmp_blocktime = intra, 0
     try:
         yield
     finally:
@@ -141,9 +144,9 @@ def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=Tru
                 raise NcnnlikeError("layer %s: %s" % (name, e)) from None
         bar.update(_samples(inputs))
 
-    with _worker_runs(net), _bar(lists, "count the absmax", progress) as bar:
-        results = run_workers(_run_batches(net, batches, batch_size), threads,
-                              lambda: CalibrationStats(blobs.keys()), work)
+    runs, workers, intra = _plan(net, batches, batch_size, threads)
+    with _worker_runs(net, intra), _bar(lists, "count the absmax", progress) as bar:
+        results = run_workers(runs, workers, lambda: CalibrationStats(blobs.keys()), work)
     return _merge_workers(results)
 
 
@@ -178,20 +181,36 @@ def run_batch_size(net, inputs, batch_size):
     """`batch_size`, cut so that the measured blobs of one run stay within OUTPUT_BYTES: onnxruntime's
     working memory grows with them (Lite0: 27 MB of measured blobs per image; a batch of 4 made
     phase 1 peak at 350 MB, one image at 180 MB, for the same time per image)."""
-    shapes = run_shapes(net, inputs)
-    if shapes is None:
+    return _run_size(_sample_bytes(run_shapes(net, inputs)), batch_size)
+
+
+def _sample_bytes(shapes):
+    """Bytes of one sample's measured blobs, or None for staged runs (no shapes ahead of a run)."""
+    return None if shapes is None else 4 * sum(int(np.prod(shape)) for shape in shapes.values())
+
+
+def _run_size(sample_bytes, batch_size):
+    if sample_bytes is None:
         return max(1, int(batch_size))
-    per_sample = 4 * sum(int(np.prod(shape)) for shape in shapes.values())
-    return max(1, min(int(batch_size), OUTPUT_BYTES // max(per_sample, 1)))
+    return max(1, min(int(batch_size), OUTPUT_BYTES // max(sample_bytes, 1)))
 
 
-def _run_batches(net, batches, batch_size):
-    """`batches` in runs of run_batch_size (decided on the first batch)."""
-    size = None
-    for inputs in batches:
-        if size is None:
-            size = run_batch_size(net, inputs, batch_size)
-        yield from _rebatch([inputs], size)
+def _plan(net, batches, batch_size, threads):
+    """(runs, workers, intra-op threads per run) for a phase: the batches cut into runs of
+    run_batch_size (decided on the first batch), and the `threads` cores shared out as workers, each
+    running whole runs, as long as the measured blobs of the runs in flight stay within
+    WORKERS_BYTES (Lite0: 27 MB a sample, so up to 4 workers); the rest become intra-op threads. A
+    model with bigger samples (a detector at 640x640) gets one worker with every thread, as a staged
+    graph does (host layers: its runs go one at a time anyway)."""
+    threads = max(1, int(threads))
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return iter(()), 1, threads
+    sample_bytes = _sample_bytes(run_shapes(net, first))
+    size = _run_size(sample_bytes, batch_size)
+    workers = 1 if sample_bytes is None else max(1, min(threads, WORKERS_BYTES // max(size * sample_bytes, 1)))
+    return _rebatch(itertools.chain([first], batches), size), workers, max(1, threads // workers)
 
 
 class _RunShapes:
@@ -290,9 +309,9 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
         worker.bin(blobs, outputs, n)
         bar.update(n)
 
-    with _worker_runs(net), _bar(lists, "build histogram", progress) as bar:
-        results = run_workers(_run_batches(net, batches, batch_size), threads,
-                              lambda: _HistogramWorker(shapes, absmax), work, gate)
+    runs, workers, intra = _plan(net, batches, batch_size, threads)
+    with _worker_runs(net, intra), _bar(lists, "build histogram", progress) as bar:
+        results = run_workers(runs, workers, lambda: _HistogramWorker(shapes, absmax), work, gate)
     merged = results[0][0].stats
     for worker, _ in results[1:]:       # the same phase 1 in each: only the counts add up
         for name, layer in merged.items():

@@ -65,3 +65,19 @@ def test_kept_samples_are_the_first_ones_whatever_the_thread_count(tiny, one_pas
 def _bottoms(net, names):
     by_name = {layer.name: layer for layer in net.graph}
     return [by_name[name].bottoms[0] for name in names]
+
+
+def test_workers_share_the_threads_within_the_memory_budget(tiny, one_pass, monkeypatch):  # noqa: F811
+    net, lists, preprocess = tiny
+    from ncnnlike.quant import calibrate
+    from ncnnlike.quant.images import iter_batches
+
+    def plan(threads):
+        runs, workers, intra = calibrate._plan(net, iter_batches(lists, preprocess, 1), 1, threads)
+        return sum(1 for _ in runs), workers, intra
+
+    assert plan(3) == (20, 3, 1)                        # tiny samples: one worker per thread
+    monkeypatch.setattr(calibrate, "WORKERS_BYTES", 1)  # samples bigger than the budget
+    assert plan(3) == (20, 1, 3)                        # one worker with every thread, as before
+    stats = collect_histograms(net, lists, preprocess, one_pass, batch_size=1, threads=3, progress=False)
+    assert stats == one_pass
