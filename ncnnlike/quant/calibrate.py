@@ -26,8 +26,8 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
 grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs: Lite0
-peaks at ~295 MB with 2, ~225 MB with 1). Histogram counts are integers, so the result does not depend on
-the batch size, the thread count or the order in which the workers finish.
+peaks at ~295 MB with 2, ~225 MB with 1). Histogram counts are integers, so the result does not
+depend on the batch size, the thread count or the order in which the workers finish.
 
 Shards: the statistics of consecutive shards of an image list (split_lists), computed anywhere,
 merge into exactly those of one pass, in two steps:
@@ -131,7 +131,6 @@ def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=Tru
     unique = list(dict.fromkeys(blobs.values()))
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
-
     shapes = _RunShapes(net)
 
     def work(stats, index, inputs):
