@@ -9,7 +9,13 @@ Prints, per sample (random inputs; ms of wall and of CPU for this process):
       one run with 2 intra-op threads (what it did before);
   pip ncnn 1 thread: an extractor extracting the 50 blobs in order and reducing each to its absmax
       (ncnn2table's pass 1 in Python), then the same on 2 Python threads;
-and the peak RSS after each engine (pip ncnn's first, before onnxruntime is imported). The question it answers: would running pip ncnn itself (ncnn's
+and the peak RSS after each engine (pip ncnn's first, before onnxruntime is imported). Then, at 1
+thread, onnxruntime's own optimized model saved (optimized_model_filepath) and loaded again with
+optimizations off, for the plain network, pass 1's graph, the 50 blobs out as they come (NCHW, 49
+ReorderOutput nodes) and the 50 blobs out in onnxruntime's blocked NCHWc layout (the ReorderOutput
+nodes that only feed the outputs removed): what leaving the layout costs, and what the optimized
+graph costs when onnxruntime does not optimize it at load.
+ The question it answers: would running pip ncnn itself (ncnn's
 own inference, 93 MB in ncnn2table) make calibration faster or smaller than onnxruntime does?
 """
 import argparse
@@ -88,6 +94,84 @@ def onnxruntime_rows(graph, xs, samples):
     print("| peak RSS after the onnxruntime rows too | %d MB | |" % peak_mb())
 
 
+def _inline(model, external):
+    """The lowered model's bytes with its external weights inside (an optimized copy is saved)."""
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load_from_string(model)
+    have = {init.name: init for init in m.graph.initializer}
+    for name, array in external:
+        tensor = numpy_helper.from_array(array, name)
+        have[name].CopyFrom(tensor) if name in have else m.graph.initializer.append(tensor)
+    return m
+
+
+def _saved_session(model, folder, label, level_all=True):
+    """onnxruntime's optimized model of `model` saved, then loaded with optimizations off."""
+    import onnxruntime as ort
+
+    def options(level):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.log_severity_level, so.graph_optimization_level = 1, 3, level
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return so
+    so = options(ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+    so.optimized_model_filepath = os.path.join(folder, label + ".onnx")
+    first = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    again = ort.InferenceSession(so.optimized_model_filepath, options(ort.GraphOptimizationLevel.ORT_DISABLE_ALL),
+                                 providers=["CPUExecutionProvider"])
+    return first, again
+
+
+def _without_reorders(path):
+    """The saved optimized model with its graph outputs taken before the ReorderOutput nodes that only
+    feed them (NCHWc tensors: channels padded to the block, values in blocked order)."""
+    import onnx
+    m = onnx.load(path)
+    outputs = {o.name for o in m.graph.output}
+    used = {i for n in m.graph.node for i in n.input}
+    drop = {n.output[0]: n.input[0] for n in m.graph.node
+            if n.op_type == "ReorderOutput" and n.output[0] in outputs and n.output[0] not in used}
+    nodes = [n for n in m.graph.node if not (n.op_type == "ReorderOutput" and n.output[0] in drop)]
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    for o in m.graph.output:
+        o.name = drop.get(o.name, o.name)
+        o.type.tensor_type.ClearField("shape")
+    return m, len(drop)
+
+
+def saved_model_rows(graph, xs, samples):
+    import tempfile
+
+    import onnxruntime as ort
+    from ncnnlike.quant import calibrate as C
+    from ncnnlike.runtime.lower import lower_to_bytes
+    unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
+    name = graph.input_names()[0]
+    cases = (("network output alone", [list(graph)[-1].tops[0]], None), ("pass 1", unique, C.extrema_probe),
+             ("the 50 blobs out", unique, None))
+    with tempfile.TemporaryDirectory() as folder:
+        for label, outs, probe in cases:
+            model, names, _, external = lower_to_bytes(graph, {name: (3, 224, 224)}, outs, int8=False, probe=probe)
+            first, again = _saved_session(_inline(model, external), folder, label.replace(" ", "_"))
+            for tag, sess in (("optimized at load", first), ("saved, reloaded unoptimized", again)):
+                feed = sess.get_inputs()[0].name
+                sess.run(None, {feed: xs[0][name]})
+                timed("1 thread, %s: %s" % (tag, label), lambda i: sess.run(None, {feed: xs[i % len(xs)][name]}),
+                      samples)
+            if probe is None and len(outs) > 1:
+                nchwc, dropped = _without_reorders(os.path.join(folder, label.replace(" ", "_") + ".onnx"))
+                so = ort.SessionOptions()
+                so.intra_op_num_threads, so.log_severity_level = 1, 3
+                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+                sess = ort.InferenceSession(nchwc.SerializeToString(), so, providers=["CPUExecutionProvider"])
+                feed = sess.get_inputs()[0].name
+                sess.run(None, {feed: xs[0][name]})
+                timed("1 thread, saved: the 50 blobs out in NCHWc (%d reorders removed)" % dropped,
+                      lambda i: sess.run(None, {feed: xs[i % len(xs)][name]}), samples)
+
+
 def ncnn_rows(graph, xs, samples):
     import ncnn
     from ncnnlike.quant.calibrate import measured_blobs
@@ -122,6 +206,7 @@ def main():
     print("\n| per sample | wall ms | CPU ms |\n|---|---|---|")
     ncnn_rows(graph, xs, args.samples)       # first: its peak RSS before onnxruntime is imported
     onnxruntime_rows(graph, xs, args.samples)
+    saved_model_rows(graph, xs, args.samples)
 
 
 if __name__ == "__main__":
