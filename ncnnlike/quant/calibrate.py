@@ -15,7 +15,7 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
 - Phase 2: each worker takes the blobs into its own set of output arrays, reused batch after batch
   (no fresh allocation, no page faults: Lite0's blobs are 27 MB per image), and bins them before
   its next run. The runs hold at most OUTPUT_BYTES of measured blobs each (one Lite0 image),
-  whatever the batch size images are decoded in (run_batch_size). Binning with ONNX ops in the
+  whatever the batch size images are decoded in (_run_size). Binning with ONNX ops in the
   graph was measured 4x slower (ScatterElements: 25 ns a value); stats.py bins in chunks,
   counting uint16 bin indices with OpenCV's 8-bit histogram: about 1.7 ns a value in all
   (Lite0: 12 ms of CPU a sample).
@@ -143,7 +143,7 @@ def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=Tru
                 raise NcnnlikeError("layer %s: %s" % (name, e)) from None
         bar.update(_samples(inputs))
 
-    runs, workers, intra = _plan(net, batches, batch_size, threads)
+    runs, workers, intra = _plan(shapes, batches, batch_size, threads)
     with _worker_runs(net, intra), _bar(lists, "count the absmax", progress) as bar:
         results = run_workers(runs, workers, lambda: CalibrationStats(blobs.keys()), work)
     return _merge_workers(results)
@@ -176,27 +176,23 @@ def run_shapes(net, inputs):
     return {blob: ctx.shape(blob) for blob in unique}
 
 
-def run_batch_size(net, inputs, batch_size):
-    """`batch_size`, cut so that the measured blobs of one run stay within OUTPUT_BYTES: onnxruntime's
-    working memory grows with them (Lite0: 27 MB of measured blobs per image; a batch of 4 made
-    phase 1 peak at 350 MB, one image at 180 MB, for the same time per image)."""
-    return _run_size(_sample_bytes(run_shapes(net, inputs)), batch_size)
-
-
 def _sample_bytes(shapes):
     """Bytes of one sample's measured blobs, or None for staged runs (no shapes ahead of a run)."""
     return None if shapes is None else 4 * sum(int(np.prod(shape)) for shape in shapes.values())
 
 
 def _run_size(sample_bytes, batch_size):
+    """`batch_size`, cut so that the measured blobs of one run stay within OUTPUT_BYTES: onnxruntime's
+    working memory grows with them (Lite0: 27 MB of measured blobs per image; a batch of 4 made
+    phase 1 peak at 350 MB, one image at 180 MB, for the same time per image)."""
     if sample_bytes is None:
         return max(1, int(batch_size))
     return max(1, min(int(batch_size), OUTPUT_BYTES // max(sample_bytes, 1)))
 
 
-def _plan(net, batches, batch_size, threads):
+def _plan(shapes, batches, batch_size, threads):
     """(runs, workers, intra-op threads per run) for a phase: the batches cut into runs of
-    run_batch_size (decided on the first batch), and the `threads` cores shared out as workers, each
+    _run_size (decided on the first batch, its shapes found through `shapes`, a _RunShapes), and the `threads` cores shared out as workers, each
     running whole runs, as long as the measured blobs of the runs in flight stay within
     WORKERS_BYTES (Lite0: 27 MB a sample, so up to 4 workers); the rest become intra-op threads. A
     model with bigger samples (a detector at 640x640) gets one worker with every thread, as a staged
@@ -206,7 +202,7 @@ def _plan(net, batches, batch_size, threads):
     first = next(batches, None)
     if first is None:
         return iter(()), 1, threads
-    sample_bytes = _sample_bytes(run_shapes(net, first))
+    sample_bytes = _sample_bytes(shapes.get(first))
     size = _run_size(sample_bytes, batch_size)
     workers = 1 if sample_bytes is None else max(1, min(threads, WORKERS_BYTES // max(size * sample_bytes, 1)))
     return _rebatch(itertools.chain([first], batches), size), workers, max(1, threads // workers)
@@ -308,7 +304,7 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
         worker.bin(blobs, outputs, n)
         bar.update(n)
 
-    runs, workers, intra = _plan(net, batches, batch_size, threads)
+    runs, workers, intra = _plan(shapes, batches, batch_size, threads)
     with _worker_runs(net, intra), _bar(lists, "build histogram", progress) as bar:
         results = run_workers(runs, workers, lambda: _HistogramWorker(shapes, absmax), work, gate)
     merged = results[0][0].stats

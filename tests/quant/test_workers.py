@@ -73,7 +73,7 @@ def test_workers_share_the_threads_within_the_memory_budget(tiny, one_pass, monk
     from ncnnlike.quant.images import iter_batches
 
     def plan(threads):
-        runs, workers, intra = calibrate._plan(net, iter_batches(lists, preprocess, 1), 1, threads)
+        runs, workers, intra = calibrate._plan(calibrate._RunShapes(net), iter_batches(lists, preprocess, 1), 1, threads)
         return sum(1 for _ in runs), workers, intra
 
     assert plan(3) == (20, 3, 1)                        # tiny samples: one worker per thread
