@@ -5,21 +5,43 @@ ordered dict `name -> numpy array` in .bin order (read from a .bin: a StoredWeig
 whose arrays are made on first use). The dtype of a *tagged* weight records how it is stored
 (float32, float16 or int8); raw weights are always float32.
 """
-from dataclasses import dataclass, field
-
 from ncnnlike.paramdict import ParamDict
 
 
-@dataclass
-class Layer:
-    """One ncnn layer line plus its weights."""
-    type: str
-    name: str
-    bottoms: list = field(default_factory=list)
-    tops: list = field(default_factory=list)
-    params: ParamDict = field(default_factory=ParamDict)
-    weights: dict = field(default_factory=dict)
-    shape_hints: list = None  # per top: (dims, w, h, d, c) from -23330, or None
+class _Record:
+    """A mutable record compared by value, as a dataclass would be (dataclasses' import costs ~9 ms of
+    every console script's start-up, and model-optimize's whole budget is ~100 ms)."""
+    __slots__ = ()
+    FIELDS = ()
+
+    def _values(self):
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and self._values() == other._values()
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "%s(%s)" % (type(self).__name__, ", ".join("%s=%r" % (n, getattr(self, n)) for n in self.FIELDS))
+
+    def replace(self, **changes):
+        """A copy with some fields changed (dataclasses.replace)."""
+        values = dict(zip(self.FIELDS, self._values()), **changes)
+        return type(self)(**values)
+
+
+class Layer(_Record):
+    """One ncnn layer line plus its weights. shape_hints: per top, (dims, w, h, d, c) from -23330, or None."""
+    FIELDS = ("type", "name", "bottoms", "tops", "params", "weights", "shape_hints")
+
+    def __init__(self, type, name, bottoms=None, tops=None, params=None, weights=None, shape_hints=None):
+        self.type, self.name = type, name
+        self.bottoms = [] if bottoms is None else bottoms
+        self.tops = [] if tops is None else tops
+        self.params = ParamDict() if params is None else params
+        self.weights = {} if weights is None else weights
+        self.shape_hints = shape_hints
 
     def weight(self, name):
         """A weight as float32 (int8 and fp16 storage widened by value)."""
@@ -27,12 +49,13 @@ class Layer:
         return np.asarray(self.weights[name]).astype(np.float32)
 
 
-@dataclass
-class Blob:
+class Blob(_Record):
     """A named tensor: its producer layer and consumer layers (indices into Graph.layers)."""
-    name: str
-    producer: int = -1
-    consumers: list = field(default_factory=list)
+    FIELDS = ("name", "producer", "consumers")
+
+    def __init__(self, name, producer=-1, consumers=None):
+        self.name, self.producer = name, producer
+        self.consumers = [] if consumers is None else consumers
 
 
 class Graph:

@@ -3,7 +3,7 @@ the same files, interleaved, N rounds; wall, CPU (user + system) and peak RSS of
 min / median / max, and the ratios ours / ncnn of the medians. Prints one table; never fails a build.
 
     python tools/bench_vs_ncnn.py [--rounds 3] [--thread 2] [--jobs optimize,int8,kl,aciq,kl500,aciq500,eq]
-                                  [--big vgg16]
+                                  [--big vgg16] [--clean]
 
 Jobs (EfficientNet-Lite0, ../shared/reference/lite0/lite0-opt):
   optimize   model-optimize  vs ncnnoptimize   (flag 0)              target wall <= 2x
@@ -23,6 +23,10 @@ channels) read as our 1.0, line by line. The ncnn side runs with
 OMP_WAIT_POLICY=passive: its idle OpenMP threads would otherwise spin on the cores the next process
 needs. A row `python + numpy` gives the floor of any Python tool: the interpreter and `import numpy`.
 The machine may be shared: the load average is printed before and after; compare ratios within a run.
+With --clean, our side runs from a regular install of this checkout in a fresh venv
+(tools/clean_install.py), as a user's `pip install` gives it: this development environment's python
+runs two site-packages .pth hooks at every start (the editable-install finder, ~15 ms, and a
+certifi patch of the sandbox, ~13 ms) that a user's does not.
 
 Where calibration stands and why (Lite0, 2 cores, CPU ms per image, measured one at a time):
 onnxruntime at 1 thread 10.4 for the network output alone, 16.4 with pass 1's min/max of the 50
@@ -65,13 +69,14 @@ from tools.common import LITE0, SAMPLE, SHARED, machine_header  # noqa: E402
 
 TOOLS = os.path.join(SHARED, "ncnn-tools")
 CALIB_OPTIONS = ["mean=[127,127,127]", "norm=[0.0078125,0.0078125,0.0078125]", "shape=[224,224,3]", "pixel=RGB"]
+PYTHON = [sys.executable]       # the interpreter running our side (--clean: a fresh venv's)
 ALL_JOBS = ("optimize", "int8", "kl", "aciq", "kl500", "aciq500", "eq")
 DEFAULT_JOBS = ("optimize", "int8", "kl", "aciq", "kl500", "aciq500", "eq")
 
 
-def console_script(module):
+def console_script(module, python=None):
     """argv prefix running ncnnlike.cli.<module>'s main() as its console script does."""
-    return [sys.executable, "-c", "import sys; from ncnnlike.cli.%s import main; sys.exit(main())" % module]
+    return [python or PYTHON[0], "-c", "import sys; from ncnnlike.cli.%s import main; sys.exit(main())" % module]
 
 
 def load_average():
@@ -83,7 +88,9 @@ GNU_TIME = "/usr/bin/time"
 
 def measure(cmd, env=None, cwd=None):
     """(wall s, CPU s, peak RSS MB, exit status, stderr tail) of one process. Through GNU time when
-    there is one: a child forked from this (large) process would count its pages in ru_maxrss."""
+    there is one, for the peak RSS only: a child forked from this (large) process would count its
+    pages in ru_maxrss. Wall (perf_counter) and CPU (wait4: the process and GNU time around it, ~1 ms)
+    are measured here: GNU time prints them in 10 ms steps, a fifth of ncnnoptimize's run."""
     with tempfile.TemporaryDirectory() as scratch:
         report = os.path.join(scratch, "time.txt")
         timed = [GNU_TIME, "-q", "-o", report, "-f", "%e %U %S %M"] + cmd if os.path.exists(GNU_TIME) else cmd
@@ -99,7 +106,7 @@ def measure(cmd, env=None, cwd=None):
         if timed is not cmd and os.path.exists(report):
             with open(report) as f:
                 fields = f.read().split()[-4:]
-            wall, cpu, rss = float(fields[0]), float(fields[1]) + float(fields[2]), int(fields[3]) / 1024
+            rss = int(fields[3]) / 1024
     return wall, cpu, rss, proc.returncode, tail
 
 
@@ -208,18 +215,20 @@ def _relative(x, y):
     return max((abs(p - q) / max(abs(p), abs(q), 1e-30) for p, q in pairs), default=0.0)
 
 
-def run_rounds(jobs, rounds, floor, folder):
-    """Every job's two sides, `rounds` times, in alternating order; the numpy floor every round."""
+def run_rounds(jobs, rounds, floor, folder, clean=False):
+    """Every job's two sides, `rounds` times, in alternating order; the numpy floor every round. Ours
+    run in `folder` (not the checkout: `python -c` puts the working folder first on sys.path)."""
     ncnn_env = dict(os.environ, OMP_WAIT_POLICY="passive")
-    our_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    our_env["PYTHONPYCACHEPREFIX"] = os.path.join(folder, "pycache")
+    our_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    if not clean:     # the clean install has its bytecode beside its sources
+        our_env["PYTHONPYCACHEPREFIX"] = os.path.join(folder, "pycache")
     for r in range(rounds):
         for job in jobs:
             if job.failed:
                 continue
             sides = [("ours", job.ours, our_env), ("ncnn", job.theirs, ncnn_env)]
             for side, cmd, env in (sides if r % 2 == 0 else sides[::-1]):
-                wall, cpu, rss, code, tail = measure(cmd, env)
+                wall, cpu, rss, code, tail = measure(cmd, env, cwd=folder)
                 if code != 0:      # reported in the table; the other jobs go on
                     job.failed = (side, code, tail)
                     sys.stderr.write("%s (%s) failed with status %d:\n%s\n" % (job.name, side, code, tail))
@@ -227,7 +236,7 @@ def run_rounds(jobs, rounds, floor, folder):
                 job.samples[side].append((wall, cpu, rss))
             if job.outputs and not job.failed:
                 job.same.append(differing_lines(*job.outputs))
-        floor.append(measure([sys.executable, "-c", "import numpy"])[:3])
+        floor.append(measure([PYTHON[0], "-c", "import numpy"], our_env, cwd=folder)[:3])
 
 
 def stats(samples, k):
@@ -262,12 +271,12 @@ def print_table(jobs, floor):
                 same = "identical" if worst == 0 else "%d of %d lines differ (by up to %.1e)" % (worst, lines, rel)
             print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 job.name + (" (%s)" % job.note if job.note and side == "ours" else ""), side,
-                fmt(cells[0], "%.2f"), fmt(cells[1], "%.2f"), fmt(cells[2], "%.0f"),
+                fmt(cells[0], "%.3f"), fmt(cells[1], "%.3f"), fmt(cells[2], "%.0f"),
                 "%.2fx" % ratios[0] if ratios else "", "%.2fx" % ratios[1] if ratios else "",
                 "%.2fx" % ratios[2] if ratios else "", verdict, same))
     cells = [stats(floor, k) for k in range(3)]
     print("| python + numpy | floor | %s | %s | %s | | | | | |" % tuple(" / ".join(f % v for v in c) for c, f in
-                                                                    zip(cells, ("%.2f", "%.2f", "%.0f"))))
+                                                                    zip(cells, ("%.3f", "%.3f", "%.0f"))))
 
 
 def main():
@@ -276,20 +285,28 @@ def main():
     ap.add_argument("--thread", type=int, default=2)
     ap.add_argument("--jobs", default=",".join(DEFAULT_JOBS), help="comma-separated: " + ",".join(ALL_JOBS))
     ap.add_argument("--big", default="", help="also an ncnn benchmark network with random weights, e.g. vgg16")
+    ap.add_argument("--clean", action="store_true",
+                    help="run ours from a regular install in a fresh venv (tools/clean_install.py), without "
+                         "this environment's site-packages .pth hooks")
     args = ap.parse_args()
     names = [n for n in args.jobs.split(",") if n]
     unknown = set(names) - set(ALL_JOBS)
     if unknown:
         sys.exit("unknown job(s): %s (expected %s)" % (", ".join(sorted(unknown)), ", ".join(ALL_JOBS)))
     with tempfile.TemporaryDirectory() as folder:
+        if args.clean:
+            from tools.clean_install import clean_python
+            PYTHON[0] = clean_python(folder)
         jobs = lite0_jobs(names, folder, args.thread)
         if args.big:
             jobs += big_jobs(args.big, folder, args.thread)
         before, floor = load_average(), []
-        run_rounds(jobs, max(1, args.rounds), floor, folder)
+        run_rounds(jobs, max(1, args.rounds), floor, folder, args.clean)
         after = load_average()
     print("Our CLIs vs the real ncnn tools, %d interleaved rounds; load average before %s, after %s"
           % (max(1, args.rounds), before, after))
+    print("ours: %s" % ("a regular install in a fresh venv (--clean: no site-packages .pth hooks)" if args.clean
+                        else "this environment's python (site-packages .pth hooks included)"))
     for line in machine_header(args.thread):
         print(line)
     print()

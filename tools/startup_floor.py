@@ -45,13 +45,13 @@ for suffix, payload in ((".param", text), (".bin", data)):
 """
 
 
-def commands(folder):
+def commands(folder, python=sys.executable):
     src = os.path.join(LITE0, "lite0-opt")
     ours = "import sys; from ncnnlike.cli.model_optimize import main; sys.exit(main())"
     return {
-        "python": [sys.executable, "-c", "pass"],
-        "file work": [sys.executable, "-c", FILE_WORK, src, os.path.join(folder, "f")],
-        "model-optimize": [sys.executable, "-c", ours, src + ".param", src + ".bin",
+        "python": [python, "-c", "pass"],
+        "file work": [python, "-c", FILE_WORK, src, os.path.join(folder, "f")],
+        "model-optimize": [python, "-c", ours, src + ".param", src + ".bin",
                            os.path.join(folder, "o.param"), os.path.join(folder, "o.bin"), "0"],
         "ncnnoptimize": [os.path.join(SHARED, "ncnn-tools", "ncnnoptimize"), src + ".param", src + ".bin",
                          os.path.join(folder, "n.param"), os.path.join(folder, "n.bin"), "0"],

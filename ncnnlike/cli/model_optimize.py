@@ -16,8 +16,7 @@ from ncnnlike.cli.common import check_lowerable, parse_int, run_main
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.atomic import check_outputs, check_replaces
 from ncnnlike.io.model import load_model, save_model
-from ncnnlike.io.stored import dtype_name, stored_entry
-from ncnnlike.layers.base import weight_specs
+from ncnnlike.io.stored import dtype_name, stored_items
 from ncnnlike.passes import check_float, optimize
 from ncnnlike.passes.cut import apply_cut, cut_range
 
@@ -34,11 +33,12 @@ def parse_flag(text):
 
 
 def widen_float16(graph):
-    """fp16-stored tagged weights back to fp32 (flag 0: ncnnoptimize widens them on load)."""
+    """fp16-stored weights back to fp32 (flag 0: ncnnoptimize widens them on load). Only tagged
+    buffers can be stored as fp16 (raw ones are always fp32)."""
     for layer in graph.layers:
-        for spec in weight_specs(layer):
-            if spec.name in layer.weights and dtype_name(stored_entry(layer.weights, spec.name)) == "float16":
-                layer.weights[spec.name] = layer.weights[spec.name].astype("float32")
+        for name, entry in stored_items(layer.weights):
+            if dtype_name(entry) == "float16":
+                layer.weights[name] = layer.weights[name].astype("float32")
 
 
 def _log(line):
@@ -55,7 +55,7 @@ def _main(argv):
     check_replaces(out_bin, "bin")
     cutstart = argv[5] if len(argv) > 5 else None
     cutend = argv[6] if len(argv) > 6 else None
-    graph = load_model(in_param, in_bin)
+    graph = load_model(in_param, in_bin, writable=False)   # most weights go out as they came in
     check_float(graph)
     keep = cut_range(graph, cutstart, cutend) if cutstart is not None else None
     layers_before = len(graph.layers)

@@ -21,11 +21,11 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 
 from ncnnlike.errors import NcnnlikeError
 
 TEMP_SUFFIX = ".tmp"
+_TEMP_ATTEMPTS = 100          # exclusive creations tried (tempfile.mkstemp's count; its import costs 5 ms)
 _KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
@@ -198,14 +198,19 @@ def _temp_path(path):
     check_target(path)
     remove_stale_temps(path)
     folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="%s%d." % (_temp_prefix(path), os.getpid()),
-                                   suffix=TEMP_SUFFIX)
-    except OSError as e:
-        raise NcnnlikeError("%s: cannot write: %s" % (path, _reason(e))) from None
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())
-    return tmp
+    prefix = os.path.join(folder, "%s%d." % (_temp_prefix(path), os.getpid()))
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = prefix + os.urandom(6).hex() + TEMP_SUFFIX
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise NcnnlikeError("%s: cannot write: %s" % (path, _reason(e))) from None
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())
+        return tmp
+    raise NcnnlikeError("%s: cannot write: no free temporary name next to it" % path)
 
 
 def _remove(path):

@@ -4,10 +4,10 @@ from ncnnlike.io.bin import dump_bin, read_bin
 from ncnnlike.io.param import param_text, read_param, save_param_text
 
 
-def load_model(param_path, bin_path):
-    """read_param then read_bin: a Graph with its weights."""
+def load_model(param_path, bin_path, writable=True):
+    """read_param then read_bin: a Graph with its weights (`writable`: see read_bin)."""
     graph = read_param(param_path)
-    read_bin(graph, bin_path)
+    read_bin(graph, bin_path, writable)
     return graph
 
 

@@ -51,7 +51,7 @@ def needs_flush(data, start, stop):
 
 class StoredArray:
     """`count` little-endian values of `dtype` ("<f4", "<f2", "|i1", "|u1") at `offset` of `buffer`
-    (a bytearray holding the whole .bin): a weight nobody has read as numbers yet."""
+    (a bytearray or bytes holding the whole .bin): a weight nobody has read as numbers yet."""
     __slots__ = ("buffer", "offset", "dtype", "count")
 
     def __init__(self, buffer, offset, dtype, count):
@@ -83,11 +83,13 @@ class StoredArray:
         return self.payload()
 
     def array(self):
-        """The values as a 1-D numpy array in native byte order: a view of the file's bytes, writable
-        when the buffer is a bytearray (numpy is imported here, on first numeric use)."""
+        """The values as a 1-D writable numpy array in native byte order: a view of the file's bytes
+        when the buffer is a bytearray, a copy of them when it is bytes (read_bin writable=False)
+        (numpy is imported here, on first numeric use)."""
         import numpy as np
         values = np.frombuffer(self.buffer, self.dtype, self.count, self.offset)
-        return values.astype(np.dtype(self.dtype).newbyteorder("="), copy=False)
+        values = values.astype(np.dtype(self.dtype).newbyteorder("="), copy=False)
+        return values if values.flags.writeable else values.copy()
 
     def __repr__(self):
         return "StoredArray(%s x %d at %d)" % (self.dtype_name, self.count, self.offset)

@@ -9,42 +9,37 @@ and calls nothing itself. TYPE / TYPES must be a literal at the top level of the
 registry reads them from the source (registry_index.py) and imports a module only when its type is
 first looked up, so that start-up costs nothing for the types a model does not use.
 """
-import importlib
-from dataclasses import dataclass
+from collections import namedtuple
 from types import SimpleNamespace
 
 from ncnnlike.errors import NcnnlikeError
 
 
-@dataclass(frozen=True)
-class Link:
+# Immutable records as named tuples, not dataclasses: importing dataclasses (and the inspect, ast
+# and tokenize it pulls in) costs ~9 ms of every console script's start-up (model-optimize's whole
+# budget is ~100 ms).
+class Link(namedtuple("Link", "id")):
     """A default that copies another param of the same layer (kernel_h defaults to kernel_w)."""
-    id: int
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(namedtuple("Param", "id name default", defaults=(0,))):
     """One param of a layer: id, python-side name, default (a value, a list, or a Link)."""
-    id: int
-    name: str
-    default: object = 0
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class WeightSpec:
+class WeightSpec(namedtuple("WeightSpec", "name count tagged", defaults=(True,))):
     """One .bin request: `count` elements, tagged (type 0) or raw float32 (type 1)."""
-    name: str
-    count: int
-    tagged: bool = True
+    __slots__ = ()
 
 
-_REGISTRY = {}
+_REGISTRY = None
 
 
 def registry():
     """ncnn type name -> layer module, a mapping that imports a module when its type is first looked up."""
     global _REGISTRY
-    if not _REGISTRY:
+    if _REGISTRY is None:
         from ncnnlike.layers.registry_index import LazyRegistry
         _REGISTRY = LazyRegistry()
     return _REGISTRY

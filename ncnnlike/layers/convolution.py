@@ -10,7 +10,6 @@ Refused where ncnn writes outside its buffers (nd_geometry docstring): a negativ
 a negative left on w >= 12, and any negative border on a bottom pip ncnn's x86 kernel pads
 channel-packed (channels % 4 == 0, for int8 channels % 8 == 0).
 """
-import dataclasses
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers import conv_params
@@ -63,7 +62,7 @@ def int8_view(ctx, layer, sizes, plan):
     (_, _, top, bottom), (_, _, left, right) = plan
     params = layer.params.copy()
     params.update({PAD_LEFT: left, PAD_TOP: top, PAD_RIGHT: right, PAD_BOTTOM: bottom})
-    view = dataclasses.replace(layer, bottoms=[blob] + list(layer.bottoms[1:]), params=params)
+    view = layer.replace(bottoms=[blob] + list(layer.bottoms[1:]), params=params)
     return view, resolve(view)
 
 

@@ -24,7 +24,7 @@ The x86 2-D layers of pip ncnn pad channel-packed blobs (net.cpp packs channels 
 them) with padding_constant_pack*, which has no crop at all and overruns its buffer on any negative
 border (pip ncnn aborts): check_packed refuses those too.
 """
-from dataclasses import dataclass
+from collections import namedtuple
 
 SAME_UPPER, SAME_LOWER = -233, -234
 MEMCPY_MIN_W = 12   # padding.cpp: rows of w >= 12 are copied with memcpy
@@ -41,15 +41,9 @@ def c_mod(a, b):
     return a - b * c_div(a, b)
 
 
-@dataclass(frozen=True)
-class Axis:
+class Axis(namedtuple("Axis", "name kernel stride dilation pad_lo pad_hi")):
     """One spatial axis of a layer: its name ("d", "h", "w") and the params along it."""
-    name: str
-    kernel: int
-    stride: int
-    dilation: int
-    pad_lo: int
-    pad_hi: int
+    __slots__ = ()
 
     @property
     def extent(self):
