@@ -1,6 +1,6 @@
 """The floor of any Python model-optimize on Lite0, against ncnnoptimize, interleaved.
 
-    python tools/startup_floor.py [--rounds 15]
+    python tools/startup_floor.py [--rounds 15] [--clean]
 
 Rows (median wall of fresh processes, and the ratio to ncnnoptimize's):
   python          the interpreter starting and exiting (site's .pth files included)
@@ -11,6 +11,8 @@ Rows (median wall of fresh processes, and the ratio to ncnnoptimize's):
   ncnnoptimize    the real tool
 The issue's target is model-optimize within 2x ncnnoptimize's wall; when `file work` alone is
 above 2x, no Python implementation can meet it on this machine.
+--clean runs the Python rows as a user's install would (bench_vs_ncnn.py --clean): without this
+environment's site-packages .pth hooks, which cost ~30 ms of every start.
 """
 import argparse
 import os
@@ -58,22 +60,33 @@ def commands(folder, python=sys.executable):
     }
 
 
-def wall(cmd):
+def wall(cmd, folder, clean):
+    """Wall seconds of one run in `folder` (`python -c` puts the working folder first on sys.path),
+    with bytecode cached as an install has it (bench_vs_ncnn.run_rounds)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    if not clean:
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(folder, "pycache")
     start = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, cwd=folder, env=env)
     return time.perf_counter() - start
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--clean", action="store_true",
+                    help="run the Python rows from a regular install in a fresh venv (tools/clean_install.py)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        cmds = commands(folder)
+        if args.clean:
+            from tools.clean_install import clean_python
+            cmds = commands(folder, clean_python(folder))
+        else:
+            cmds = commands(folder)
         times = {name: [] for name in cmds}
         for r in range(args.rounds + 1):                     # round 0 warms the caches, not counted
             for name in (list(cmds) if r % 2 else list(cmds)[::-1]):
-                t = wall(cmds[name])
+                t = wall(cmds[name], folder, args.clean)
                 if r:
                     times[name].append(t)
     for line in machine_header("1"):

@@ -38,10 +38,11 @@ def needs_flush(data, start, stop):
     """False when no float32 in data[start:stop] (little-endian, 4-byte aligned) is 0 < |v| < 1e-30;
     True when one is; None when there are too many near-zero values to check here."""
     marks = data[start + 3:stop:4].translate(_CANDIDATE_HIGH_BYTES)
-    if marks.count(1) > MAX_CANDIDATES:
-        return None
-    i = marks.find(1)
+    i, checked = marks.find(1), 0
     while i >= 0:
+        checked += 1
+        if checked > MAX_CANDIDATES:
+            return None
         magnitude = _U32.unpack_from(data, start + 4 * i)[0] & 0x7FFFFFFF
         if 0 < magnitude < FLUSH_LIMIT_BITS:
             return True
