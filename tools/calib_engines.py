@@ -15,6 +15,10 @@ optimizations off, for the plain network, pass 1's graph, the 50 blobs out as th
 ReorderOutput nodes) and the 50 blobs out in onnxruntime's blocked NCHWc layout (the ReorderOutput
 nodes that only feed the outputs removed): what leaving the layout costs, and what the optimized
 graph costs when onnxruntime does not optimize it at load.
+Last, pass 1 with other in-graph reductions (probe_rows): the 50 blobs merely exposed (a Shape node
+each: every consumer outside the NCHWc-aware ops makes onnxruntime reorder the blob out of its
+layout), GlobalMaxPool (max only, in the layout), Abs + GlobalMaxPool, and max with -min through a
+-1 depthwise convolution: the floor of pass 1 in onnxruntime.
  The question it answers: would running pip ncnn itself (ncnn's
 own inference, 93 MB in ncnn2table) make calibration faster or smaller than onnxruntime does?
 """
@@ -172,6 +176,68 @@ def saved_model_rows(graph, xs, samples):
                       lambda i: sess.run(None, {feed: xs[i % len(xs)][name]}), samples)
 
 
+def _pooled(ctx, blob, x, fallback, make):
+    """A probe of a 3-D blob (N, C, H, W) through `make(x)`, reduced to one value per sample; other
+    blobs go through `fallback`."""
+    if len(ctx.shape(blob)) != 3:
+        return fallback(ctx, blob, x)
+    return [ctx.op("ReduceMax", [ctx.op("Flatten", [t], axis=1)], axes=[1], keepdims=0) for t in make(ctx, x)]
+
+
+def _exposed_only(ctx, blob, x):
+    """Each blob consumed by one cheap node (its Shape), nothing reduced: the cost of a graph whose 50
+    blobs have a consumer outside the network, whatever that consumer computes."""
+    return [ctx.op("Shape", [x])]
+
+
+def _max_pool(ctx, blob, x):
+    """The per-sample maximum through GlobalMaxPool, one of the few reductions onnxruntime's NCHWc
+    layout runs in place (no reorder of the blob): max only, not the min pass 1 needs."""
+    from ncnnlike.quant import calibrate as C
+    return _pooled(ctx, blob, x, C.extrema_probe, lambda ctx, x: [ctx.op("GlobalMaxPool", [x])])
+
+
+def _abs_max_pool(ctx, blob, x):
+    """absmax alone through Abs then GlobalMaxPool."""
+    from ncnnlike.quant import calibrate as C
+    return _pooled(ctx, blob, x, C.extrema_probe,
+                   lambda ctx, x: [ctx.op("GlobalMaxPool", [ctx.op("Abs", [x])])])
+
+
+def _negated_max_pool(ctx, blob, x):
+    """max and -min, both through GlobalMaxPool, the min of the negated blob (a 1x1 depthwise
+    convolution of weight -1, which stays in the NCHWc layout)."""
+    import numpy as np
+    from ncnnlike.quant import calibrate as C
+
+    def make(ctx, x):
+        c = ctx.shape(blob)[0]
+        neg = ctx.op("Conv", [x, ctx.const(np.full((c, 1, 1, 1), -1, np.float32), "neg")], group=c,
+                     kernel_shape=[1, 1])
+        return [ctx.op("GlobalMaxPool", [x]), ctx.op("GlobalMaxPool", [neg])]
+    return _pooled(ctx, blob, x, C.extrema_probe, make)
+
+
+def probe_rows(graph, xs, samples):
+    """Pass 1 probes other than ours, at 1 thread: what reducing the 50 blobs in the graph can cost at
+    best in onnxruntime."""
+    from ncnnlike.quant import calibrate as C
+    from ncnnlike.runtime import Net
+    unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
+    rows = (("ours (ReduceMin + ReduceMax, blobs reordered out of NCHWc)", C.extrema_probe),
+            ("the 50 blobs only exposed (a Shape node each)", _exposed_only),
+            ("max only, GlobalMaxPool (in NCHWc)", _max_pool),
+            ("absmax only, Abs + GlobalMaxPool", _abs_max_pool),
+            ("max and -min, GlobalMaxPool of the blob and of a -1 depthwise conv", _negated_max_pool))
+    net = Net.from_graph(graph)
+    net.opt.num_threads, net.opt.use_int8_inference, net.opt.openmp_blocktime = 1, False, 0
+    for label, probe in rows:
+        net.run(xs[0], unique, probe=probe)
+        timed("onnxruntime, 1 thread, pass 1 probe: " + label, lambda i: net.run(xs[i % len(xs)], unique, probe=probe),
+              samples)
+        C.release_sessions(net)
+
+
 def ncnn_rows(graph, xs, samples):
     import ncnn
     from ncnnlike.quant.calibrate import measured_blobs
@@ -207,6 +273,7 @@ def main():
     ncnn_rows(graph, xs, args.samples)       # first: its peak RSS before onnxruntime is imported
     onnxruntime_rows(graph, xs, args.samples)
     saved_model_rows(graph, xs, args.samples)
+    probe_rows(graph, xs, args.samples)
 
 
 if __name__ == "__main__":
