@@ -68,3 +68,23 @@ def test_model2table_runs_onnxruntime_without_importing_onnx(tmp_path, method):
             os.path.join(TINY, "calib20-png.txt"), str(tmp_path / "t.table"), "mean=[104,117,123]",
             "norm=[0.017,0.017,0.017]", "shape=[32,32,3]", "pixel=BGR", "thread=2", "method=" + method]
     assert imported("model2table", args) == {"onnxruntime", "cv2"}
+
+
+def test_in_a_regular_install_model_optimize_imports_no_dataclasses_tempfile_or_inspect(tmp_path):
+    """What a user's `pip install` runs (tools/clean_install.py: a fresh venv, without this
+    environment's .pth hooks, which import tempfile themselves): ncnnlike from the install, and a
+    start-up without the ~15 ms of dataclasses (inspect, ast, tokenize) and tempfile (random, shutil)."""
+    sys.path.insert(0, REPO)
+    try:
+        from tools.clean_install import clean_python
+    finally:
+        sys.path.remove(REPO)
+    python = clean_python(str(tmp_path))
+    code = CHILD % ("model_optimize", ("dataclasses", "tempfile", "inspect", "ncnnlike"))
+    code = code.replace("sys.exit(code)", "import ncnnlike; print(ncnnlike.__file__)\nsys.exit(code)")
+    args = [LITE0 + ".param", LITE0 + ".bin", str(tmp_path / "o.param"), str(tmp_path / "o.bin"), "0"]
+    out = subprocess.run([python, "-c", code] + args, capture_output=True, text=True, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-1500:]
+    modules, location = out.stdout.splitlines()
+    assert modules.split() == ["ncnnlike"]
+    assert location.startswith(str(tmp_path)) and _read(str(tmp_path / "o.bin")) == _read(LITE0 + ".bin")

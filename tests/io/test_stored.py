@@ -131,3 +131,18 @@ def test_a_weight_changed_in_place_after_reading_is_written_changed(tmp_path):
     graph.layer("c").weights["weight_data"][0] = 42
     written = np.frombuffer(_bin_bytes(graph)[4:8], "<f4")
     assert written[0] == 42
+
+
+def test_a_bin_read_as_bytes_gives_writable_copies_and_writes_the_same_file(tmp_path):
+    """read_bin(writable=False) (model-optimize: no zero-filled buffer first) keeps the file as bytes;
+    a weight read as numbers is then a writable copy, and the file written back is the same."""
+    path = tmp_path / "m.bin"
+    path.write_bytes(bytes(4) + np.float32([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).tobytes())
+    graph = _graph()
+    read_bin(graph, str(path), writable=False)
+    assert isinstance(graph.layer("c").weights.stored("weight_data").buffer, bytes)
+    assert _bin_bytes(graph) == path.read_bytes()
+    values = graph.layer("c").weights["weight_data"]
+    assert values.flags.writeable and values.tolist() == [1, 2, 3, 4, 5, 6]   # 6 conv weights (bias, prelu after)
+    values[0] = 42
+    assert np.frombuffer(_bin_bytes(graph)[4:8], "<f4")[0] == 42

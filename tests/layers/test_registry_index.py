@@ -69,3 +69,16 @@ def test_lazy_registry_is_a_mapping_of_modules():
     assert list(r) == ["ReLU"] and len(r) == 1 and "ReLU" in r and "Nope" not in r
     assert r["ReLU"].TYPE == "ReLU" and r.get("Nope") is None
     assert registry_index.PACKAGE == "ncnnlike.layers"
+
+
+def test_a_lookup_by_type_reads_only_that_type_s_source():
+    """The registry's first use reads the source of the type looked up, not the whole folder's
+    (the whole index is ~140 files, ~7 ms of every console script's start-up): it was built on the
+    first call because `if not registry` asked the mapping its len()."""
+    code = ("from ncnnlike.layers import base, registry_index\n"
+            "def refuse():\n    raise AssertionError('the whole index was built')\n"
+            "registry_index.build_index = refuse\n"
+            "assert base.layer_module('Convolution').TYPE == 'Convolution'\n"
+            "assert base.registry() is base.registry()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-1000:]
