@@ -79,9 +79,24 @@ ALL_JOBS = ("optimize", "int8", "kl", "aciq", "kl500", "aciq500", "eq")
 DEFAULT_JOBS = ("optimize", "int8", "kl", "aciq", "kl500", "aciq500", "eq")
 
 
+def entry_points():
+    """ncnnlike.cli module name -> the function its console script calls (setup.cfg's entry points)."""
+    import configparser
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(REPO, "setup.cfg"))
+    table = {}
+    for line in cfg["options.entry_points"]["console_scripts"].split("\n"):
+        if "=" in line:
+            module, function = line.split("=", 1)[1].strip().split(":")
+            table[module.rsplit(".", 1)[1]] = function
+    return table
+
+
 def console_script(module, python=None):
-    """argv prefix running ncnnlike.cli.<module>'s main() as its console script does."""
-    return [python or PYTHON[0], "-c", "import sys; from ncnnlike.cli.%s import main; sys.exit(main())" % module]
+    """argv prefix running ncnnlike.cli.<module> as its installed console script does (the function
+    setup.cfg names, e.g. model_optimize's console_main)."""
+    code = "import sys; from ncnnlike.cli.%s import %s as entry; sys.exit(entry())" % (module, entry_points()[module])
+    return [python or PYTHON[0], "-c", code]
 
 
 def load_average():

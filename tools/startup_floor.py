@@ -26,6 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from tools.bench_vs_ncnn import console_script  # noqa: E402
 from tools.common import LITE0, SHARED, machine_header  # noqa: E402
 
 FILE_WORK = """
@@ -49,11 +50,10 @@ for suffix, payload in ((".param", text), (".bin", data)):
 
 def commands(folder, python=sys.executable):
     src = os.path.join(LITE0, "lite0-opt")
-    ours = "import sys; from ncnnlike.cli.model_optimize import main; sys.exit(main())"
     return {
         "python": [python, "-c", "pass"],
         "file work": [python, "-c", FILE_WORK, src, os.path.join(folder, "f")],
-        "model-optimize": [python, "-c", ours, src + ".param", src + ".bin",
+        "model-optimize": console_script("model_optimize", python) + [src + ".param", src + ".bin",
                            os.path.join(folder, "o.param"), os.path.join(folder, "o.bin"), "0"],
         "ncnnoptimize": [os.path.join(SHARED, "ncnn-tools", "ncnnoptimize"), src + ".param", src + ".bin",
                          os.path.join(folder, "n.param"), os.path.join(folder, "n.bin"), "0"],

@@ -82,6 +82,19 @@ def _unwinding_signals():
             signal.signal(sig, handler)
 
 
+def exit_at_once(code):
+    """End a console script with `code` without the interpreter's finalization (module teardown and
+    garbage collection: ~6 ms of model-optimize's ~100): for scripts whose outputs are closed and
+    synced when their main returns and that start no threads or atexit work of their own."""
+    import os
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a closed or broken pipe: nothing more can reach it
+            pass
+    os._exit(code if isinstance(code, int) else EXIT_BAD_INPUT)
+
+
 def run_main(fn, argv=None):
     """Call fn(argv) and turn every failure into one stderr line and exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -11,7 +11,7 @@ to stderr; `fuse_requantize a b` is printed only when a fusion happens.
 """
 import sys
 
-from ncnnlike.cli.common import check_keys, check_lowerable, run_main, split_args
+from ncnnlike.cli.common import check_keys, check_lowerable, exit_at_once, run_main, split_args
 from ncnnlike.errors import NcnnlikeError
 
 USAGE = "usage: model2int8 in.param in.bin out.param out.bin [table] [fp16=0|1] [adjust=model.adjust]"
@@ -60,5 +60,10 @@ def main(argv=None):
     return run_main(_main, argv)
 
 
+def console_main():
+    """The model2int8 console script: main() on sys.argv, then exit_at_once."""
+    exit_at_once(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -12,7 +12,7 @@ pass touches go from the input .bin to the output as bytes (io/stored.py).
 """
 import sys
 
-from ncnnlike.cli.common import check_lowerable, parse_int, run_main
+from ncnnlike.cli.common import check_lowerable, exit_at_once, parse_int, run_main
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.atomic import check_outputs, check_replaces
 from ncnnlike.io.model import load_model, save_model
@@ -75,5 +75,10 @@ def main(argv=None):
     return run_main(_main, argv)
 
 
+def console_main():
+    """The model-optimize console script: main() on sys.argv, then exit_at_once."""
+    exit_at_once(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

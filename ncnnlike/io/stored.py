@@ -28,6 +28,7 @@ def _flush_limit_bits():
 FLUSH_LIMIT_BITS = _flush_limit_bits()
 FLUSH_BELOW_F32 = _F32.unpack(_U32.pack(FLUSH_LIMIT_BITS))[0]   # that float32, as a Python float
 MAX_CANDIDATES = 1 << 16       # values with a small exponent (zeros mostly) checked one by one, at most
+_SCAN_BYTES = 1 << 18          # needs_flush's chunk: 64 KiB temporaries, under glibc's mmap threshold
 # high byte of a little-endian float32 (sign and 7 exponent bits) -> 1 when |v| may be below the limit
 _CANDIDATE_HIGH_BYTES = bytes(int((b & 0x7F) <= FLUSH_LIMIT_BITS >> 24) for b in range(256))
 
@@ -36,17 +37,23 @@ DTYPES = {"<f4": ("float32", 4), "<f2": ("float16", 2), "|i1": ("int8", 1), "|u1
 
 def needs_flush(data, start, stop):
     """False when no float32 in data[start:stop] (little-endian, 4-byte aligned) is 0 < |v| < 1e-30;
-    True when one is; None when there are too many near-zero values to check here."""
-    marks = data[start + 3:stop:4].translate(_CANDIDATE_HIGH_BYTES)
-    i, checked = marks.find(1), 0
-    while i >= 0:
-        checked += 1
-        if checked > MAX_CANDIDATES:
-            return None
-        magnitude = _U32.unpack_from(data, start + 4 * i)[0] & 0x7FFFFFFF
-        if 0 < magnitude < FLUSH_LIMIT_BITS:
-            return True
-        i = marks.find(1, i + 1)
+    True when one is; None when there are too many near-zero values to check here.
+
+    The high bytes are sliced out and marked in chunks of _SCAN_BYTES: chunk-sized temporaries come
+    back from the heap warm, where whole-array ones are fresh pages to fault in (Lite0, a fresh
+    process: 17-30 ms for the file's 4.6 M values in one piece per array)."""
+    checked = 0
+    for begin in range(start, stop, _SCAN_BYTES):
+        marks = data[begin + 3:min(stop, begin + _SCAN_BYTES):4].translate(_CANDIDATE_HIGH_BYTES)
+        i = marks.find(1)
+        while i >= 0:
+            checked += 1
+            if checked > MAX_CANDIDATES:
+                return None
+            magnitude = _U32.unpack_from(data, begin + 4 * i)[0] & 0x7FFFFFFF
+            if 0 < magnitude < FLUSH_LIMIT_BITS:
+                return True
+            i = marks.find(1, i + 1)
     return False
 
 

@@ -88,3 +88,22 @@ def test_in_a_regular_install_model_optimize_imports_no_dataclasses_tempfile_or_
     modules, location = out.stdout.splitlines()
     assert modules.split() == ["ncnnlike"]
     assert location.startswith(str(tmp_path)) and _read(str(tmp_path / "o.bin")) == _read(LITE0 + ".bin")
+
+
+@pytest.mark.parametrize("module", ["model_optimize", "model2int8"])
+def test_console_scripts_exit_at_once_with_their_output_flushed(tmp_path, module):
+    """model-optimize and model2int8's console scripts skip the interpreter's finalization
+    (cli/common.exit_at_once): their files are complete, their stderr lines all there, and their exit
+    status that of main()."""
+    src = [os.path.join(TINY, "tiny-opt.param"), os.path.join(TINY, "tiny-opt.bin")]
+    out = [str(tmp_path / "o.param"), str(tmp_path / "o.bin")]
+    extra = ["0"] if module == "model_optimize" else [os.path.join(TINY, "tiny-kl.table")]
+    run = lambda args: subprocess.run([sys.executable, "-m", "ncnnlike.cli." + module] + args, capture_output=True,
+                                      text=True, cwd=REPO)
+    good = run(src + out + extra)
+    assert good.returncode == 0, good.stderr[-1500:]
+    assert os.path.getsize(out[1]) > 0 and _read(out[0]).startswith(b"7767517\n")
+    if module == "model_optimize":
+        assert good.stderr.rstrip().splitlines()[-1].startswith("model-optimize: ")
+    bad = run([str(tmp_path / "missing.param"), src[1]] + [str(tmp_path / "b.param"), str(tmp_path / "b.bin")] + extra)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "missing.param" in bad.stderr
