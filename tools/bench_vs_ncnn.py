@@ -49,7 +49,7 @@ threads, our graph loaded: 231 MB, and slower, above).
 model-optimize: a Python process that only reads the .param and .bin, proves no weight needs
 ModelWriter's flush and writes them back is 1.3x ncnnoptimize's wall as a user's install starts it,
 1.8-2.0x with this environment's .pth hooks (`python tools/startup_floor.py [--clean]`); ours is
-1.8-2.2x as installed (--clean; the machine's noise moves the median by that much). In onnxruntime, pass 1 cannot come near the network's own time: a
+1.6-1.8x as installed (--clean; medians move by 10-20% between runs on this machine). In onnxruntime, pass 1 cannot come near the network's own time: a
 graph whose 50 blobs merely have a consumer (a Shape node each) runs 15.5-15.9 ms against 11.8,
 GlobalMaxPool (the one reduction kept in the NCHWc layout) gives the max only at 14.4-14.7, and max
 with -min through a -1 depthwise convolution is 17.9 (ours 16.9; `python tools/calib_engines.py`).
