@@ -134,8 +134,28 @@ class Net:
         return record
 
     def _new_session(self, input_shapes, outputs, mode, spin, probe, pattern):
+        """A session of the lowered graph; with a probe (calibration's pass 1), onnxruntime's own saved
+        optimized model loaded back (runtime/reloaded.py: faster and smaller), when that works out."""
         import onnxruntime as ort
         model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe)
+        providers = ["CPUExecutionProvider"]
+        sess = None
+        if probe is not None:
+            from ncnnlike.runtime.reloaded import reloaded_session
+            sess = reloaded_session(ort, model, self._options(ort, spin, pattern, external),
+                                    self._options(ort, spin, pattern), providers)
+        if sess is None:
+            try:
+                sess = ort.InferenceSession(model, self._options(ort, spin, pattern, external), providers=providers)
+            except Exception as exc:   # onnxruntime refuses the lowered graph: one line, not its dump
+                raise NcnnlikeError("onnxruntime cannot build the model: %s" % _ort_reason(exc)) from None
+        # the external arrays stay referenced as long as the session: onnxruntime reads their memory
+        shapes = {b: ctx.shape(b) for b in ctx.blobs()}
+        return _Session(sess, names, shapes, external, _largest(shapes), frozenset(i.name for i in sess.get_inputs()))
+
+    def _options(self, ort, spin, pattern, external=()):
+        """onnxruntime SessionOptions for this net's threads; `external`: (name, array) weights handed
+        to onnxruntime as external initializers, used in place (layers/onnx_bytes.py)."""
         so = ort.SessionOptions()
         so.intra_op_num_threads = max(1, int(self.opt.num_threads))
         so.inter_op_num_threads = 1
@@ -143,16 +163,10 @@ class Net:
         so.enable_mem_pattern = pattern
         if not spin:
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if external:   # the weights, used in place by onnxruntime (layers/onnx_bytes.py)
+        if external:
             so.add_external_initializers([name for name, _ in external],
                                          [ort.OrtValue.ortvalue_from_numpy(array) for _, array in external])
-        try:
-            sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-        except Exception as exc:   # onnxruntime refuses the lowered graph: one line, not its dump
-            raise NcnnlikeError("onnxruntime cannot build the model: %s" % _ort_reason(exc)) from None
-        # the external arrays stay referenced as long as the session: onnxruntime reads their memory
-        shapes = {b: ctx.shape(b) for b in ctx.blobs()}
-        return _Session(sess, names, shapes, external, _largest(shapes), frozenset(i.name for i in sess.get_inputs()))
+        return so
 
     def run(self, inputs, outputs, probe=None, out=None):
         """Batch API: inputs blob -> array (N, *ncnn shape); returns blob -> array (N, *shape).
