@@ -63,7 +63,7 @@ def _report(stats, thresholds, scales):
 
 
 def _main(argv):
-    from ncnnlike.cli.heap import keep_freed_pages
+    from ncnnlike.cli.heap import keep_freed_pages, one_arena
     from ncnnlike.io.model import load_model
     from ncnnlike.quant import methods
     from ncnnlike.quant.tablefile import write_table
@@ -73,6 +73,7 @@ def _main(argv):
     positionals, options = split_args(argv, USAGE)
     check_keys(options, KEYS)
     keep_freed_pages()
+    one_arena()
     cluster = cluster_option(options)
     if len(positionals) not in (3, 4):
         raise NcnnlikeError("expected 3 or 4 file arguments, got %d (%s)" % (len(positionals), USAGE))

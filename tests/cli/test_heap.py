@@ -29,3 +29,32 @@ def _faults(mode):
 def test_kept_pages_are_reused_instead_of_faulted_in_again():
     kept, default = _faults("keep"), _faults("default")
     assert kept * 4 < default, (kept, default)
+
+
+ARENAS = """
+import ctypes, sys, threading
+import numpy as np
+if sys.argv[1] == "one":
+    from ncnnlike.cli.heap import one_arena
+    assert one_arena()
+def work():
+    for _ in range(200):
+        blocks = [np.ones(1000) for _ in range(20)]     # small blocks: from the thread's arena
+        del blocks
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+ctypes.CDLL(None).malloc_stats()                         # one "Arena k:" block per arena, on stderr
+"""
+
+
+def _arenas(mode):
+    out = subprocess.run([sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, check=True)
+    return sum(line.startswith("Arena ") for line in out.stderr.splitlines())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_one_arena_serves_every_thread():
+    assert _arenas("one") == 1 and _arenas("default") > 1
