@@ -42,10 +42,12 @@ about the same again with the 50 blobs taken out for pass 2; binning a sample's 
 (`python tools/calib_engines.py`): extracting the 50 blobs and reducing them to their absmax takes
 21-26 ms a sample at 1 thread against onnxruntime's pass 1 at 16.6, and 16-18 ms of wall on 2 Python
 threads against 11-12 with our 2 workers, so it is no faster.
-Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~61 MB, the weights 18, a session ~46 over them,
-its activations ~26 per concurrent run, one sample's 50 blobs 27 per worker: ~151 MB before the
-outputs with one worker, ~290 MB with two, against ncnn2table's 93 (pip ncnn as the engine on 2
-threads, our graph loaded: 231 MB, and slower, above).
+Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~67 MB, the weights 19, a session ~40-50 over
+them, its activations per concurrent run (pass 1 in onnxruntime's saved optimized model:
+runtime/reloaded.py, ~12 MB less a run), one sample's 50 blobs 27 MB per pass-2 worker; with one
+glibc arena for all threads (cli/heap.py): aciq ~175 MB, kl ~270 MB with two workers in pass 2,
+against ncnn2table's 93 (pip ncnn as the engine on 2 threads, our graph loaded: 231 MB, and slower,
+above).
 model-optimize: a Python process that only reads the .param and .bin, proves no weight needs
 ModelWriter's flush and writes them back is 1.3x ncnnoptimize's wall as a user's install starts it,
 1.8-2.0x with this environment's .pth hooks (`python tools/startup_floor.py [--clean]`); ours is
