@@ -22,6 +22,10 @@ from ncnnlike.runtime.staged import host_layers, run_staged
 
 
 INT8_MODES = (False, True, "fast", "exact", "sim")
+# A reloaded session (runtime/reloaded.py) owns a copy of every weight, where one optimized at load
+# uses ours in place except those it rearranges: used up to this much weight (Lite0, 18 MB: 10 MB
+# smaller; VGG16, 553 MB: 480 MB larger and 6.3 s to build instead of 1.9).
+RELOAD_MAX_BYTES = 32 << 20
 
 # One cached onnxruntime session: its output names, blob shapes, largest blob, and input names
 # (passed along with each run, so that threads running different sessions of one Net do not mix them).
@@ -134,13 +138,14 @@ class Net:
         return record
 
     def _new_session(self, input_shapes, outputs, mode, spin, probe, pattern):
-        """A session of the lowered graph; with a probe (calibration's pass 1), onnxruntime's own saved
-        optimized model loaded back (runtime/reloaded.py: faster and smaller), when that works out."""
+        """A session of the lowered graph; with a probe (calibration's pass 1) and at most
+        RELOAD_MAX_BYTES of weights, onnxruntime's own saved optimized model loaded back
+        (runtime/reloaded.py: faster and smaller), when that works out."""
         import onnxruntime as ort
         model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe)
         providers = ["CPUExecutionProvider"]
         sess = None
-        if probe is not None:
+        if probe is not None and sum(array.nbytes for _, array in external) <= RELOAD_MAX_BYTES:
             from ncnnlike.runtime.reloaded import reloaded_session
             sess = reloaded_session(ort, model, self._options(ort, spin, pattern, external),
                                     self._options(ort, spin, pattern), providers)

@@ -8,9 +8,12 @@ Conv 12.52 -> 11.35), ~10 MB less resident per session and ~12 MB per concurrent
 aciq on 100 images with 2 workers: peak RSS 245-253 -> 199-206 MB; the same tables. A graph that
 takes blobs out whole (pass 2) gains nothing measurable this way.
 
-Costs a second session build (~60-80 ms) and a temporary file of about the weights' size. When any
-step fails (no temporary space, a model beyond protobuf's 2 GB) the caller builds the session the
-usual way.
+Costs a second session build (~60-80 ms), a temporary file of about the weights' size, and memory
+for weights: the reloaded session owns a copy of every weight, where a session optimized at load
+uses the caller's arrays in place except those it rearranges (VGG16, 553 MB of weights: 480 MB more
+and 6.3 s to build instead of 1.9), so runtime/net.py uses it for small models only
+(RELOAD_MAX_BYTES). When any step fails (no temporary space, a model beyond protobuf's 2 GB) the
+caller builds the session the usual way.
 """
 import os
 import tempfile

@@ -77,3 +77,23 @@ def test_a_failed_save_falls_back_to_the_usual_session(monkeypatch):
     blob = measured_blobs(graph)[next(iter(measured_blobs(graph)))]
     lows, highs = net.run(inputs, [blob], probe=extrema_probe)[blob]
     assert lows[0] == inputs["in0"].min() and highs[0] == inputs["in0"].max()
+
+
+def test_a_model_with_more_weights_than_the_limit_keeps_the_session_optimized_at_load(monkeypatch):
+    """The reloaded session owns a copy of every weight: above RELOAD_MAX_BYTES (VGG16: 480 MB more)
+    the net builds the session that uses ours in place."""
+    from ncnnlike.runtime import net as netmodule
+    calls = []
+    monkeypatch.setattr(reloaded, "reloaded_session", lambda *args: calls.append(args))
+    graph = load_model(LITE0 + ".param", LITE0 + ".bin")
+    inputs = _inputs(graph, (3, 224, 224), 1)
+    blobs = list(dict.fromkeys(measured_blobs(graph).values()))
+    monkeypatch.setattr(netmodule, "RELOAD_MAX_BYTES", 1 << 20)        # Lite0 has 18 MB
+    net = Net.from_graph(graph)
+    net.opt.num_threads, net.opt.use_int8_inference = 1, False
+    net.run(inputs, blobs, probe=extrema_probe)
+    assert calls == []
+    monkeypatch.setattr(netmodule, "RELOAD_MAX_BYTES", 64 << 20)
+    net.clear()
+    net.run(inputs, blobs, probe=extrema_probe)
+    assert len(calls) == 1
