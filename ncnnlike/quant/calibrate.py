@@ -15,7 +15,9 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
   glibc kept 50 MB of it through phase 2).
 - Phase 2: each worker takes the blobs into its own set of output arrays, reused batch after batch
   (no fresh allocation, no page faults: Lite0's blobs are 27 MB per image), and bins them before
-  its next run. The runs hold at most OUTPUT_BYTES of measured blobs each (one Lite0 image),
+  its next run. Unless samples are kept, the blobs come out in whatever order of each sample's
+  values onnxruntime holds them (runtime/reorders.py: Lite0 15-16 -> 10.6-10.7 ms a run), which
+  histograms do not see. The runs hold at most OUTPUT_BYTES of measured blobs each (one Lite0 image),
   whatever the batch size images are decoded in (_run_size). Binning with ONNX ops in the
   graph was measured 4x slower (ScatterElements: 25 ns a value); stats.py bins in chunks,
   counting uint16 bin indices with OpenCV's 8-bit histogram: about 1.7 ns a value in all
@@ -228,14 +230,14 @@ class _RunShapes:
                 self.found[key] = run_shapes(self.net, inputs)
             return self.found[key]
 
-    def run(self, inputs, blobs, probe=None, out=None):
+    def run(self, inputs, blobs, probe=None, out=None, any_order=False):
         """net.run and the per-sample element count ncnn2table reads of each blob (_per_sample)."""
         shapes = self.get(inputs)
         if shapes is None:
             with self.staged:
                 outputs = self.net.run(inputs, blobs, probe=probe, out=out)
                 return outputs, {blob: _per_sample(self.net, blob) for blob in blobs}
-        return self.net.run(inputs, blobs, probe=probe, out=out), \
+        return self.net.run(inputs, blobs, probe=probe, out=out, any_order=any_order), \
             {blob: _count(shape) for blob, shape in shapes.items()}
 
 
@@ -299,7 +301,7 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
 
     def work(worker, index, inputs):
         n = _samples(inputs)
-        outputs, _ = shapes.run(inputs, unique, out=worker.arrays.get(inputs))
+        outputs, _ = shapes.run(inputs, unique, out=worker.arrays.get(inputs), any_order=samples is None)
         if samples is not None:
             with gate.turn(index):
                 samples.update(outputs, n)

@@ -120,7 +120,7 @@ class Net:
         self._host.clear()
         self._ncnn = None
 
-    def _session(self, input_shapes, outputs, probe=None, pattern=True):
+    def _session(self, input_shapes, outputs, probe=None, pattern=True, any_order=False):
         """The cached onnxruntime session for these inputs, outputs and options. `pattern` off: no
         memory pattern (for runs into the caller's arrays: onnxruntime's planned block then only
         doubles what the first run allocated; measured on Lite0's 50 calibration blobs, 26 MB; and
@@ -129,26 +129,32 @@ class Net:
         spin = int(self.opt.openmp_blocktime) > 0
         mode = int8_mode(self.opt.use_int8_inference)
         key = (tuple(sorted(input_shapes.items())), tuple(outputs), mode, int(self.opt.num_threads), spin, probe,
-               pattern)
+               pattern, any_order)
         with self._lock:
             if key not in self._sessions:
-                self._sessions[key] = self._new_session(input_shapes, outputs, mode, spin, probe, pattern)
+                self._sessions[key] = self._new_session(input_shapes, outputs, mode, spin, probe, pattern, any_order)
             record = self._sessions[key]
         self._shapes = record.shapes
         return record
 
-    def _new_session(self, input_shapes, outputs, mode, spin, probe, pattern):
-        """A session of the lowered graph; with a probe (calibration's pass 1) and at most
-        RELOAD_MAX_BYTES of weights, onnxruntime's own saved optimized model loaded back
-        (runtime/reloaded.py: faster and smaller), when that works out."""
+    def _new_session(self, input_shapes, outputs, mode, spin, probe, pattern, any_order):
+        """A session of the lowered graph. With a probe (calibration's pass 1), or outputs wanted in
+        any order (pass 2: runtime/reorders.py), and at most RELOAD_MAX_BYTES of weights,
+        onnxruntime's own saved optimized model loaded back (runtime/reloaded.py: faster and
+        smaller), when that works out."""
         import onnxruntime as ort
         model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe)
         providers = ["CPUExecutionProvider"]
         sess = None
-        if probe is not None and sum(array.nbytes for _, array in external) <= RELOAD_MAX_BYTES:
+        if (probe is not None or any_order) and sum(array.nbytes for _, array in external) <= RELOAD_MAX_BYTES:
             from ncnnlike.runtime.reloaded import reloaded_session
+            from ncnnlike.runtime.reorders import without_output_reorders
+            edit = (lambda saved: without_output_reorders(saved)[0]) if any_order and probe is None else None
             sess = reloaded_session(ort, model, self._options(ort, spin, pattern, external),
-                                    self._options(ort, spin, pattern), providers)
+                                    self._options(ort, spin, pattern), providers, edit)
+            if sess is not None and edit is not None:   # the blocked tensors' names, in the outputs' order
+                renamed = [o.name for o in sess.get_outputs()]
+                sess, names = (sess, renamed) if len(renamed) == len(names) else (None, names)
         if sess is None:
             try:
                 sess = ort.InferenceSession(model, self._options(ort, spin, pattern, external), providers=providers)
@@ -173,14 +179,16 @@ class Net:
                                          [ort.OrtValue.ortvalue_from_numpy(array) for _, array in external])
         return so
 
-    def run(self, inputs, outputs, probe=None, out=None):
+    def run(self, inputs, outputs, probe=None, out=None, any_order=False):
         """Batch API: inputs blob -> array (N, *ncnn shape); returns blob -> array (N, *shape).
 
         With `probe` (see runtime.lower.lower_graph; it must be hashable, e.g. a module-level
         function, as it keys the session cache) each blob maps to the list of probe results.
         With `out` (blob -> C-contiguous float32 array of the output's shape, e.g. from a previous
         run), the outputs are written into those arrays, which are returned: a loop that reuses
-        them allocates nothing per batch. A graph with host layers (detection outputs, see
+        them allocates nothing per batch. With `any_order` too, each sample's values of a blob may
+        come in another order (onnxruntime's blocked layout, runtime/reorders.py): for statistics
+        that do not depend on it, such as histograms. A graph with host layers (detection outputs, see
         runtime/staged.py) runs in stages; an output whose size differs between samples is then
         a list of N arrays."""
         if self.graph is None:
@@ -194,7 +202,7 @@ class Net:
             if out is not None:
                 raise NcnnlikeError("Net.run: out= cannot be used with a graph that has host layers")
             return run_staged(self.graph, self._run_batch, feeds, list(outputs), probe)
-        return self._run_batch(feeds, list(outputs), probe, out)
+        return self._run_batch(feeds, list(outputs), probe, out, any_order)
 
     def _run_ncnn(self, feeds, outputs, probe, out):
         """The exact mode: pip ncnn runs the graph, loaded once per option set (ncnn_backend.py)."""
@@ -217,10 +225,11 @@ class Net:
             self._host[key] = bool(host_layers(self.graph, outputs, available))
         return self._host[key]
 
-    def _run_batch(self, feeds, outputs, probe=None, out=None):
+    def _run_batch(self, feeds, outputs, probe=None, out=None, any_order=False):
         """One onnxruntime run of the lowered graph on batch arrays."""
         shapes = {k: tuple(v.shape[1:]) for k, v in feeds.items()}
-        record = self._session(shapes, list(outputs), probe, pattern=out is None and probe is None)
+        record = self._session(shapes, list(outputs), probe, pattern=out is None and probe is None,
+                               any_order=any_order and out is not None and probe is None)
         feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items() if k in record.inputs}
         if out is not None:
             if probe is not None:

@@ -19,17 +19,22 @@ import os
 import tempfile
 
 
-def reloaded_session(ort, model, first, second, providers):
+def reloaded_session(ort, model, first, second, providers, edit=None):
     """The session of onnxruntime's optimized model of `model` (bytes): built with the options
     `first` (graph optimizations on; the weights may be external initializers), saved by
-    onnxruntime, loaded back with the options `second` (its optimization level is turned off here).
-    None when that does not work out."""
+    onnxruntime, changed by `edit` (bytes -> bytes, e.g. reorders.without_output_reorders), loaded
+    back with the options `second` (its optimization level is turned off here). None when that
+    does not work out."""
     try:
         with tempfile.TemporaryDirectory(prefix="ncnnlike-") as folder:
             path = os.path.join(folder, "optimized.onnx")
             first.optimized_model_filepath = path
             ort.InferenceSession(model, first, providers=providers)    # saves the model, then goes
             second.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-            return ort.InferenceSession(path, second, providers=providers)
+            if edit is None:
+                return ort.InferenceSession(path, second, providers=providers)
+            with open(path, "rb") as f:
+                saved = f.read()
+        return ort.InferenceSession(edit(saved), second, providers=providers)
     except Exception:      # the caller's own build reports what is wrong with the model, if anything
         return None

@@ -1,0 +1,88 @@
+"""Calibration's pass 2 takes blobs out in onnxruntime's blocked layout (runtime/reorders.py): each
+sample's values are the same, in another order, so histograms and zero counts do not change; the
+edit of the saved model removes exactly the reorders that only feed outputs, and keeps padded ones."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from helpers import REFERENCE, REPO
+from ncnnlike.io.model import load_model
+from ncnnlike.quant.calibrate import measured_blobs
+from ncnnlike.runtime import Net, reorders
+
+LITE0 = os.path.join(REFERENCE, "lite0", "lite0-opt")
+
+
+def _blobs_out(graph, inputs, any_order):
+    """({blob: sorted values of each sample}, {blob: array as it came}, the session's output names)."""
+    net = Net.from_graph(graph)
+    net.opt.num_threads, net.opt.use_int8_inference = 1, False
+    blobs = list(dict.fromkeys(measured_blobs(graph).values()))
+    n = len(next(iter(inputs.values())))
+    first = net.run(inputs, blobs)                              # the shapes, in ncnn order
+    out = {b: np.empty_like(v) for b, v in first.items()}
+    got = net.run(inputs, blobs, out=out, any_order=any_order)
+    record = next(r for k, r in net._sessions.items() if k[-1] == any_order and k[-2] is False)
+    return {b: np.sort(v.reshape(n, -1), axis=1) for b, v in got.items()}, got, list(record.names)
+
+
+def _inputs(graph, shape, count, seed=0):
+    return {graph.input_names()[0]: np.random.default_rng(seed).uniform(-1, 1, (count,) + shape).astype(np.float32)}
+
+
+def _check(graph, inputs):
+    plain, raw_plain, names_plain = _blobs_out(graph, inputs, False)
+    blocked, raw_blocked, names_blocked = _blobs_out(graph, inputs, True)
+    for blob in plain:
+        assert np.array_equal(plain[blob], blocked[blob]), blob
+    moved = [b for b in plain if not np.array_equal(raw_plain[b], raw_blocked[b])]
+    return moved, names_plain, names_blocked
+
+
+def test_lite0_blobs_in_any_order_are_the_same_values_and_most_come_blocked():
+    graph = load_model(LITE0 + ".param", LITE0 + ".bin")
+    moved, plain, blocked = _check(graph, _inputs(graph, (3, 224, 224), 2))
+    assert len(moved) >= 40 and sum(a != b for a, b in zip(plain, blocked)) == len(moved)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2", "yolo-fastest-1.1"])
+def test_benchmark_networks_blobs_in_any_order_are_the_same_values(tmp_path, name):
+    sys.path.insert(0, REPO)
+    try:
+        from tools.suite_parity import make_pair, networks
+    finally:
+        sys.path.remove(REPO)
+    graph = make_pair(name, str(tmp_path))[2]
+    _check(graph, _inputs(graph, tuple(dict(networks())[name]), 2, seed=1))
+
+
+def test_the_edit_removes_only_reorders_that_only_feed_outputs():
+    """A hand-made graph: a blocked tensor reordered for an output (removed), one with 24 channels
+    (padded blocks: kept), one whose reorder also feeds a node (kept)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+    nchwc = "com.microsoft.nchwc"
+    nodes = [helper.make_node("ReorderOutput", ["a"], ["out_a"], domain=nchwc, channels=32),
+             helper.make_node("ReorderOutput", ["b"], ["out_b"], domain=nchwc, channels=24),
+             helper.make_node("ReorderOutput", ["c"], ["out_c"], domain=nchwc, channels=16),
+             helper.make_node("Relu", ["out_c"], ["r"])]
+    inputs = [helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, [1, 32, 4, 4]) for x in "abc"]
+    outputs = [helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, [1, 32, 4, 4]) for x in
+               ("out_a", "out_b", "out_c", "r")]
+    model = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs))
+    edited, removed = reorders.without_output_reorders(model.SerializeToString())
+    back = onnx.load_from_string(edited)
+    assert removed == 1
+    assert [o.name for o in back.graph.output] == ["a", "out_b", "out_c", "r"]
+    assert [n.output[0] for n in back.graph.node] == ["out_b", "out_c", "r"]
+    assert back.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert back.opset_import == model.opset_import and back.graph.input == model.graph.input
+
+
+def test_a_damaged_model_is_an_error_not_a_crash():
+    from ncnnlike.errors import NcnnlikeError
+    for data in (b"\x3a\xff", b"\x3a\x05ab", b"\x0b", b"\x3a\x02\x0a\x80"):
+        with pytest.raises(NcnnlikeError):
+            reorders.without_output_reorders(data)
