@@ -33,7 +33,8 @@ onnxruntime at 1 thread 10.4 for the network output alone, 16.4 with pass 1's mi
 measured blobs reduced in the graph (each blob leaves onnxruntime's blocked NCHWc layout through a
 ReorderOutput: 49 of them, ~5 ms: the 50 blobs taken out still in NCHWc cost 11.1 ms against 15.5-16.1
 reordered, `python tools/calib_engines.py`; that layout is what makes the network 11 ms, not 36),
-about the same again with the 50 blobs taken out for pass 2; binning a sample's 6.8 M values ~12
+about the same again with the 50 blobs taken out for pass 2 (10.6 since they come out in the
+blocked layout: runtime/reorders.py); binning a sample's 6.8 M values ~12
 (1.65-1.9 ns a value: uint16 bin indices through OpenCV's 8-bit histogram; a numba kernel measured
 1.3-1.5 ns, not worth its 0.3-0.5 s import); decoding a 256x341 PNG ~4 (once). With both passes on
 2 worker threads, each running whole images on one core, kl100 is ~1.1x ncnn2table's wall and
