@@ -21,6 +21,13 @@ MODELS = os.path.join(SHARED, "models")
 DATA = os.path.join(SHARED, "data")
 
 
+def random_benchmark(name, folder):
+    """(graph, input (c, h, w)) of an ncnn benchmark network with seeded random weights, its files
+    written in `folder` (tools/suite_parity.make_pair)."""
+    from tools.suite_parity import make_pair, networks
+    return make_pair(name, str(folder))[2], tuple(dict(networks())[name])
+
+
 def layer(type_, name, bottoms, tops, params=None, weights=None):
     """A Layer from plain values: params {id: value}, weights {name: array}."""
     return Layer(type_, name, list(bottoms), list(tops), ParamDict(params or {}),

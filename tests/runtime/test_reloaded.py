@@ -2,12 +2,11 @@
 the same per-sample minima and maxima as the session optimized at load, on real and random-weight
 networks; and when saving or loading it back fails, the usual session is built instead."""
 import os
-import sys
 
 import numpy as np
 import pytest
 
-from helpers import REFERENCE, REPO
+from helpers import REFERENCE, random_benchmark
 from ncnnlike.io.model import load_model
 from ncnnlike.quant.calibrate import extrema_probe, measured_blobs
 from ncnnlike.runtime import Net, reloaded
@@ -53,14 +52,8 @@ def test_lite0_extrema_are_those_of_the_session_optimized_at_load():
 
 @pytest.mark.parametrize("name", ["mobilenet_ssd", "shufflenet_v2", "yolo-fastest-1.1"])
 def test_benchmark_networks_extrema_are_those_of_the_session_optimized_at_load(tmp_path, name):
-    sys.path.insert(0, REPO)
-    try:
-        from tools.suite_parity import make_pair, networks
-    finally:
-        sys.path.remove(REPO)
-    shape = dict(networks())[name]
-    graph = make_pair(name, str(tmp_path))[2]
-    inputs = _inputs(graph, tuple(shape), 2, seed=1)
+    graph, shape = random_benchmark(name, tmp_path)
+    inputs = _inputs(graph, shape, 2, seed=1)
     _same(_extrema(graph, inputs, True), _extrema(graph, inputs, False))
 
 

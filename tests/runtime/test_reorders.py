@@ -2,12 +2,11 @@
 sample's values are the same, in another order, so histograms and zero counts do not change; the
 edit of the saved model removes exactly the reorders that only feed outputs, and keeps padded ones."""
 import os
-import sys
 
 import numpy as np
 import pytest
 
-from helpers import REFERENCE, REPO
+from helpers import REFERENCE, random_benchmark
 from ncnnlike.io.model import load_model
 from ncnnlike.quant.calibrate import measured_blobs
 from ncnnlike.runtime import Net, reorders
@@ -49,13 +48,8 @@ def test_lite0_blobs_in_any_order_are_the_same_values_and_most_come_blocked():
 
 @pytest.mark.parametrize("name", ["mobilenet_v2", "shufflenet_v2", "yolo-fastest-1.1"])
 def test_benchmark_networks_blobs_in_any_order_are_the_same_values(tmp_path, name):
-    sys.path.insert(0, REPO)
-    try:
-        from tools.suite_parity import make_pair, networks
-    finally:
-        sys.path.remove(REPO)
-    graph = make_pair(name, str(tmp_path))[2]
-    _check(graph, _inputs(graph, tuple(dict(networks())[name]), 2, seed=1))
+    graph, shape = random_benchmark(name, tmp_path)
+    _check(graph, _inputs(graph, shape, 2, seed=1))
 
 
 def test_the_edit_removes_only_reorders_that_only_feed_outputs():
