@@ -30,8 +30,8 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
 grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs: Lite0
 peaks at ~270 MB with 2 workers, ~175 MB in phase 1 alone; model2table runs one glibc arena,
-cli/heap.py). Histogram counts are integers, so the result does not
-depend on the batch size, the thread count or the order in which the workers finish.
+cli/heap.py). Histogram counts are integers, so the result does not depend on the batch size,
+the thread count or the order in which the workers finish.
 
 Shards: the statistics of consecutive shards of an image list (split_lists), computed anywhere,
 merge into exactly those of one pass, in two steps:
@@ -196,11 +196,12 @@ def _run_size(sample_bytes, batch_size):
 
 def _plan(shapes, batches, batch_size, threads):
     """(runs, workers, intra-op threads per run) for a phase: the batches cut into runs of
-    _run_size (decided on the first batch, its shapes found through `shapes`, a _RunShapes), and the `threads` cores shared out as workers, each
-    running whole runs, as long as the measured blobs of the runs in flight stay within
-    WORKERS_BYTES (Lite0: 27 MB a sample, so up to 4 workers); the rest become intra-op threads. A
-    model with bigger samples (a detector at 640x640) gets one worker with every thread, as a staged
-    graph does (host layers: its runs go one at a time anyway)."""
+    _run_size (decided on the first batch, its shapes found through `shapes`, a _RunShapes), and
+    the `threads` cores shared out as workers, each running whole runs, as long as the measured
+    blobs of the runs in flight stay within WORKERS_BYTES (Lite0: 27 MB a sample, so up to 4
+    workers); the rest become intra-op threads. A model with bigger samples (a detector at 640x640)
+    gets one worker with every thread, as a staged graph does (host layers: its runs go one at a
+    time anyway)."""
     threads = max(1, int(threads))
     batches = iter(batches)
     first = next(batches, None)

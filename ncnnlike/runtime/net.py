@@ -153,8 +153,7 @@ class Net:
             sess = reloaded_session(ort, model, self._options(ort, spin, pattern, external),
                                     self._options(ort, spin, pattern), providers, edit)
             if sess is not None and edit is not None:   # the blocked tensors' names, in the outputs' order
-                renamed = [o.name for o in sess.get_outputs()]
-                sess, names = (sess, renamed) if len(renamed) == len(names) else (None, names)
+                names = [o.name for o in sess.get_outputs()]
         if sess is None:
             try:
                 sess = ort.InferenceSession(model, self._options(ort, spin, pattern, external), providers=providers)
@@ -271,7 +270,10 @@ def _run_into(record, feeds, outputs, out):
             raise NcnnlikeError("Net.run: out['%s'] must be a writable C-contiguous float32 array of shape %s"
                                 % (blob, expected))
         binding.bind_output(name, "cpu", 0, np.float32, list(expected), array.ctypes.data)
-    record.sess.run_with_iobinding(binding)
+    try:
+        record.sess.run_with_iobinding(binding)
+    except Exception as exc:   # as in Net._run_batch: one line, not onnxruntime's dump
+        raise NcnnlikeError("onnxruntime cannot run the model: %s" % _ort_reason(exc)) from None
     return {blob: out[blob] for blob in outputs}
 
 
