@@ -10,7 +10,8 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
   measured blobs stay within WORKERS_BYTES; the other threads split each run (_plan).
 - Phase 1 reduces inside the runtime graph: a probe returns per-sample minima and maxima, not the
   blobs (Lite0: 16 ms of CPU a sample against 25 for taking the blobs out and reducing them in
-  numpy; 13-14 ms in onnxruntime's own saved optimized model, runtime/reloaded.py). Its session
+  numpy; 13-14 ms in onnxruntime's own saved optimized model, runtime/reloaded.py, and 1 ms less
+  with the blobs reduced in onnxruntime's blocked layout, runtime/reorders.py). Its session
   is released before phase 2 builds its own (release_sessions: dropped and malloc_trim'd, else
   glibc kept 50 MB of it through phase 2).
 - Phase 2: each worker takes the blobs into its own set of output arrays, reused batch after batch

@@ -141,18 +141,18 @@ class Net:
         """A session of the lowered graph. With a probe (calibration's pass 1), or outputs wanted in
         any order (pass 2: runtime/reorders.py), and at most RELOAD_MAX_BYTES of weights,
         onnxruntime's own saved optimized model loaded back (runtime/reloaded.py: faster and
-        smaller), when that works out."""
+        smaller), without the reorders that the probe's min and max or the outputs in any order
+        do not need (runtime/reorders.py), when that works out."""
         import onnxruntime as ort
         model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe)
         providers = ["CPUExecutionProvider"]
         sess = None
         if (probe is not None or any_order) and sum(array.nbytes for _, array in external) <= RELOAD_MAX_BYTES:
             from ncnnlike.runtime.reloaded import reloaded_session
-            from ncnnlike.runtime.reorders import without_output_reorders
-            edit = (lambda saved: without_output_reorders(saved)[0]) if any_order and probe is None else None
+            edit = _reorder_edit(probe is not None, any_order)
             sess = reloaded_session(ort, model, self._options(ort, spin, pattern, external),
                                     self._options(ort, spin, pattern), providers, edit)
-            if sess is not None and edit is not None:   # the blocked tensors' names, in the outputs' order
+            if sess is not None and probe is None:      # the blocked tensors' names, in the outputs' order
                 names = [o.name for o in sess.get_outputs()]
         if sess is None:
             try:
@@ -245,6 +245,15 @@ class Net:
         for name, value in zip(record.names, result):
             grouped[name[4:name.rindex(":")]].append(value)
         return grouped
+
+
+def _reorder_edit(probe, any_order):
+    """The edit of onnxruntime's saved model (runtime/reorders.py) for a session with a probe (the
+    reorders before per-sample min/max go) or whose outputs may come in any order (the reorders
+    before the outputs go)."""
+    from ncnnlike.runtime import reorders
+    edit = reorders.without_probe_reorders if probe else reorders.without_output_reorders
+    return lambda saved: edit(saved)[0]
 
 
 def _check_batch(record, feeds):

@@ -6,7 +6,8 @@ in memory: each blob is reduced soon after it is made instead of being kept for 
 Lite0 at 1 thread: 16.1-16.4 -> 13.3-14.4 ms a run (its profile: ReorderOutput 3.56 -> 2.27 ms,
 Conv 12.52 -> 11.35), ~10 MB less resident per session and ~12 MB per concurrent run; model2table
 aciq on 100 images with 2 workers: peak RSS 245-253 -> 199-206 MB; the same tables. A graph that
-takes blobs out whole (pass 2) gains nothing measurable this way.
+takes blobs out whole (pass 2) gains nothing measurable this way; both gain when the saved model is
+edited before it is loaded back (runtime/reorders.py).
 
 Costs a second session build (~60-80 ms), a temporary file of about the weights' size, and memory
 for weights: the reloaded session owns a copy of every weight, where a session optimized at load

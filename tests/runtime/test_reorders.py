@@ -1,6 +1,7 @@
-"""Calibration's pass 2 takes blobs out in onnxruntime's blocked layout (runtime/reorders.py): each
-sample's values are the same, in another order, so histograms and zero counts do not change; the
-edit of the saved model removes exactly the reorders that only feed outputs, and keeps padded ones."""
+"""Calibration takes blobs out (pass 2) and reduces them to their min and max (pass 1) in
+onnxruntime's blocked layout (runtime/reorders.py): each sample's values are the same, in another
+order, so histograms, zero counts, minima and maxima do not change; the edits of the saved model
+remove exactly the reorders that only feed outputs, or only per-sample min/max, and keep padded ones."""
 import os
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from helpers import REFERENCE, random_benchmark
 from ncnnlike.io.model import load_model
-from ncnnlike.quant.calibrate import measured_blobs
+from ncnnlike.quant.calibrate import extrema_probe, measured_blobs
 from ncnnlike.runtime import Net, reorders
 
 LITE0 = os.path.join(REFERENCE, "lite0", "lite0-opt")
@@ -75,8 +76,90 @@ def test_the_edit_removes_only_reorders_that_only_feed_outputs():
     assert back.opset_import == model.opset_import and back.graph.input == model.graph.input
 
 
+def _pass1(graph, inputs, edit, monkeypatch):
+    """({blob: (mins, maxs)}, reorders the probe edit removed) of pass 1 in a reloaded session, with
+    the probe edit or without it."""
+    removed = []
+
+    def counted(model):
+        edited, found = reorders._edit(model, reorders._probe_edit)
+        removed.append(found)
+        return (edited if edit else model), found
+    monkeypatch.setattr(reorders, "without_probe_reorders", counted)
+    net = Net.from_graph(graph)
+    net.opt.num_threads, net.opt.use_int8_inference = 1, False
+    blobs = list(dict.fromkeys(measured_blobs(graph).values()))
+    outputs = net.run(inputs, blobs, probe=extrema_probe)
+    return {b: tuple(np.asarray(v) for v in outputs[b]) for b in blobs}, removed
+
+
+def _same_extrema(graph, inputs, monkeypatch):
+    edited, removed = _pass1(graph, inputs, True, monkeypatch)
+    plain, _ = _pass1(graph, inputs, False, monkeypatch)
+    for blob in plain:
+        for x, y in zip(edited[blob], plain[blob]):
+            assert np.array_equal(x, y), blob
+    return removed[0]
+
+
+def test_lite0_pass1_reduces_most_blobs_blocked_to_the_same_extrema(monkeypatch):
+    graph = load_model(LITE0 + ".param", LITE0 + ".bin")
+    assert _same_extrema(graph, _inputs(graph, (3, 224, 224), 2), monkeypatch) >= 40
+
+
+@pytest.mark.parametrize("name", ["mobilenet_ssd", "shufflenet_v2", "yolo-fastest-1.1"])
+def test_benchmark_networks_pass1_blocked_gives_the_same_extrema(tmp_path, monkeypatch, name):
+    graph, shape = random_benchmark(name, tmp_path)
+    _same_extrema(graph, _inputs(graph, shape, 2, seed=2), monkeypatch)
+
+
+def test_the_probe_edit_removes_only_reorders_before_per_sample_min_and_max():
+    """A hand-made graph: blocked tensors reordered, flattened per sample and reduced to their min
+    and max (removed); the same with 24 channels (padded: kept), flattened from axis 2 (kept), also
+    fed to a ReduceSum (kept), reduced over another axis (kept), and the reorder also an output (kept)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+    nchwc = "com.microsoft.nchwc"
+    nodes, outputs = [], []
+
+    def case(name, channels=32, axis=1, reduce_axes=(1,), extra=None, output=False):
+        nodes.append(helper.make_node("ReorderOutput", [name], ["r_" + name], domain=nchwc, channels=channels))
+        nodes.append(helper.make_node("Flatten", ["r_" + name], ["f_" + name], axis=axis))
+        for op in ("ReduceMin", "ReduceMax"):
+            nodes.append(helper.make_node(op, ["f_" + name], [op + "_" + name], axes=list(reduce_axes), keepdims=0))
+            outputs.append(op + "_" + name)
+        if extra:
+            nodes.append(helper.make_node(extra, ["f_" + name], ["x_" + name], axes=[1], keepdims=0))
+            outputs.append("x_" + name)
+        if output:
+            outputs.append("r_" + name)
+    case("a")
+    case("b", channels=24)
+    case("c", axis=2)
+    case("d", extra="ReduceSum")
+    case("e", reduce_axes=(0,))
+    case("f", output=True)
+    case("g", channels=16)
+    inputs = [helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, [1, 32, 4, 4]) for x in "abcdefg"]
+    graph = helper.make_graph(nodes, "g", inputs,
+                              [helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, None) for x in outputs])
+    model = helper.make_model(graph)
+    edited, removed = reorders.without_probe_reorders(model.SerializeToString())
+    back = onnx.load_from_string(edited)
+    assert removed == 2
+    assert [n.output[0] for n in back.graph.node if n.op_type == "ReorderOutput"] == \
+        ["r_" + x for x in "bcdef"]
+    flatten_inputs = {n.output[0]: n.input[0] for n in back.graph.node if n.op_type == "Flatten"}
+    assert flatten_inputs == {"f_" + x: (x if x in "ag" else "r_" + x) for x in "abcdefg"}
+    assert back.graph.output == model.graph.output and back.graph.input == model.graph.input
+    assert [n.op_type for n in back.graph.node if n.op_type != "ReorderOutput"] == \
+        [n.op_type for n in model.graph.node if n.op_type != "ReorderOutput"]
+
+
 def test_a_damaged_model_is_an_error_not_a_crash():
     from ncnnlike.errors import NcnnlikeError
     for data in (b"\x3a\xff", b"\x3a\x05ab", b"\x0b", b"\x3a\x02\x0a\x80"):
         with pytest.raises(NcnnlikeError):
             reorders.without_output_reorders(data)
+        with pytest.raises(NcnnlikeError):
+            reorders.without_probe_reorders(data)
