@@ -144,6 +144,16 @@ def test_estimate_bound_holds_for_every_candidate():
         assert np.all(bound < 0.01 * np.abs(estimate).max() + 1e-6)      # tight enough to prune
 
 
+def test_estimate_in_row_blocks_is_the_estimate_of_all_rows_at_once(monkeypatch):
+    g = kl._geometry()
+    for counts in histograms():
+        blocked = kl_bound.estimate(kl.normalize(counts), g)
+        monkeypatch.setattr(kl_bound, "ROWS", len(kl_bound._indices(g).t))
+        whole = kl_bound.estimate(kl.normalize(counts), g)
+        monkeypatch.undo()
+        assert np.array_equal(blocked[0], whole[0]) and np.array_equal(blocked[1], whole[1])
+
+
 def test_fast_search_finds_the_same_bin_as_the_full_curve():
     for counts in histograms():
         assert kl.best_bin(counts) == 128 + int(np.argmin(kl.kl_divergences(counts)))

@@ -23,6 +23,7 @@ TARGET_BIN = 128
 EPS = float(np.float32(0.0001))
 _FLOAT64_SLACK = 1e-7
 _MOMENT_SLACK = 1e-9      # float64 error of a second moment from prefix sums (|terms| <= ~100, 2048 adds)
+ROWS = 256                # values of t estimated at a time (arrays of 256 x 128 float64: 256 KB)
 
 
 def gamma(n):
@@ -63,36 +64,57 @@ def _prefix(values):
     return np.concatenate([[0.0], np.cumsum(values)])
 
 
+class _Sums:
+    """The histogram's own arrays the estimate reads: H, P = eps + H and ln P as float64, their
+    prefix sums (of H, P, P ln P, P ln^2 P) and the suffix sums of H."""
+
+    def __init__(self, H):
+        self.H = H.astype(np.float64)
+        self.P = (np.float32(0.0001) + H).astype(np.float64)           # ncnn's float32 P_i, exactly
+        self.lnP = np.log(self.P)
+        self.cH, self.cP = _prefix(self.H), _prefix(self.P)
+        self.cPL, self.cPL2 = _prefix(self.P * self.lnP), _prefix(self.P * self.lnP * self.lnP)
+        self.suffix = np.concatenate([np.cumsum(self.H[::-1])[::-1], [0.0]])
+
+
 def estimate(H, g):
     """(estimate, bound) of KL(t) for t = 128..2047: |ncnn's float32 KL(t) - estimate| <= bound.
 
     H: the float32 normalised histogram; g: kl._Geometry (ncnn's intervals for every t).
+    Computed ROWS values of t at a time: each row's arithmetic is the same, and the blocks'
+    arrays stay in the core's cache (3x faster than all 1920 rows at once, measured).
     """
-    x = _indices(g)
-    H64 = H.astype(np.float64)
-    P = (np.float32(0.0001) + H).astype(np.float64)           # ncnn's float32 P_i, exactly
-    lnP = np.log(P)
-    cH, cP, cPL, cPL2 = _prefix(H64), _prefix(P), _prefix(P * lnP), _prefix(P * lnP * lnP)
-    suffix = np.concatenate([np.cumsum(H64[::-1])[::-1], [0.0]])
+    x, sums = _indices(g), _Sums(H)
+    est, bound = np.empty(len(x.t)), np.empty(len(x.t))
+    for start in range(0, len(x.t), ROWS):
+        rows = slice(start, start + ROWS)
+        est[rows], bound[rows] = _block(sums, x, rows)
+    return est, bound
 
+
+def _block(s, x, rows):
+    """(estimate, bound) for the rows `rows` of t."""
     take = np.take
-    cumulative = take(cH, x.floor) + x.frac * take(H64, x.floor)   # integral of H up to each boundary
-    Q = np.diff(cumulative, axis=1) / x.npb                    # = (ls H[lu-1] + full bins + rs H[rl]) / divisor
+    floor, stop, lu = x.floor[rows], x.stop[rows], x.lu[rows]
+    straddle, rs, ls = x.straddle[rows], x.rs[rows], x.ls[rows]
+    cumulative = take(s.cH, floor) + x.frac[rows] * take(s.H, floor)   # integral of H up to each boundary
+    Q = np.diff(cumulative, axis=1) / x.npb[rows]              # = (ls H[lu-1] + full bins + rs H[rl]) / divisor
     lnE = np.log(EPS + Q)
-    sp = take(cP, x.stop) - take(cP, x.lu)
-    spl = take(cPL, x.stop) - take(cPL, x.lu)
+    sp = take(s.cP, stop) - take(s.cP, lu)
+    spl = take(s.cPL, stop) - take(s.cPL, lu)
     est = (spl - sp * lnE).sum(axis=1)
-    moment = (take(cPL2, x.stop) - take(cPL2, x.lu)) - 2 * lnE * spl + lnE * lnE * sp
+    moment = (take(s.cPL2, stop) - take(s.cPL2, lu)) - 2 * lnE * spl + lnE * lnE * sp
     spread = np.sqrt(sp * (np.maximum(moment, 0) + _MOMENT_SLACK)).sum(axis=1)
     mass = sp.sum(axis=1)
 
-    ps = np.where(x.rs > 0, take(P, x.straddle), 0.0)
-    d = take(lnP, x.straddle) - np.log(EPS + x.rs * Q[:, :-1] + x.ls * Q[:, 1:])
+    ps = np.where(rs > 0, take(s.P, straddle), 0.0)
+    d = take(s.lnP, straddle) - np.log(EPS + rs * Q[:, :-1] + ls * Q[:, 1:])
     est += (ps * d).sum(axis=1)
     spread += (ps * np.abs(d)).sum(axis=1)
     mass += ps.sum(axis=1)
 
-    tail = (EPS + H64[x.t - 1]) + suffix[x.t]
+    t = x.t[rows]
+    tail = (EPS + s.H[t - 1]) + s.suffix[t]
     d = np.log(tail) - lnE[:, -1]
     est += tail * d
     tail_error = 1.01 * gamma(NUM_BINS) * tail * (np.abs(d) + 1.01)
@@ -100,5 +122,6 @@ def estimate(H, g):
     spread += tail * np.abs(d) + 24 * U * mass + tail_error
 
     sum_tau = spread * (1 + 3 * U) + 1.1 * U * mass
-    bound = x.gamma_t * sum_tau + U * (3.1 * spread + 1.1 * mass) + 24 * U * mass + tail_error + _FLOAT64_SLACK
+    bound = (x.gamma_t[rows] * sum_tau + U * (3.1 * spread + 1.1 * mass) + 24 * U * mass + tail_error
+             + _FLOAT64_SLACK)
     return est, bound
