@@ -23,7 +23,7 @@ TARGET_BIN = 128
 EPS = float(np.float32(0.0001))
 _FLOAT64_SLACK = 1e-7
 _MOMENT_SLACK = 1e-9      # float64 error of a second moment from prefix sums (|terms| <= ~100, 2048 adds)
-ROWS = 256                # values of t estimated at a time (arrays of 256 x 128 float64: 256 KB)
+ROWS = 384                # values of t estimated at a time (arrays of 384 x 128 float64: 384 KB)
 
 
 def gamma(n):
