@@ -15,7 +15,8 @@ than the wall time (a loaded 2-core machine moves wall ratios by 0.1). pip ncnn
 runs with fp16 / bf16 storage, packing and arithmetic off. Unless --no-ort, onnxruntime itself runs
 too: the source efficientnet-lite0.onnx in fp32, and its QDQ int8 made by onnxruntime's
 quantize_static (u8 activations, s8 per-channel weights, calibrated on 20 calib.txt images), a speed
-reference for what onnxruntime's own int8 reaches on this CPU. Idle threads of every runtime sleep
+reference for what onnxruntime's own int8 reaches on this CPU; with the openvino package installed
+(not a dependency), OpenVINO runs those two files too. Idle threads of every runtime sleep
 (no spinning into the next runner's turn). Targets (DESIGN): the default int8 <= 0.45x our fp32 time
 on a CPU with VNNI (as close as the CPU allows without); exact int8 <= 1.5x pip ncnn's int8 time;
 int8 .bin <= 30% of fp32. The header names the CPU, its flags and the load average.
@@ -97,6 +98,25 @@ def ort_runners(folder, image, threads):
     return runners, sizes
 
 
+def openvino_runners(folder, image, threads):
+    """{(openvino, fp32|int8 QDQ): runner} for the same two ONNX files as ort_runners (which makes the
+    QDQ one first), when the openvino package is installed: not a dependency, a second engine's own
+    int8 on this CPU for reference. Empty without it."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return {}, {}
+    core = ov.Core()
+    config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+    runners, sizes = {}, {}
+    for model, path in (("fp32", SOURCE_ONNX), ("int8 QDQ (quantize_static)", os.path.join(folder, "lite0-qdq.onnx"))):
+        request = core.compile_model(core.read_model(path), "CPU", config).create_infer_request()
+        feed = {0: image[None]}
+        runners[("openvino", model)] = lambda request=request, feed=feed: request.infer(feed)
+        sizes[("openvino", model)] = os.path.getsize(path)
+    return runners, sizes
+
+
 def measure(runners, rounds, warmup):
     """Interleaved timing: (name -> per-round wall seconds, name -> per-round CPU seconds of this
     process, all its threads), after `warmup` untimed rounds. The CPU time is what a run costs
@@ -129,9 +149,10 @@ def runners_for(threads, image, int8_pair, real_pair, folder, ort_too):
     sizes = {key: os.path.getsize(common.FP32_BIN if key[1] == "fp32" else int8_pair[1]) for key in runners}
     sizes[("pip ncnn", "int8 real ncnn2int8")] = os.path.getsize(real_pair[1])
     if ort_too:
-        extra, extra_sizes = ort_runners(folder, image, threads)
-        runners.update(extra)
-        sizes.update(extra_sizes)
+        for make in (ort_runners, openvino_runners):
+            extra, extra_sizes = make(folder, image, threads)
+            runners.update(extra)
+            sizes.update(extra_sizes)
     return ({key + (threads,): r for key, r in runners.items()}, {key + (threads,): v for key, v in sizes.items()})
 
 

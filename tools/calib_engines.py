@@ -15,10 +15,13 @@ optimizations off, for the plain network, pass 1's graph, the 50 blobs out as th
 ReorderOutput nodes) and the 50 blobs out in onnxruntime's blocked NCHWc layout (the ReorderOutput
 nodes that only feed the outputs removed): what leaving the layout costs, and what the optimized
 graph costs when onnxruntime does not optimize it at load.
-Last, pass 1 with other in-graph reductions (probe_rows): the 50 blobs merely exposed (a Shape node
+Then pass 1 with other in-graph reductions (probe_rows): the 50 blobs merely exposed (a Shape node
 each: every consumer outside the NCHWc-aware ops makes onnxruntime reorder the blob out of its
 layout), GlobalMaxPool (max only, in the layout), Abs + GlobalMaxPool, and max with -min through a
--1 depthwise convolution: the floor of pass 1 in onnxruntime.
+-1 depthwise convolution: the floor of pass 1 in onnxruntime. Last, two alternatives from the
+registries that are not dependencies, each skipped when not installed: OpenVINO as the engine (the
+network alone, pass 1, the 50 blobs out) and binning by a kernel numba compiles (its counts checked
+against ours; the CPU and peak RSS that importing numba and compiling the kernel add to a process).
  The question it answers: would running pip ncnn itself (ncnn's
 own inference, 93 MB in ncnn2table) make calibration faster or smaller than onnxruntime does?
 """
@@ -224,7 +227,7 @@ def probe_rows(graph, xs, samples):
     from ncnnlike.quant import calibrate as C
     from ncnnlike.runtime import Net
     unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
-    rows = (("ours (ReduceMin + ReduceMax, blobs reordered out of NCHWc)", C.extrema_probe),
+    rows = (("ours (ReduceMin + ReduceMax, in NCHWc in the reloaded saved model)", C.extrema_probe),
             ("the 50 blobs only exposed (a Shape node each)", _exposed_only),
             ("max only, GlobalMaxPool (in NCHWc)", _max_pool),
             ("absmax only, Abs + GlobalMaxPool", _abs_max_pool),
@@ -259,6 +262,110 @@ def ncnn_rows(graph, xs, samples):
     print("| pip ncnn peak RSS (with our graph loaded and onnxruntime imported, not run) | %d MB | |" % peak_mb())
 
 
+def openvino_rows(graph, xs, samples):
+    """OpenVINO (the openvino wheel, not a dependency: skipped without it) as the calibration engine,
+    1 thread, on the same lowered graphs: the network output alone, pass 1's graph, the 50 blobs out."""
+    try:
+        import openvino as ov
+    except ImportError:
+        print("| openvino rows skipped: the openvino package is not installed | | |")
+        return
+    import tempfile
+    from ncnnlike.quant import calibrate as C
+    from ncnnlike.runtime.lower import lower_to_bytes
+    unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
+    name = graph.input_names()[0]
+    core = ov.Core()
+    config = {"INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+    cases = (("network output alone", [list(graph)[-1].tops[0]], None), ("pass 1", unique, C.extrema_probe),
+             ("the 50 blobs out", unique, None))
+    with tempfile.TemporaryDirectory() as folder:
+        for label, outs, probe in cases:
+            model, _, _, external = lower_to_bytes(graph, {name: (3, 224, 224)}, outs, int8=False, probe=probe)
+            path = os.path.join(folder, "model.onnx")
+            with open(path, "wb") as f:
+                f.write(_inline(model, external).SerializeToString())
+            request = core.compile_model(core.read_model(path), "CPU", config).create_infer_request()
+            request.infer({0: xs[0][name]})
+            timed("openvino %s, 1 thread: %s" % (ov.__version__.split("-")[0], label),
+                  lambda i: request.infer({0: xs[i % len(xs)][name]}), samples)
+
+
+NUMBA_KERNEL = """
+import numpy as np
+from numba import njit
+
+
+@njit(nogil=True, boundscheck=False)
+def counts(values, width, buf, lanes):
+    # floor(min(|v| / width, 2047)) of a chunk into buf, then counted in 4 interleaved histograms
+    n, size = values.size, buf.size
+    top = np.float32(2047.0)
+    for s in range(0, n, size):
+        e = min(n, s + size)
+        for i in range(s, e):
+            buf[i - s] = np.uint16(min(abs(values[i]) / width, top))
+        m = s + (e - s) // 4 * 4
+        for i in range(s, m, 4):
+            lanes[0, buf[i - s]] += 1
+            lanes[1, buf[i - s + 1]] += 1
+            lanes[2, buf[i - s + 2]] += 1
+            lanes[3, buf[i - s + 3]] += 1
+        for i in range(m, e):
+            lanes[0, buf[i - s]] += 1
+"""
+
+
+def numba_binning_rows(graph, xs, samples):
+    """Binning by a kernel compiled at run time by numba (a registry wheel; not a dependency: skipped
+    without it): the same counts as stats.Histogram on one sample's 50 blobs, its time a sample, and
+    what importing numba and compiling the kernel cost a fresh process (CPU and peak RSS)."""
+    import subprocess
+    # the peak from /proc (VmHWM, this program's own): ru_maxrss survives exec, it would be ours
+    script = ("import resource\n"
+              "hwm = lambda: int([x for x in open('/proc/self/status') if x.startswith('VmHWM')][0].split()[1])\n"
+              "r0, m0 = resource.getrusage(resource.RUSAGE_SELF), hwm()\n" + NUMBA_KERNEL +
+              "counts(np.ones(9, np.float32), np.float32(0.5), np.empty(4, np.uint16), np.zeros((4, 2048), np.int64))\n"
+              "r1 = resource.getrusage(resource.RUSAGE_SELF)\n"
+              "print('%.0f %d' % ((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e3, (hwm() - m0) // 1024))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    if done.returncode != 0:
+        print("| numba rows skipped: %s | | |" % (done.stderr.strip().splitlines() or ["no output"])[-1])
+        return
+    cpu_ms, rss_mb = done.stdout.split()
+    print("| numba: importing it and compiling the kernel in a fresh process | %s ms of CPU | +%s MB peak RSS |"
+          % (cpu_ms, rss_mb))
+    space = {}
+    exec(NUMBA_KERNEL, space)
+    from ncnnlike.quant import calibrate as C
+    from ncnnlike.quant.stats import Histogram, _bin_width
+    from ncnnlike.runtime import Net
+    unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
+    net = Net.from_graph(graph)
+    net.opt.num_threads, net.opt.use_int8_inference = 1, False
+    blobs = net.run(xs[0], unique)
+    absmax = {b: float(np.abs(v).max()) for b, v in blobs.items()}
+    buf, lanes = np.empty(1 << 14, np.uint16), np.zeros((4, 2048), np.int64)
+
+    def compiled(i):
+        out = {}
+        for b, v in blobs.items():
+            lanes[:] = 0
+            space["counts"](v.reshape(-1), _bin_width(absmax[b]), buf, lanes)
+            out[b] = lanes.sum(axis=0)
+        return out
+    ours = {b: Histogram(absmax[b]) for b in blobs}
+    for b, v in blobs.items():
+        ours[b].update(v)
+    got = compiled(0)
+    same = all(np.array_equal(got[b][1:], ours[b].counts[1:].astype(np.int64)) for b in blobs)
+    print("| numba kernel counts == stats.Histogram's on the 50 blobs (bins 1..2047) | %s | |" % same)
+    timed("binning the 50 blobs (1 thread): stats.Histogram", lambda i: [Histogram(absmax[b]).update(v)
+                                                                         for b, v in blobs.items()], samples)
+    timed("binning the 50 blobs (1 thread): numba kernel", compiled, samples)
+    C.release_sessions(net)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=30)
@@ -274,6 +381,8 @@ def main():
     onnxruntime_rows(graph, xs, args.samples)
     saved_model_rows(graph, xs, args.samples)
     probe_rows(graph, xs, args.samples)
+    openvino_rows(graph, xs, args.samples)
+    numba_binning_rows(graph, xs, args.samples)
 
 
 if __name__ == "__main__":
