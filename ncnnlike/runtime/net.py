@@ -251,9 +251,9 @@ def _reorder_edit(probe, any_order):
     """The edit of onnxruntime's saved model (runtime/reorders.py) for a session with a probe (the
     reorders before per-sample min/max go) or whose outputs may come in any order (the reorders
     before the outputs go)."""
-    from ncnnlike.runtime import reorders
-    edit = reorders.without_probe_reorders if probe else reorders.without_output_reorders
-    return lambda saved: edit(saved)[0]
+    from ncnnlike.runtime.reorders import edited_pieces
+    kind = "probes" if probe else "outputs"
+    return lambda saved: edited_pieces(saved, kind)[0]
 
 
 def _check_batch(record, feeds):

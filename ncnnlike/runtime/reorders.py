@@ -202,7 +202,9 @@ def _renamed_node(payload, renames):
 
 
 def _edited_graph(payload, find):
-    """(GraphProto bytes, reorders removed) with the edit `find` (_output_edit, _probe_edit) applied."""
+    """(pieces of the GraphProto, reorders removed) with the edit `find` (_output_edit, _probe_edit)
+    applied: every field that stays as it was is a slice of `payload`, not a copy (the initializers
+    are most of the model)."""
     output_renames, input_renames, dropped = find(_Graph(payload))
     graph = []
     for number, wire, value, start, end in fields(payload):
@@ -216,26 +218,35 @@ def _edited_graph(payload, find):
             if name in output_renames:
                 graph.append(_field(GRAPH_OUTPUT, _float_output(output_renames[name])))
                 continue
-        graph.append(bytes(payload[start:end]))
-    return b"".join(graph), len(dropped)
+        graph.append(payload[start:end])
+    return graph, len(dropped)
 
 
-def _edit(model, find):
+EDITS = {"outputs": _output_edit, "probes": _probe_edit}
+
+
+def edited_pieces(model, kind):
+    """(pieces, reorders removed): the serialized ModelProto `model` edited ("outputs": the reorders
+    that only feed graph outputs go; "probes": those before per-sample min/max go) as a list of
+    bytes-like pieces to write one after the other; unchanged fields are slices of `model`."""
+    model = memoryview(model)
     parts, found = [], 0
     for number, wire, value, start, end in fields(model):
         if number != MODEL_GRAPH or wire != 2:
-            parts.append(bytes(memoryview(model)[start:end]))
+            parts.append(model[start:end])
             continue
-        graph, found = _edited_graph(value, find)
-        parts.append(_field(MODEL_GRAPH, graph))
-    return b"".join(parts), found
+        graph, found = _edited_graph(value, EDITS[kind])
+        parts.append(_encode_varint(MODEL_GRAPH << 3 | 2) + _encode_varint(sum(len(piece) for piece in graph)))
+        parts.extend(graph)
+    return parts, found
 
 
 def without_output_reorders(model):
     """(model bytes, number of reorders removed): `model` (a serialized ModelProto saved by
     onnxruntime) with every ReorderOutput that only feeds a graph output removed; that output is
     then the blocked tensor itself, under its name, in the same place among the graph's outputs."""
-    return _edit(model, _output_edit)
+    pieces, found = edited_pieces(model, "outputs")
+    return b"".join(pieces), found
 
 
 def without_probe_reorders(model):
@@ -243,4 +254,5 @@ def without_probe_reorders(model):
     onnxruntime) with every ReorderOutput removed whose tensor is only flattened per sample and
     reduced to a min or max (calibrate.extrema_probe); those Flatten nodes read the blocked tensor.
     The results are the same: a sample's min and max do not depend on the order of its values."""
-    return _edit(model, _probe_edit)
+    pieces, found = edited_pieces(model, "probes")
+    return b"".join(pieces), found

@@ -79,13 +79,13 @@ def test_the_edit_removes_only_reorders_that_only_feed_outputs():
 def _pass1(graph, inputs, edit, monkeypatch):
     """({blob: (mins, maxs)}, reorders the probe edit removed) of pass 1 in a reloaded session, with
     the probe edit or without it."""
-    removed = []
+    removed, real = [], reorders.edited_pieces
 
-    def counted(model):
-        edited, found = reorders._edit(model, reorders._probe_edit)
+    def counted(model, kind):
+        pieces, found = real(model, kind)
         removed.append(found)
-        return (edited if edit else model), found
-    monkeypatch.setattr(reorders, "without_probe_reorders", counted)
+        return (pieces if edit else [model]), found
+    monkeypatch.setattr(reorders, "edited_pieces", counted)
     net = Net.from_graph(graph)
     net.opt.num_threads, net.opt.use_int8_inference = 1, False
     blobs = list(dict.fromkeys(measured_blobs(graph).values()))
