@@ -154,14 +154,17 @@ class Net:
                                     self._options(ort, spin, pattern), providers, edit)
             if sess is not None and probe is None:      # the blocked tensors' names, in the outputs' order
                 names = [o.name for o in sess.get_outputs()]
+        reloaded = sess is not None
         if sess is None:
             try:
                 sess = ort.InferenceSession(model, self._options(ort, spin, pattern, external), providers=providers)
             except Exception as exc:   # onnxruntime refuses the lowered graph: one line, not its dump
                 raise NcnnlikeError("onnxruntime cannot build the model: %s" % _ort_reason(exc)) from None
-        # the external arrays stay referenced as long as the session: onnxruntime reads their memory
+        # the external arrays stay referenced as long as a session built on them: onnxruntime reads
+        # their memory (a reloaded session owns copies: they go)
         shapes = {b: ctx.shape(b) for b in ctx.blobs()}
-        return _Session(sess, names, shapes, external, _largest(shapes), frozenset(i.name for i in sess.get_inputs()))
+        kept = () if reloaded else external
+        return _Session(sess, names, shapes, kept, _largest(shapes), frozenset(i.name for i in sess.get_inputs()))
 
     def _options(self, ort, spin, pattern, external=()):
         """onnxruntime SessionOptions for this net's threads; `external`: (name, array) weights handed
