@@ -28,34 +28,33 @@ With --clean, our side runs from a regular install of this checkout in a fresh v
 runs two site-packages .pth hooks at every start (the editable-install finder, ~15 ms, and a
 certifi patch of the sandbox, ~13 ms) that a user's does not.
 
-Where calibration stands and why (Lite0, 2 cores, CPU ms per image, measured one at a time):
-onnxruntime at 1 thread 10.4 for the network output alone, 16.4 with pass 1's min/max of the 50
-measured blobs reduced in the graph (each blob leaves onnxruntime's blocked NCHWc layout through a
-ReorderOutput: 49 of them, ~5 ms: the 50 blobs taken out still in NCHWc cost 11.1 ms against 15.5-16.1
-reordered, `python tools/calib_engines.py`; that layout is what makes the network 11 ms, not 36),
-about the same again with the 50 blobs taken out for pass 2 (10.6 since they come out in the
-blocked layout: runtime/reorders.py); binning a sample's 6.8 M values ~12
-(1.65-1.9 ns a value: uint16 bin indices through OpenCV's 8-bit histogram; a numba kernel measured
-1.3-1.5 ns, not worth its 0.3-0.5 s import); decoding a 256x341 PNG ~4 (once). With both passes on
-2 worker threads, each running whole images on one core, kl100 is ~1.1x ncnn2table's wall and
-~1.05x its CPU; our fixed cost (Python, numpy, onnxruntime, a session per pass, the KL search) is
-~0.5 s of wall, ncnn2table's ~0.1. Running pip ncnn itself as the calibration engine was measured
-(`python tools/calib_engines.py`): extracting the 50 blobs and reducing them to their absmax takes
-21-26 ms a sample at 1 thread against onnxruntime's pass 1 at 16.6, and 16-18 ms of wall on 2 Python
-threads against 11-12 with our 2 workers, so it is no faster.
-Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~67 MB, the weights 19, a session ~40-50 over
-them, its activations per concurrent run (pass 1 in onnxruntime's saved optimized model:
-runtime/reloaded.py, ~12 MB less a run), one sample's 50 blobs 27 MB per pass-2 worker; with one
-glibc arena for all threads (cli/heap.py): aciq ~175 MB, kl ~270 MB with two workers in pass 2,
-against ncnn2table's 93 (pip ncnn as the engine on 2 threads, our graph loaded: 231 MB, and slower,
-above).
+Where calibration stands and why (Lite0, 2 cores; CPU ms per image in a real kl run on 100 PNG,
+per-function thread CPU): pass 1 ~11.9 (min/max reduced in the graph, in onnxruntime's own saved
+optimized model, each blob reduced still in its blocked NCHWc layout: runtime/reloaded.py,
+runtime/reorders.py), pass 2 ~12 (the 50 blobs taken out in that layout), binning 15 (6.8 M values:
+uint16 bin indices counted by OpenCV's 8-bit histogram, whose counting alone is ~1.0 ns a value on
+real blobs), decoding and resizing a 256x341 PNG 4.5 (once: kept for pass 2); fixed costs ~0.3 s of
+imports, ~0.25 s for the two sessions, 0.25-0.35 s for the KL searches. Engines measured instead
+(`python tools/calib_engines.py`, 1 thread, random inputs): the network output alone 10.6-11.8 in
+onnxruntime, 12.1-12.9 in pip ncnn, 10.1-12.1 in OpenVINO 2026.4 (a registry wheel, not a
+dependency); pass 1 11.5 in ours, 24.6 in pip ncnn (extract the 50 blobs, reduce them), 13.2-19.3 in
+OpenVINO; the 50 blobs out 12.6 in ours, 16.8-24.0 in OpenVINO. Binning by a kernel numba compiles
+(a registry wheel) 13.4 against ours 21.3 on the same blobs, but importing numba and compiling the
+kernel costs a fresh process 1.3 s of CPU (0.6 s from its cache) and 155 MB of peak RSS, a run's
+whole budget. So aciq cannot reach 0.8x of ncnn2table: per image, decoding (4.5 PNG, 3.05 JPEG) and
+the network alone in the fastest engine (10.1) already exceed the budget (0.8 x ncnn2table's CPU,
+less our ~0.4 s of imports and session: ~12.7 ms an image on 100 PNG, ~14.2 on 500 JPEG); kl adds
+a second run and the binning, which cannot be cheaper than OpenCV's counting without a compiled
+kernel of our own.
+Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, the graph's weights 19, the decoded
+images kept for pass 2 (15 MB for 100 at 224x224, at most 32), a reloaded session ~25-30 MB, and per
+concurrent run onnxruntime's activations and, in pass 2, the image's 50 blobs (27 MB); with one
+glibc arena for all threads (cli/heap.py): aciq 163-181 MB, kl 230-250 MB, against ncnn2table's
+93-118. One pass-2 worker instead of two: 22 MB less and 1.1 s more wall (measured).
 model-optimize: a Python process that only reads the .param and .bin, proves no weight needs
 ModelWriter's flush and writes them back is 1.3x ncnnoptimize's wall as a user's install starts it,
 1.8-2.0x with this environment's .pth hooks (`python tools/startup_floor.py [--clean]`); ours is
-1.6-1.8x as installed (--clean; medians move by 10-20% between runs on this machine). In onnxruntime, pass 1 cannot come near the network's own time: a
-graph whose 50 blobs merely have a consumer (a Shape node each) runs 15.5-15.9 ms against 11.8,
-GlobalMaxPool (the one reduction kept in the NCHWc layout) gives the max only at 14.4-14.7, and max
-with -min through a -1 depthwise convolution is 17.9 (ours 16.9; `python tools/calib_engines.py`).
+1.6-1.8x as installed (--clean; medians move by 10-20% between runs on this machine).
 method=eq (tools/eq_bound.py): 3.7-3.9 T multiply-adds for Lite0;
 onnxruntime's u8s8 VNNI GEMMs at Lite0's own shapes alone take >= 21.7 s, above the 3x budget.
 """
