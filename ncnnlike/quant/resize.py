@@ -1,4 +1,7 @@
 """ncnn's fixed-point bilinear resize of uint8 pixels (src/mat_pixel_resize.cpp, spec 5.2 step 4), bit-exact."""
+import functools
+from typing import NamedTuple
+
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
@@ -29,6 +32,35 @@ def _coefficients(src_size, size):
     return np.maximum(s, 0), s + 1, w0, w1
 
 
+class _Plan(NamedTuple):
+    """What a resize from one size to another reads where: the source rows used, the interleaved
+    source columns and int32 weights of the horizontal pass, and for each output row its two rows
+    among the used ones and their weights (column vectors)."""
+    used: np.ndarray
+    i0: np.ndarray
+    i1: np.ndarray
+    a0: np.ndarray
+    a1: np.ndarray
+    j0: np.ndarray
+    j1: np.ndarray
+    b0: np.ndarray
+    b1: np.ndarray
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(srch, srcw, c, w, h):
+    """The _Plan of a resize of (srch, srcw, c) pixels to (h, w, c): made once per pair of sizes
+    (a calibration list has a few image sizes; making it is a third of a 256x341 -> 224x224 resize)."""
+    x0, x1, a0, a1 = _coefficients(srcw, w)
+    y0, y1, b0, b1 = _coefficients(srch, h)
+    # channels stay interleaved: row k of `rows` is (srcw*c,) and column dx*c+k is channel k of dx
+    i0 = (x0[:, None] * c + np.arange(c)).ravel()
+    i1 = (x1[:, None] * c + np.arange(c)).ravel()
+    used = np.unique(np.concatenate([y0, y1]))
+    return _Plan(used, i0, i1, np.repeat(a0, c), np.repeat(a1, c), np.searchsorted(used, y0),
+                 np.searchsorted(used, y1), b0[:, None], b1[:, None])
+
+
 def resize_bilinear(src, w, h):
     """ncnn resize_bilinear_c1/c3/c4: uint8 (H, W[, C]) -> uint8 (h, w[, C]), bit-exact, vectorised."""
     src = np.asarray(src)
@@ -40,28 +72,21 @@ def resize_bilinear(src, w, h):
     planar = src.ndim == 2
     src3 = src[:, :, None] if planar else src
     srch, srcw, c = src3.shape
-    x0, x1, a0, a1 = _coefficients(srcw, w)
-    y0, y1, b0, b1 = _coefficients(srch, h)
-    # channels stay interleaved: row k of `rows` is (srcw*c,) and column dx*c+k is channel k of dx
-    i0 = (x0[:, None] * c + np.arange(c)).ravel()
-    i1 = (x1[:, None] * c + np.arange(c)).ravel()
-    # horizontal pass once per source row used: int16 rows (S[sx]*a0 + S[sx+1]*a1) >> 4
-    used = np.unique(np.concatenate([y0, y1]))
-    rows = src3.reshape(srch, srcw * c)[used]
-    lo = np.take(rows, i0, axis=1).astype(np.int32)
-    lo *= np.repeat(a0, c)
-    hi = np.take(rows, i1, axis=1).astype(np.int32)
-    hi *= np.repeat(a1, c)
-    lo += hi
+    plan = _plan(srch, srcw, c, int(w), int(h))
+    # horizontal pass once per source row used: int32 rows (S[sx]*a0 + S[sx+1]*a1) >> 4
+    rows = src3.reshape(srch, srcw * c)[plan.used]
+    lo = np.multiply(np.take(rows, plan.i0, axis=1), plan.a0, dtype=np.int32)
+    lo += np.multiply(np.take(rows, plan.i1, axis=1), plan.a1, dtype=np.int32)
     lo >>= 4
-    # vertical pass: ((b0*r0 >> 16) + (b1*r1 >> 16) + 2) >> 2, stored as unsigned char
-    r0, r1 = lo[np.searchsorted(used, y0)], lo[np.searchsorted(used, y1)]
-    r0 *= b0[:, None]
-    r1 *= b1[:, None]
+    # vertical pass: ((b0*r0 >> 16) + (b1*r1 >> 16) + 2) >> 2, at most 255: stored as unsigned char
+    r0 = np.take(lo, plan.j0, axis=0)
+    r0 *= plan.b0
     r0 >>= 16
+    r1 = np.take(lo, plan.j1, axis=0)
+    r1 *= plan.b1
     r1 >>= 16
     r0 += r1
     r0 += 2
     r0 >>= 2
-    out = (r0 & 0xFF).astype(np.uint8).reshape(h, w, c)
+    out = r0.astype(np.uint8).reshape(h, w, c)
     return out[:, :, 0] if planar else out
