@@ -82,6 +82,18 @@ def _unwinding_signals():
             signal.signal(sig, handler)
 
 
+def one_blas_thread(argv=()):
+    """Ask numpy's OpenBLAS for one thread, unless the user set OPENBLAS_NUM_THREADS or numpy is
+    already imported (then nothing changes). OpenBLAS starts a thread per core at numpy's import
+    and they spin: numpy's import took 135-152 ms of CPU instead of 54-78 (measured), a tenth of
+    model2table aciq's fixed cost. The calibration and conversion tools multiply no big matrices
+    with numpy (their work runs in onnxruntime, on their own thread= workers), except the weight
+    rounding of correct=round, which keeps OpenBLAS's threads (`argv`: the tool's arguments)."""
+    import os
+    if "numpy" not in sys.modules and not any(str(arg).startswith("correct=") for arg in argv):
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def exit_at_once(code):
     """End a console script with `code` without the interpreter's finalization (module teardown and
     garbage collection: ~6 ms of model-optimize's ~100): for scripts whose outputs are closed and

@@ -11,7 +11,7 @@ to stderr; `fuse_requantize a b` is printed only when a fusion happens.
 """
 import sys
 
-from ncnnlike.cli.common import check_keys, check_lowerable, exit_at_once, run_main, split_args
+from ncnnlike.cli.common import check_keys, check_lowerable, exit_at_once, one_blas_thread, run_main, split_args
 from ncnnlike.errors import NcnnlikeError
 
 USAGE = "usage: model2int8 in.param in.bin out.param out.bin [table] [fp16=0|1] [adjust=model.adjust]"
@@ -62,6 +62,7 @@ def main(argv=None):
 
 def console_main():
     """The model2int8 console script: main() on sys.argv, then exit_at_once."""
+    one_blas_thread()
     exit_at_once(main())
 
 

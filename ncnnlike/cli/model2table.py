@@ -15,7 +15,8 @@ int8 layer on real bottoms. Unknown keys are an error (ncnn2table ignores them).
 import os
 import sys
 
-from ncnnlike.cli.common import check_keys, parse_float, parse_int, run_main, split_args, thread_option
+from ncnnlike.cli.common import (check_keys, one_blas_thread, parse_float, parse_int, run_main, split_args,
+                                 thread_option)
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.atomic import check_outputs, check_replaces
 from ncnnlike.io.limits import check_batch
@@ -186,5 +187,12 @@ def main(argv=None):
     return run_main(_main, argv)
 
 
-if __name__ == "__main__":
+def console_main():
+    """The model2table console script: main() on sys.argv with numpy's OpenBLAS on one thread
+    (common.one_blas_thread), then the interpreter's usual exit (Ray or worker threads may run)."""
+    one_blas_thread(sys.argv[1:])
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

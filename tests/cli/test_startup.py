@@ -107,3 +107,37 @@ def test_console_scripts_exit_at_once_with_their_output_flushed(tmp_path, module
         assert good.stderr.rstrip().splitlines()[-1].startswith("model-optimize: ")
     bad = run([str(tmp_path / "missing.param"), src[1]] + [str(tmp_path / "b.param"), str(tmp_path / "b.bin")] + extra)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "missing.param" in bad.stderr
+
+
+BLAS_CHILD = """
+import os, sys
+sys.argv = ["model2table"] + sys.argv[1:]
+from ncnnlike.cli import model2table
+def main():
+    import numpy
+    print(os.environ.get("OPENBLAS_NUM_THREADS"), numpy.__name__)
+    return 0
+model2table.main = main
+model2table.console_main()
+"""
+
+
+@pytest.mark.parametrize("args, env, expected", [([], None, "1"), ([], "3", "3"), (["correct=round"], None, "None")])
+def test_model2table_console_script_runs_openblas_on_one_thread_unless_told(args, env, expected):
+    """Its OpenBLAS threads would spin at numpy's import (cli/common.one_blas_thread): one, unless the
+    user set OPENBLAS_NUM_THREADS or asks for correct= (weight rounding multiplies matrices)."""
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if env is not None:
+        environ["OPENBLAS_NUM_THREADS"] = env
+    out = subprocess.run([sys.executable, "-c", BLAS_CHILD] + args, capture_output=True, text=True, cwd=REPO,
+                         env=environ)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.split() == [expected, "numpy"]
+
+
+def test_one_blas_thread_changes_nothing_once_numpy_is_imported(monkeypatch):
+    from ncnnlike.cli.common import one_blas_thread
+    import numpy  # noqa: F401
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    one_blas_thread()
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
