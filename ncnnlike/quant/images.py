@@ -7,6 +7,7 @@ file exists there, against the list file's own folder (the reference lists are w
 import os
 import re
 import warnings
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -297,14 +298,15 @@ def _results(futures, lists, start, skip_bad):
             [[entries[start + k] for k in keep] for entries in lists])
 
 
-def iter_batches(lists, preprocess, batch_size, threads=1, consumed=None, pixels=False):
+def iter_batches(lists, preprocess, batch_size, threads=1, consumed=None, pixels=False, ahead=1):
     """Yield {input name: float32 (N, ...)} for consecutive samples, in list order, N <= batch_size.
     `consumed`, a list, gets the number of list entries read so far appended before each yield
     (skip_bad can make a batch hold fewer samples than the entries it read). With `pixels`, an
     image input comes as pixels.Pixels (its uint8 pixels and table: expand() gives the floats).
 
-    Decoding runs on a thread pool of `threads` (cv2 and numpy release the GIL) and reads one batch
-    ahead, so it overlaps the caller's work on the current batch; results do not depend on `threads`.
+    Decoding runs on a thread pool of `threads` (cv2 and numpy release the GIL) and reads `ahead`
+    batches ahead, so it overlaps the caller's work on the current batch (and, further ahead, a
+    session being built before the first run); results do not depend on `threads` nor `ahead`.
     A damaged image is an error, unless a Preprocess has skip_bad (model2table skip_bad=1): then
     its sample is left out with a warning, and the count is reported at the end."""
     if len(lists) != len(preprocess):
@@ -322,10 +324,11 @@ def iter_batches(lists, preprocess, batch_size, threads=1, consumed=None, pixels
             return start, stop, [[pool.submit(_loader(prep, pixels), e.path, e.where) for e in entries[start:stop]]
                                  for prep, entries in zip(preprocess, lists)]
 
-        pending = submit(0)
-        while pending is not None:
-            start, stop, futures = pending
-            pending = submit(stop) if stop < count else None
+        pending = deque([submit(0)])
+        while pending:
+            while len(pending) <= max(1, int(ahead)) and pending[-1][1] < count:
+                pending.append(submit(pending[-1][1]))
+            start, stop, futures = pending.popleft()
             arrays, entries = _results(futures, lists, start, skip_bad)
             if not arrays[0]:
                 continue

@@ -111,15 +111,16 @@ def test_reference_tiny_inputs_are_reproduced_bit_for_bit():
     assert same_bits(np.concatenate([b["in0"] for b in batches]), ref["inputs"])
 
 
-def test_iter_batches_results_do_not_depend_on_thread_count():
+def test_iter_batches_results_do_not_depend_on_thread_count_nor_on_how_far_ahead_it_reads():
     lists = read_lists([os.path.join(REFERENCE, "tiny", "calib20.txt")] * 2)
     prep = parse_preprocess({"shape": "[20,12],[9,16]", "pixel": "RGB,GRAY", "mean": "[1,2,3],[9]",
                              "norm": "[0.5,0.25,2],[0.1]"}, ["a", "b"])
     one = list(iter_batches(lists, prep, 3, threads=1))
-    three = list(iter_batches(lists, prep, 5, threads=3))
     assert list(one[0]) == ["a", "b"] and one[0]["a"].shape[:2] == (3, 3) and one[0]["b"].shape[:2] == (3, 1)
-    for name in ("a", "b"):
-        assert same_bits(np.concatenate([b[name] for b in one]), np.concatenate([b[name] for b in three]))
+    for other in (list(iter_batches(lists, prep, 5, threads=3)), list(iter_batches(lists, prep, 3, 2, ahead=4)),
+                  list(iter_batches(lists, prep, 6, 2, ahead=50))):
+        for name in ("a", "b"):
+            assert same_bits(np.concatenate([b[name] for b in one]), np.concatenate([b[name] for b in other]))
 
 
 def test_target_size_rules_follow_read_and_resize_image():
