@@ -45,7 +45,6 @@ merge into exactly those of one pass, in two steps:
 Every part is a CalibrationStats: save() it and load_stats() it to move it between machines.
 """
 import copy
-import ctypes
 import itertools
 import threading
 from collections import OrderedDict
@@ -342,11 +341,9 @@ def release_sessions(net):
     """Drop the net's onnxruntime sessions and hand their freed memory back to the system. glibc
     keeps freed blocks for reuse, and the next session allocates other sizes: without
     malloc_trim, 50 MB of Lite0's phase-1 session stayed resident through phase 2."""
+    from ncnnlike.runtime import heap
     net.clear()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):   # not glibc: nothing to trim
-        pass
+    heap.trim()
 
 
 def split_lists(lists, parts):

@@ -19,6 +19,8 @@ caller builds the session the usual way.
 import os
 import tempfile
 
+from ncnnlike.runtime import heap
+
 
 def reloaded_session(ort, model, first, second, providers, edit=None):
     """The session of onnxruntime's optimized model of `model` (bytes): built with the options
@@ -34,7 +36,9 @@ def reloaded_session(ort, model, first, second, providers, edit=None):
             second.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
             if edit is not None:
                 _edit_file(path, edit)
-            return ort.InferenceSession(path, second, providers=providers)
+            session = ort.InferenceSession(path, second, providers=providers)
+        heap.trim()     # the optimizing session and the edit are gone: their memory goes back
+        return session
     except Exception:      # the caller's own build reports what is wrong with the model, if anything
         return None
 
