@@ -29,9 +29,10 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
   decoded once.
 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
-grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs: Lite0
-peaks at ~270 MB with 2 workers, ~175 MB in phase 1 alone; model2table runs one glibc arena,
-cli/heap.py). Histogram counts are integers, so the result does not depend on the batch size,
+grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs, and with
+the decoded images kept, at most cache_bytes: Lite0 on 100 images peaks at ~210-215 MB with 2
+workers, ~165-175 MB in phase 1 alone, 250-258 MB on 500; model2table runs one glibc arena,
+cli/heap.py, and a reloaded session trims the heap once built, runtime/heap.py). Histogram counts are integers, so the result does not depend on the batch size,
 the thread count or the order in which the workers finish.
 
 Shards: the statistics of consecutive shards of an image list (split_lists), computed anywhere,
