@@ -32,8 +32,9 @@ Nothing is kept across batches but the statistics and those fixed-size buffers: 
 grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs, and with
 the decoded images kept, at most cache_bytes: Lite0 on 100 images peaks at ~210-215 MB with 2
 workers, ~165-175 MB in phase 1 alone, 250-258 MB on 500; model2table runs one glibc arena,
-cli/heap.py, and a reloaded session trims the heap once built, runtime/heap.py). Histogram counts are integers, so the result does not depend on the batch size,
-the thread count or the order in which the workers finish.
+cli/heap.py, and a reloaded session trims the heap once built, runtime/heap.py). Histogram counts
+are integers, so the result does not depend on the batch size, the thread count or the order in
+which the workers finish.
 
 Shards: the statistics of consecutive shards of an image list (split_lists), computed anywhere,
 merge into exactly those of one pass, in two steps:
@@ -46,13 +47,13 @@ merge into exactly those of one pass, in two steps:
 Every part is a CalibrationStats: save() it and load_stats() it to move it between machines.
 """
 import copy
+import sys
 import itertools
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 
 import numpy as np
-from tqdm import tqdm
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.images import iter_batches
@@ -100,8 +101,34 @@ def _samples(inputs):
     return len(next(iter(inputs.values())))
 
 
+class _NoBar:
+    """What a phase's progress bar does when nobody can see one: nothing."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n=1):
+        pass
+
+
 def _bar(lists, label, progress):
-    return tqdm(total=len(lists[0]), desc=label, unit="img", disable=None if progress else True, leave=False)
+    """The phase's tqdm bar on stderr when it is a terminal (tqdm's own rule, disable=None), else
+    _NoBar: then tqdm is not even imported (its import reads the installed packages' metadata,
+    ~25 ms of every run's start-up)."""
+    if not progress or not _isatty(sys.stderr):
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=len(lists[0]), desc=label, unit="img", disable=None, leave=False)
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):     # no stream, or a closed one
+        return False
 
 
 @contextmanager

@@ -70,6 +70,25 @@ def test_model2table_runs_onnxruntime_without_importing_onnx(tmp_path, method):
     assert imported("model2table", args) == {"onnxruntime", "cv2"}
 
 
+def test_model2table_without_a_terminal_shows_no_bar_and_imports_no_tqdm(tmp_path):
+    """tqdm shows nothing when stderr is no terminal (disable=None); its import alone reads the
+    installed packages' metadata (~25 ms), so calibration does not import it then."""
+    args = [os.path.join(TINY, "tiny-opt.param"), os.path.join(TINY, "tiny-opt.bin"),
+            os.path.join(TINY, "calib20-png.txt"), str(tmp_path / "t.table"), "shape=[32,32,3]", "method=kl"]
+    assert imported("model2table", args, modules=("tqdm",)) == set()
+
+
+def test_calibration_bar_is_tqdm_on_a_terminal_and_nothing_elsewhere(monkeypatch):
+    from ncnnlike.quant import calibrate
+    lists = [[None] * 5]
+    assert isinstance(calibrate._bar(lists, "x", True), calibrate._NoBar)        # pytest's stderr: no terminal
+    monkeypatch.setattr(calibrate, "_isatty", lambda stream: True)
+    with calibrate._bar(lists, "x", True) as bar:
+        assert type(bar).__name__ == "tqdm" and bar.total == 5
+        bar.update(5)
+    assert isinstance(calibrate._bar(lists, "x", False), calibrate._NoBar)
+
+
 def test_in_a_regular_install_model_optimize_imports_no_dataclasses_tempfile_or_inspect(tmp_path):
     """What a user's `pip install` runs (tools/clean_install.py: a fresh venv, without this
     environment's .pth hooks, which import tempfile themselves): ncnnlike from the install, and a
