@@ -59,7 +59,7 @@ def blob_scale(threshold):
 def thresholds(stats, method, threads=1, **options):
     """OrderedDict layer name -> threshold for every layer of a CalibrationStats, the layers shared
     among `threads` threads as ncnn2table does (KL's search is numpy work that releases the GIL:
-    Lite0's 50 searches take about 0.35 s of CPU). The first layer runs alone: it builds the
+    Lite0's 50 searches take 0.4-0.5 s of CPU). The first layer runs alone: it builds the
     method's cached tables."""
     fn = get(method, **options)
 
