@@ -72,7 +72,7 @@ def test_model2table_runs_onnxruntime_without_importing_onnx(tmp_path, method):
 
 def test_model2table_without_a_terminal_shows_no_bar_and_imports_no_tqdm(tmp_path):
     """tqdm shows nothing when stderr is no terminal (disable=None); its import alone reads the
-    installed packages' metadata (~25 ms), so calibration does not import it then."""
+    installed packages' metadata (~30 ms), so calibration does not import it then."""
     args = [os.path.join(TINY, "tiny-opt.param"), os.path.join(TINY, "tiny-opt.bin"),
             os.path.join(TINY, "calib20-png.txt"), str(tmp_path / "t.table"), "shape=[32,32,3]", "method=kl"]
     assert imported("model2table", args, modules=("tqdm",)) == set()
