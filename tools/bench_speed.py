@@ -102,15 +102,11 @@ def openvino_runners(folder, image, threads):
     """{(openvino, fp32|int8 QDQ): runner} for the same two ONNX files as ort_runners (which makes the
     QDQ one first), when the openvino package is installed: not a dependency, a second engine's own
     int8 on this CPU for reference. Empty without it."""
-    try:
-        import openvino as ov
-    except ImportError:
-        return {}, {}
-    core = ov.Core()
-    config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
     runners, sizes = {}, {}
     for model, path in (("fp32", SOURCE_ONNX), ("int8 QDQ (quantize_static)", os.path.join(folder, "lite0-qdq.onnx"))):
-        request = core.compile_model(core.read_model(path), "CPU", config).create_infer_request()
+        request = common.openvino_request(path, threads)
+        if request is None:
+            return {}, {}
         feed = {0: image[None]}
         runners[("openvino", model)] = lambda request=request, feed=feed: request.infer(feed)
         sizes[("openvino", model)] = os.path.getsize(path)

@@ -49,7 +49,7 @@ kernel of our own.
 Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, the graph's weights 19, the decoded
 images kept for pass 2 (15 MB for 100 at 224x224, at most 32), a reloaded session ~25-30 MB, and per
 concurrent run onnxruntime's activations and, in pass 2, the image's 50 blobs (27 MB); with one
-glibc arena for all threads (cli/heap.py): aciq 163-181 MB, kl 230-250 MB, against ncnn2table's
+glibc arena for all threads (runtime/heap.py): aciq 163-181 MB, kl 230-250 MB, against ncnn2table's
 93-118. One pass-2 worker instead of two: 22 MB less and 1.1 s more wall (measured).
 model-optimize: a Python process that only reads the .param and .bin, proves no weight needs
 ModelWriter's flush and writes them back is 1.3x ncnnoptimize's wall as a user's install starts it,

@@ -11,9 +11,9 @@ Prints, per sample (random inputs; ms of wall and of CPU for this process):
       (ncnn2table's pass 1 in Python), then the same on 2 Python threads;
 and the peak RSS after each engine (pip ncnn's first, before onnxruntime is imported). Then, at 1
 thread, onnxruntime's own optimized model saved (optimized_model_filepath) and loaded again with
-optimizations off, for the plain network, pass 1's graph, the 50 blobs out as they come (NCHW, 49
-ReorderOutput nodes) and the 50 blobs out in onnxruntime's blocked NCHWc layout (the ReorderOutput
-nodes that only feed the outputs removed): what leaving the layout costs, and what the optimized
+optimizations off, for the plain network, pass 1's graph and the 50 blobs out as they come (NCHW, 49
+ReorderOutput nodes), and the last two with runtime/reorders.py's edits (the blobs reduced or taken
+out in onnxruntime's blocked NCHWc layout): what leaving the layout costs, and what the optimized
 graph costs when onnxruntime does not optimize it at load.
 Then pass 1 with other in-graph reductions (probe_rows): the 50 blobs merely exposed (a Shape node
 each: every consumer outside the NCHWc-aware ops makes onnxruntime reorder the blob out of its
@@ -38,7 +38,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from tools.common import LITE0, machine_header  # noqa: E402
+from tools.common import LITE0, machine_header, openvino_request  # noqa: E402
 
 PARAM, BIN = os.path.join(LITE0, "lite0-opt.param"), os.path.join(LITE0, "lite0-opt.bin")
 
@@ -130,28 +130,22 @@ def _saved_session(model, folder, label, level_all=True):
     return first, again
 
 
-def _without_reorders(path):
-    """The saved optimized model with its graph outputs taken before the ReorderOutput nodes that only
-    feed them (NCHWc tensors: channels padded to the block, values in blocked order)."""
-    import onnx
-    m = onnx.load(path)
-    outputs = {o.name for o in m.graph.output}
-    used = {i for n in m.graph.node for i in n.input}
-    drop = {n.output[0]: n.input[0] for n in m.graph.node
-            if n.op_type == "ReorderOutput" and n.output[0] in outputs and n.output[0] not in used}
-    nodes = [n for n in m.graph.node if not (n.op_type == "ReorderOutput" and n.output[0] in drop)]
-    del m.graph.node[:]
-    m.graph.node.extend(nodes)
-    for o in m.graph.output:
-        o.name = drop.get(o.name, o.name)
-        o.type.tensor_type.ClearField("shape")
-    return m, len(drop)
+def _edited_session(path, kind):
+    """(session, reorders removed): the saved model at `path` with runtime/reorders.py's edit `kind`
+    ("outputs": before the graph outputs; "probes": before per-sample min/max), loaded unoptimized."""
+    import onnxruntime as ort
+    from ncnnlike.runtime.reorders import edited_pieces
+    with open(path, "rb") as f:
+        pieces, removed = edited_pieces(f.read(), kind)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.log_severity_level = 1, 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(b"".join(pieces), so, providers=["CPUExecutionProvider"]), removed
 
 
 def saved_model_rows(graph, xs, samples):
     import tempfile
 
-    import onnxruntime as ort
     from ncnnlike.quant import calibrate as C
     from ncnnlike.runtime.lower import lower_to_bytes
     unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
@@ -167,15 +161,12 @@ def saved_model_rows(graph, xs, samples):
                 sess.run(None, {feed: xs[0][name]})
                 timed("1 thread, %s: %s" % (tag, label), lambda i: sess.run(None, {feed: xs[i % len(xs)][name]}),
                       samples)
-            if probe is None and len(outs) > 1:
-                nchwc, dropped = _without_reorders(os.path.join(folder, label.replace(" ", "_") + ".onnx"))
-                so = ort.SessionOptions()
-                so.intra_op_num_threads, so.log_severity_level = 1, 3
-                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-                sess = ort.InferenceSession(nchwc.SerializeToString(), so, providers=["CPUExecutionProvider"])
+            if len(outs) > 1:
+                kind = "outputs" if probe is None else "probes"
+                sess, removed = _edited_session(os.path.join(folder, label.replace(" ", "_") + ".onnx"), kind)
                 feed = sess.get_inputs()[0].name
                 sess.run(None, {feed: xs[0][name]})
-                timed("1 thread, saved: the 50 blobs out in NCHWc (%d reorders removed)" % dropped,
+                timed("1 thread, saved, reorders before the %s removed (%d): %s" % (kind, removed, label),
                       lambda i: sess.run(None, {feed: xs[i % len(xs)][name]}), samples)
 
 
@@ -265,18 +256,11 @@ def ncnn_rows(graph, xs, samples):
 def openvino_rows(graph, xs, samples):
     """OpenVINO (the openvino wheel, not a dependency: skipped without it) as the calibration engine,
     1 thread, on the same lowered graphs: the network output alone, pass 1's graph, the 50 blobs out."""
-    try:
-        import openvino as ov
-    except ImportError:
-        print("| openvino rows skipped: the openvino package is not installed | | |")
-        return
     import tempfile
     from ncnnlike.quant import calibrate as C
     from ncnnlike.runtime.lower import lower_to_bytes
     unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
     name = graph.input_names()[0]
-    core = ov.Core()
-    config = {"INFERENCE_NUM_THREADS": 1, "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
     cases = (("network output alone", [list(graph)[-1].tops[0]], None), ("pass 1", unique, C.extrema_probe),
              ("the 50 blobs out", unique, None))
     with tempfile.TemporaryDirectory() as folder:
@@ -285,10 +269,12 @@ def openvino_rows(graph, xs, samples):
             path = os.path.join(folder, "model.onnx")
             with open(path, "wb") as f:
                 f.write(_inline(model, external).SerializeToString())
-            request = core.compile_model(core.read_model(path), "CPU", config).create_infer_request()
+            request = openvino_request(path, 1)
+            if request is None:
+                print("| openvino rows skipped: the openvino package is not installed | | |")
+                return
             request.infer({0: xs[0][name]})
-            timed("openvino %s, 1 thread: %s" % (ov.__version__.split("-")[0], label),
-                  lambda i: request.infer({0: xs[i % len(xs)][name]}), samples)
+            timed("openvino, 1 thread: " + label, lambda i: request.infer({0: xs[i % len(xs)][name]}), samples)
 
 
 NUMBA_KERNEL = """
@@ -327,7 +313,8 @@ def numba_binning_rows(graph, xs, samples):
               "r0, m0 = resource.getrusage(resource.RUSAGE_SELF), hwm()\n" + NUMBA_KERNEL +
               "counts(np.ones(9, np.float32), np.float32(0.5), np.empty(4, np.uint16), np.zeros((4, 2048), np.int64))\n"
               "r1 = resource.getrusage(resource.RUSAGE_SELF)\n"
-              "print('%.0f %d' % ((r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e3, (hwm() - m0) // 1024))\n")
+              "cpu = r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime\n"
+              "print('%.0f %d' % (cpu * 1e3, (hwm() - m0) // 1024))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     if done.returncode != 0:
         print("| numba rows skipped: %s | | |" % (done.stderr.strip().splitlines() or ["no output"])[-1])

@@ -211,3 +211,15 @@ def machine_header(threads):
     return ["CPU: %s, %d logical CPUs; flags: %s" % (model, os.cpu_count() or 1,
                                                      " ".join(f for f in SIMD_FLAGS if f in flags) or "(unknown)"),
             "threads: %s; %s; load average %s" % (threads, versions, "%.2f %.2f %.2f" % os.getloadavg())]
+
+
+def openvino_request(path, threads):
+    """An OpenVINO infer request of the ONNX file `path` on `threads` CPU threads in fp32 (one
+    stream), or None without the openvino package: a reference engine, not a dependency."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return None
+    config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+    core = ov.Core()
+    return core.compile_model(core.read_model(path), "CPU", config).create_infer_request()

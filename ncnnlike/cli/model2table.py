@@ -64,7 +64,7 @@ def _report(stats, thresholds, scales):
 
 
 def _main(argv):
-    from ncnnlike.cli.heap import keep_freed_pages, one_arena
+    from ncnnlike.runtime.heap import keep_freed_pages, one_arena
     from ncnnlike.io.model import load_model
     from ncnnlike.quant import methods
     from ncnnlike.quant.tablefile import write_table

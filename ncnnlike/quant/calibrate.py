@@ -31,8 +31,8 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
 grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs, and with
 the decoded images kept, at most cache_bytes: Lite0 on 100 images peaks at ~210-215 MB with 2
-workers, ~165-175 MB in phase 1 alone, 250-258 MB on 500; model2table runs one glibc arena,
-cli/heap.py, and a reloaded session trims the heap once built, runtime/heap.py). Histogram counts
+workers, ~165-175 MB in phase 1 alone, 250-258 MB on 500; model2table runs one glibc arena
+and a reloaded session trims the heap once built: runtime/heap.py). Histogram counts
 are integers, so the result does not depend on the batch size, the thread count or the order in
 which the workers finish.
 
@@ -47,8 +47,8 @@ merge into exactly those of one pass, in two steps:
 Every part is a CalibrationStats: save() it and load_stats() it to move it between machines.
 """
 import copy
-import sys
 import itertools
+import sys
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager

@@ -149,7 +149,9 @@ class Net:
         sess = None
         if (probe is not None or any_order) and sum(array.nbytes for _, array in external) <= RELOAD_MAX_BYTES:
             from ncnnlike.runtime.reloaded import reloaded_session
-            edit = _reorder_edit(probe is not None, any_order)
+            from ncnnlike.runtime.reorders import edited_pieces
+            kind = "probes" if probe is not None else "outputs"   # the reorders neither needs go
+            edit = lambda saved: edited_pieces(saved, kind)[0]     # noqa: E731
             sess = reloaded_session(ort, model, self._options(ort, spin, pattern, external),
                                     self._options(ort, spin, pattern), providers, edit)
             if sess is not None and probe is None:      # the blocked tensors' names, in the outputs' order
@@ -248,15 +250,6 @@ class Net:
         for name, value in zip(record.names, result):
             grouped[name[4:name.rindex(":")]].append(value)
         return grouped
-
-
-def _reorder_edit(probe, any_order):
-    """The edit of onnxruntime's saved model (runtime/reorders.py) for a session with a probe (the
-    reorders before per-sample min/max go) or whose outputs may come in any order (the reorders
-    before the outputs go)."""
-    from ncnnlike.runtime.reorders import edited_pieces
-    kind = "probes" if probe else "outputs"
-    return lambda saved: edited_pieces(saved, kind)[0]
 
 
 def _check_batch(record, feeds):

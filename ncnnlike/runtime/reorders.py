@@ -6,9 +6,9 @@ layout: before every graph output and every node outside its NCHWc-aware ops. A 
 whose channels are a multiple of 16 holds exactly the blob's values, each sample's contiguous, in
 another order (with other channel counts the blocks are padded, and those reorders stay). So a
 reorder can go where nothing after it depends on the order of a sample's values:
-- pass 2 (without_output_reorders): Lite0's 50 measured blobs go out only to be histogrammed;
+- pass 2 (edited_pieces(model, "outputs")): Lite0's 50 measured blobs go out only to be histogrammed;
   taken out still blocked, a run costs 10.6-10.7 ms instead of 15.1-16.0 (1 thread) and 10 MB less;
-- pass 1 (without_probe_reorders): each blob is flattened per sample and reduced to its min and max
+- pass 1 (edited_pieces(model, "probes")): each blob is flattened per sample and reduced to its min and max
   (calibrate.extrema_probe); reduced still blocked, a run costs 10.35-10.5 ms instead of
   11.3-11.5 (1 thread, the same min and max).
 
@@ -226,9 +226,12 @@ EDITS = {"outputs": _output_edit, "probes": _probe_edit}
 
 
 def edited_pieces(model, kind):
-    """(pieces, reorders removed): the serialized ModelProto `model` edited ("outputs": the reorders
-    that only feed graph outputs go; "probes": those before per-sample min/max go) as a list of
-    bytes-like pieces to write one after the other; unchanged fields are slices of `model`."""
+    """(pieces, reorders removed): the serialized ModelProto `model` (saved by onnxruntime) edited, as
+    a list of bytes-like pieces to write one after the other; unchanged fields are slices of `model`.
+    "outputs": every ReorderOutput that only feeds a graph output goes; that output is then the
+    blocked tensor itself, under its name, in the same place among the graph's outputs. "probes":
+    every ReorderOutput whose tensor is only flattened per sample and reduced to a min or max goes
+    (calibrate.extrema_probe); the Flatten nodes read the blocked tensor, with the same results."""
     model = memoryview(model)
     parts, found = [], 0
     for number, wire, value, start, end in fields(model):
@@ -239,20 +242,3 @@ def edited_pieces(model, kind):
         parts.append(_encode_varint(MODEL_GRAPH << 3 | 2) + _encode_varint(sum(len(piece) for piece in graph)))
         parts.extend(graph)
     return parts, found
-
-
-def without_output_reorders(model):
-    """(model bytes, number of reorders removed): `model` (a serialized ModelProto saved by
-    onnxruntime) with every ReorderOutput that only feeds a graph output removed; that output is
-    then the blocked tensor itself, under its name, in the same place among the graph's outputs."""
-    pieces, found = edited_pieces(model, "outputs")
-    return b"".join(pieces), found
-
-
-def without_probe_reorders(model):
-    """(model bytes, number of reorders removed): `model` (a serialized ModelProto saved by
-    onnxruntime) with every ReorderOutput removed whose tensor is only flattened per sample and
-    reduced to a min or max (calibrate.extrema_probe); those Flatten nodes read the blocked tensor.
-    The results are the same: a sample's min and max do not depend on the order of its values."""
-    pieces, found = edited_pieces(model, "probes")
-    return b"".join(pieces), found

@@ -28,6 +28,12 @@ def _blobs_out(graph, inputs, any_order):
     return {b: np.sort(v.reshape(n, -1), axis=1) for b, v in got.items()}, got, list(record.names)
 
 
+def _edited(model, kind):
+    """(the edited model's bytes, reorders removed)."""
+    pieces, removed = reorders.edited_pieces(model, kind)
+    return b"".join(pieces), removed
+
+
 def _inputs(graph, shape, count, seed=0):
     return {graph.input_names()[0]: np.random.default_rng(seed).uniform(-1, 1, (count,) + shape).astype(np.float32)}
 
@@ -67,7 +73,7 @@ def test_the_edit_removes_only_reorders_that_only_feed_outputs():
     outputs = [helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, [1, 32, 4, 4]) for x in
                ("out_a", "out_b", "out_c", "r")]
     model = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs))
-    edited, removed = reorders.without_output_reorders(model.SerializeToString())
+    edited, removed = _edited(model.SerializeToString(), "outputs")
     back = onnx.load_from_string(edited)
     assert removed == 1
     assert [o.name for o in back.graph.output] == ["a", "out_b", "out_c", "r"]
@@ -144,7 +150,7 @@ def test_the_probe_edit_removes_only_reorders_before_per_sample_min_and_max():
     graph = helper.make_graph(nodes, "g", inputs,
                               [helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, None) for x in outputs])
     model = helper.make_model(graph)
-    edited, removed = reorders.without_probe_reorders(model.SerializeToString())
+    edited, removed = _edited(model.SerializeToString(), "probes")
     back = onnx.load_from_string(edited)
     assert removed == 2
     assert [n.output[0] for n in back.graph.node if n.op_type == "ReorderOutput"] == \
@@ -160,6 +166,6 @@ def test_a_damaged_model_is_an_error_not_a_crash():
     from ncnnlike.errors import NcnnlikeError
     for data in (b"\x3a\xff", b"\x3a\x05ab", b"\x0b", b"\x3a\x02\x0a\x80"):
         with pytest.raises(NcnnlikeError):
-            reorders.without_output_reorders(data)
+            _edited(data, "outputs")
         with pytest.raises(NcnnlikeError):
-            reorders.without_probe_reorders(data)
+            _edited(data, "probes")

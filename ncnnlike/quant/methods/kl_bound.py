@@ -84,7 +84,7 @@ def estimate(H, g):
     Computed ROWS values of t at a time: each row's arithmetic is the same, and the blocks'
     arrays stay in the core's cache. Lite0's 50 searches at 1 thread: 0.39-0.47 s against 1.47-1.67
     for all rows at once with glibc's default malloc (every full-size temporary a fresh mapping),
-    0.39-0.46 against 0.53-0.59 with model2table's heap settings (cli/heap.py); on 2 threads there,
+    0.39-0.46 against 0.53-0.59 with model2table's heap settings (runtime/heap.py); on 2 threads there,
     the same (0.36-0.37 against 0.35-0.39 s).
     """
     x, sums = _indices(g), _Sums(H)

@@ -1,4 +1,5 @@
-"""keep_freed_pages: numpy temporaries stop faulting the heap's pages in again (glibc)."""
+"""runtime/heap.py (glibc): numpy temporaries stop faulting the heap's pages in again, and every
+thread shares one arena."""
 import subprocess
 import sys
 
@@ -8,7 +9,7 @@ SCRIPT = """
 import resource, sys
 import numpy as np
 if sys.argv[1] == "keep":
-    from ncnnlike.cli.heap import keep_freed_pages
+    from ncnnlike.runtime.heap import keep_freed_pages
     assert keep_freed_pages()
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -35,7 +36,7 @@ ARENAS = """
 import ctypes, sys, threading
 import numpy as np
 if sys.argv[1] == "one":
-    from ncnnlike.cli.heap import one_arena
+    from ncnnlike.runtime.heap import one_arena
     assert one_arena()
 def work():
     for _ in range(200):
