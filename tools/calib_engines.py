@@ -143,25 +143,32 @@ def _edited_session(path, kind):
     return ort.InferenceSession(b"".join(pieces), so, providers=["CPUExecutionProvider"]), removed
 
 
-def saved_model_rows(graph, xs, samples):
-    import tempfile
-
+def _lowered_cases(graph):
+    """(label, output count, probe, the lowered ModelProto with its weights inside) of the graphs both
+    saved_model_rows and openvino_rows run: the network output alone, pass 1's, the 50 blobs out."""
     from ncnnlike.quant import calibrate as C
     from ncnnlike.runtime.lower import lower_to_bytes
     unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
-    name = graph.input_names()[0]
     cases = (("network output alone", [list(graph)[-1].tops[0]], None), ("pass 1", unique, C.extrema_probe),
              ("the 50 blobs out", unique, None))
+    for label, outs, probe in cases:
+        model, _, _, external = lower_to_bytes(graph, {graph.input_names()[0]: (3, 224, 224)}, outs, int8=False,
+                                               probe=probe)
+        yield label, len(outs), probe, _inline(model, external)
+
+
+def saved_model_rows(graph, xs, samples):
+    import tempfile
+    name = graph.input_names()[0]
     with tempfile.TemporaryDirectory() as folder:
-        for label, outs, probe in cases:
-            model, names, _, external = lower_to_bytes(graph, {name: (3, 224, 224)}, outs, int8=False, probe=probe)
-            first, again = _saved_session(_inline(model, external), folder, label.replace(" ", "_"))
+        for label, count, probe, model in _lowered_cases(graph):
+            first, again = _saved_session(model, folder, label.replace(" ", "_"))
             for tag, sess in (("optimized at load", first), ("saved, reloaded unoptimized", again)):
                 feed = sess.get_inputs()[0].name
                 sess.run(None, {feed: xs[0][name]})
                 timed("1 thread, %s: %s" % (tag, label), lambda i: sess.run(None, {feed: xs[i % len(xs)][name]}),
                       samples)
-            if len(outs) > 1:
+            if count > 1:
                 kind = "outputs" if probe is None else "probes"
                 sess, removed = _edited_session(os.path.join(folder, label.replace(" ", "_") + ".onnx"), kind)
                 feed = sess.get_inputs()[0].name
@@ -257,18 +264,12 @@ def openvino_rows(graph, xs, samples):
     """OpenVINO (the openvino wheel, not a dependency: skipped without it) as the calibration engine,
     1 thread, on the same lowered graphs: the network output alone, pass 1's graph, the 50 blobs out."""
     import tempfile
-    from ncnnlike.quant import calibrate as C
-    from ncnnlike.runtime.lower import lower_to_bytes
-    unique = list(dict.fromkeys(C.measured_blobs(graph).values()))
     name = graph.input_names()[0]
-    cases = (("network output alone", [list(graph)[-1].tops[0]], None), ("pass 1", unique, C.extrema_probe),
-             ("the 50 blobs out", unique, None))
     with tempfile.TemporaryDirectory() as folder:
-        for label, outs, probe in cases:
-            model, _, _, external = lower_to_bytes(graph, {name: (3, 224, 224)}, outs, int8=False, probe=probe)
+        for label, _, _, model in _lowered_cases(graph):
             path = os.path.join(folder, "model.onnx")
             with open(path, "wb") as f:
-                f.write(_inline(model, external).SerializeToString())
+                f.write(model.SerializeToString())
             request = openvino_request(path, 1)
             if request is None:
                 print("| openvino rows skipped: the openvino package is not installed | | |")
