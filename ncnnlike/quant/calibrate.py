@@ -16,7 +16,9 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
   glibc kept 50 MB of it through phase 2).
 - Phase 2: each worker takes the blobs into its own set of output arrays, reused batch after batch
   (no fresh allocation, no page faults: Lite0's blobs are 27 MB per image), and bins them before
-  its next run. Unless samples are kept, the blobs come out in whatever order of each sample's
+  its next run. Where they are more than SEGMENT_BYTES a sample, the graph runs in segments
+  (quant/segments.py), each taking out and binning its part of the blobs: Lite0 in three, at most
+  10 MB a worker (peak RSS 204 -> 176-185 MB on 100 images). Unless samples are kept, the blobs come out in whatever order of each sample's
   values onnxruntime holds them (runtime/reorders.py: Lite0 15-16 -> 10.6-10.7 ms a run), which
   histograms do not see. The runs hold at most OUTPUT_BYTES of measured blobs each (one Lite0 image),
   whatever the batch size images are decoded in (_run_size). Binning with ONNX ops in the
@@ -30,8 +32,8 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
 grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs, and with
-the decoded images kept, at most cache_bytes: Lite0 on 100 images peaks at ~210-215 MB with 2
-workers, ~165-175 MB in phase 1 alone, 250-258 MB on 500; model2table runs one glibc arena
+the decoded images kept, at most cache_bytes: Lite0 on 100 images peaks at ~176-185 MB with 2
+workers, ~165-175 MB in phase 1 alone; model2table runs one glibc arena
 and a reloaded session trims the heap once built: runtime/heap.py). Histogram counts
 are integers, so the result does not depend on the batch size, the thread count or the order in
 which the workers finish.
@@ -58,6 +60,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.images import iter_batches
 from ncnnlike.quant.input_cache import InputCache as _InputCache
+from ncnnlike.quant.segments import SegmentArrays, SegmentPlans, run_segments
 from ncnnlike.quant.stats import CalibrationStats, LayerStats
 from ncnnlike.quant.weights import CONV_TYPES
 from ncnnlike.quant.workers import InOrder, run_workers
@@ -65,6 +68,7 @@ from ncnnlike.quant.workers import InOrder, run_workers
 DEFAULT_CACHE_BYTES = 32 << 20      # decoded phase-1 inputs kept for phase 2 (images as uint8 pixels)
 OUTPUT_BYTES = 32 << 20             # measured blobs of one run (at least one sample)
 WORKERS_BYTES = 128 << 20           # measured blobs of the runs in flight at once, all workers together
+SEGMENT_BYTES = 12 << 20            # measured blobs a pass-2 run takes out per sample (quant/segments.py)
 
 
 def measured_blobs(graph):
@@ -213,30 +217,33 @@ def _sample_bytes(shapes):
     return None if shapes is None else 4 * sum(int(np.prod(shape)) for shape in shapes.values())
 
 
-def _run_size(sample_bytes, batch_size):
-    """`batch_size`, cut so that the measured blobs of one run stay within OUTPUT_BYTES: onnxruntime's
+def _run_size(sample_bytes, batch_size, limit=OUTPUT_BYTES):
+    """`batch_size`, cut so that the measured blobs of one run stay within `limit`: onnxruntime's
     working memory grows with them (Lite0: 27 MB of measured blobs per image; a batch of 4 made
     phase 1 peak at 350 MB, one image at 180 MB, for the same time per image)."""
     if sample_bytes is None:
         return max(1, int(batch_size))
-    return max(1, min(int(batch_size), OUTPUT_BYTES // max(sample_bytes, 1)))
+    return max(1, min(int(batch_size), limit // max(sample_bytes, 1)))
 
 
-def _plan(shapes, batches, batch_size, threads):
+def _plan(shapes, batches, batch_size, threads, run_bytes=None):
     """(runs, workers, intra-op threads per run) for a phase: the batches cut into runs of
     _run_size (decided on the first batch, its shapes found through `shapes`, a _RunShapes), and
     the `threads` cores shared out as workers, each running whole runs, as long as the measured
     blobs of the runs in flight stay within WORKERS_BYTES (Lite0: 27 MB a sample, so up to 4
     workers); the rest become intra-op threads. A model with bigger samples (a detector at 640x640)
     gets one worker with every thread, as a staged graph does (host layers: its runs go one at a
-    time anyway)."""
+    time anyway). `run_bytes(inputs)`: the bytes per sample that a run holds, when it is not every
+    measured blob (pass 2 in segments)."""
     threads = max(1, int(threads))
     batches = iter(batches)
     first = next(batches, None)
     if first is None:
         return iter(()), 1, threads
-    sample_bytes = _sample_bytes(shapes.get(first))
-    size = _run_size(sample_bytes, batch_size)
+    sample_bytes, limit = _sample_bytes(shapes.get(first)), OUTPUT_BYTES
+    if sample_bytes is not None and run_bytes is not None:
+        sample_bytes, limit = run_bytes(first), SEGMENT_BYTES
+    size = _run_size(sample_bytes, batch_size, limit)
     workers = 1 if sample_bytes is None else max(1, min(threads, WORKERS_BYTES // max(size * sample_bytes, 1)))
     return _rebatch(itertools.chain([first], batches), size), workers, max(1, threads // workers)
 
@@ -301,12 +308,15 @@ class _HistogramWorker:
 
     def __init__(self, shapes, absmax):
         self.arrays = _OutputArrays(shapes)
+        self.segment_arrays = SegmentArrays()
         self.stats = CalibrationStats(OrderedDict((name, LayerStats(copy.copy(absmax[name].absmax)))
                                                   for name in absmax))
         self.stats.start_histograms()
 
     def bin(self, blobs, outputs, n):
         for name, blob in blobs.items():
+            if blob not in outputs:
+                continue
             try:
                 self.stats[name].histogram.update(outputs[blob][:n])
             except NcnnlikeError as e:
@@ -327,9 +337,16 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
     shapes, gate = _RunShapes(net), InOrder()
+    plans = SegmentPlans(net, unique, SEGMENT_BYTES, lambda inputs: shapes.get(inputs) is None) \
+        if samples is None else None
 
     def work(worker, index, inputs):
         n = _samples(inputs)
+        plan = None if plans is None else plans.ready(inputs)
+        if plan is not None and len(plan[0]) > 1:
+            run_segments(net, plan, worker.segment_arrays, inputs, lambda outputs: worker.bin(blobs, outputs, n))
+            bar.update(n)
+            return
         outputs, _ = shapes.run(inputs, unique, out=worker.arrays.get(inputs), any_order=samples is None)
         if samples is not None:
             with gate.turn(index):
@@ -337,7 +354,7 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
         worker.bin(blobs, outputs, n)
         bar.update(n)
 
-    runs, workers, intra = _plan(shapes, batches, batch_size, threads)
+    runs, workers, intra = _plan(shapes, batches, batch_size, threads, plans and plans.run_bytes)
     with _worker_runs(net, intra), _bar(lists, "build histogram", progress) as bar:
         results = run_workers(runs, workers, lambda: _HistogramWorker(shapes, absmax), work, gate)
     merged = results[0][0].stats
@@ -353,8 +370,9 @@ def collect_stats(net, lists, preprocess, histogram=True, batch_size=4, threads=
     then (with `histogram`) phase 2. Up to `cache_bytes` of decoded inputs are reused by phase 2;
     `samples` (a samples.BlobSamples, needs `histogram`) keeps the first samples of each measured blob.
 
-    Phase 2 holds one run of all measured blobs, at most OUTPUT_BYTES (Lite0: 27 MB per image);
-    each phase has its own onnxruntime session, released when the phase ends."""
+    Phase 2 holds the measured blobs of one run per worker, at most OUTPUT_BYTES, or SEGMENT_BYTES
+    a sample in segments (Lite0: 10 MB of its 27 per image); each phase has its own onnxruntime
+    sessions, released when the phase ends."""
     cache = _InputCache(lists, preprocess, batch_size, threads, cache_bytes if histogram else 0)
     stats = collect_absmax(net, lists, preprocess, batch_size, threads, progress, cache.first_pass())
     release_sessions(net)   # phase 1's session goes before phase 2 builds its own

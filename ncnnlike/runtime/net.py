@@ -151,7 +151,9 @@ class Net:
             from ncnnlike.runtime.reloaded import reloaded_session
             from ncnnlike.runtime.reorders import edited_pieces
             kind = "probes" if probe is not None else "outputs"   # the reorders neither needs go
-            edit = lambda saved: edited_pieces(saved, kind)[0]     # noqa: E731
+            keep = () if any_order is True or probe is not None else \
+                [name for name, blob in zip(names, outputs) if blob not in any_order]
+            edit = lambda saved: edited_pieces(saved, kind, keep)[0]     # noqa: E731
             sess = reloaded_session(ort, model, self._options(ort, spin, pattern, external),
                                     self._options(ort, spin, pattern), providers, edit)
             if sess is not None and probe is None:      # the blocked tensors' names, in the outputs' order
@@ -190,9 +192,9 @@ class Net:
         function, as it keys the session cache) each blob maps to the list of probe results.
         With `out` (blob -> C-contiguous float32 array of the output's shape, e.g. from a previous
         run), the outputs are written into those arrays, which are returned: a loop that reuses
-        them allocates nothing per batch. With `any_order` too, each sample's values of a blob may
-        come in another order (onnxruntime's blocked layout, runtime/reorders.py): for statistics
-        that do not depend on it, such as histograms. A graph with host layers (detection outputs, see
+        them allocates nothing per batch. With `any_order` too (True, or the blobs it applies to),
+        each sample's values of a blob may come in another order (onnxruntime's blocked layout,
+        runtime/reorders.py): for statistics that do not depend on it, such as histograms. A graph with host layers (detection outputs, see
         runtime/staged.py) runs in stages; an output whose size differs between samples is then
         a list of N arrays."""
         if self.graph is None:
@@ -207,6 +209,15 @@ class Net:
                 raise NcnnlikeError("Net.run: out= cannot be used with a graph that has host layers")
             return run_staged(self.graph, self._run_batch, feeds, list(outputs), probe)
         return self._run_batch(feeds, list(outputs), probe, out, any_order)
+
+    def prepare(self, input_shapes, outputs, out=False, any_order=False):
+        """Build now the onnxruntime session that run() will use for inputs of these per-sample
+        shapes (blob -> ncnn shape), these outputs, with (`out`) or without caller's arrays and
+        `any_order` as run() takes it: so that builds, which take memory for a moment, happen
+        before runs hold theirs."""
+        shapes = {blob: tuple(int(d) for d in shape) for blob, shape in input_shapes.items()}
+        order = _any_order(any_order, outputs) if out else False
+        self._session(shapes, list(outputs), None, pattern=not out, any_order=order)
 
     def _run_ncnn(self, feeds, outputs, probe, out):
         """The exact mode: pip ncnn runs the graph, loaded once per option set (ncnn_backend.py)."""
@@ -232,8 +243,8 @@ class Net:
     def _run_batch(self, feeds, outputs, probe=None, out=None, any_order=False):
         """One onnxruntime run of the lowered graph on batch arrays."""
         shapes = {k: tuple(v.shape[1:]) for k, v in feeds.items()}
-        record = self._session(shapes, list(outputs), probe, pattern=out is None and probe is None,
-                               any_order=any_order and out is not None and probe is None)
+        order = _any_order(any_order, outputs) if out is not None and probe is None else False
+        record = self._session(shapes, list(outputs), probe, pattern=out is None and probe is None, any_order=order)
         feeds = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feeds.items() if k in record.inputs}
         if out is not None:
             if probe is not None:
@@ -250,6 +261,15 @@ class Net:
         for name, value in zip(record.names, result):
             grouped[name[4:name.rindex(":")]].append(value)
         return grouped
+
+
+def _any_order(any_order, outputs):
+    """Net.run's any_order as a session key: True (every output), False, or the frozenset of the
+    outputs that may come in any order."""
+    if any_order is True or any_order is False or any_order is None:
+        return bool(any_order)
+    chosen = frozenset(blob for blob in outputs if blob in any_order)
+    return True if chosen == frozenset(outputs) else (chosen or False)
 
 
 def _check_batch(record, feeds):

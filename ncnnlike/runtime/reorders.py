@@ -16,6 +16,8 @@ The edit works on the serialized ModelProto with a small protobuf wire-format re
 the onnx package costs 0.75 s): graph nodes and outputs are the only messages rewritten; every
 other field is copied byte for byte.
 """
+import functools
+
 from ncnnlike.errors import NcnnlikeError
 
 NCHWC_DOMAIN = b"com.microsoft.nchwc"
@@ -147,13 +149,13 @@ class _Graph:
                 self.consumers.setdefault(name, []).append(node)
 
 
-def _output_edit(graph):
+def _output_edit(graph, keep=frozenset()):
     """(output renames, input renames, dropped node spans): each reorder that only feeds a graph
-    output goes; the output is then the blocked tensor."""
+    output, other than those named in `keep`, goes; the output is then the blocked tensor."""
     renames, dropped, targets = {}, set(), set()
     for start, node in graph.nodes:
         out, source = node.outputs[0] if node.outputs else None, node.inputs[0] if node.inputs else None
-        if (node.plain_reorder() and out in graph.outputs and out not in graph.consumers
+        if (node.plain_reorder() and out in graph.outputs and out not in keep and out not in graph.consumers
                 and source not in targets and source not in graph.outputs):
             renames[out] = source
             targets.add(source)
@@ -225,20 +227,24 @@ def _edited_graph(payload, find):
 EDITS = {"outputs": _output_edit, "probes": _probe_edit}
 
 
-def edited_pieces(model, kind):
+def edited_pieces(model, kind, keep=()):
     """(pieces, reorders removed): the serialized ModelProto `model` (saved by onnxruntime) edited, as
     a list of bytes-like pieces to write one after the other; unchanged fields are slices of `model`.
     "outputs": every ReorderOutput that only feeds a graph output goes; that output is then the
-    blocked tensor itself, under its name, in the same place among the graph's outputs. "probes":
+    blocked tensor itself, under its name, in the same place among the graph's outputs, except the
+    outputs named in `keep` (str), which stay in order. "probes":
     every ReorderOutput whose tensor is only flattened per sample and reduced to a min or max goes
     (calibrate.extrema_probe); the Flatten nodes read the blocked tensor, with the same results."""
     model = memoryview(model)
+    find = EDITS[kind]
+    if keep:
+        find = functools.partial(find, keep=frozenset(name.encode() for name in keep))
     parts, found = [], 0
     for number, wire, value, start, end in fields(model):
         if number != MODEL_GRAPH or wire != 2:
             parts.append(model[start:end])
             continue
-        graph, found = _edited_graph(value, EDITS[kind])
+        graph, found = _edited_graph(value, find)
         parts.append(_encode_varint(MODEL_GRAPH << 3 | 2) + _encode_varint(sum(len(piece) for piece in graph)))
         parts.extend(graph)
     return parts, found

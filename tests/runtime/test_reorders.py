@@ -82,13 +82,45 @@ def test_the_edit_removes_only_reorders_that_only_feed_outputs():
     assert back.opset_import == model.opset_import and back.graph.input == model.graph.input
 
 
+def test_outputs_named_in_keep_keep_their_reorders():
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+    nchwc = "com.microsoft.nchwc"
+    nodes = [helper.make_node("ReorderOutput", [x], ["out_" + x], domain=nchwc, channels=32) for x in "ab"]
+    inputs = [helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, [1, 32, 4, 4]) for x in "ab"]
+    outputs = [helper.make_tensor_value_info("out_" + x, onnx.TensorProto.FLOAT, [1, 32, 4, 4]) for x in "ab"]
+    model = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs)).SerializeToString()
+    pieces, removed = reorders.edited_pieces(model, "outputs", keep=["out_b"])
+    back = onnx.load_from_string(b"".join(pieces))
+    assert removed == 1 and [o.name for o in back.graph.output] == ["a", "out_b"]
+
+
+def test_lite0_outputs_outside_any_order_come_in_order_and_prepare_builds_their_session():
+    graph = load_model(LITE0 + ".param", LITE0 + ".bin")
+    inputs = _inputs(graph, (3, 224, 224), 2)
+    net = Net.from_graph(graph)
+    net.opt.num_threads, net.opt.use_int8_inference = 1, False
+    blobs = list(dict.fromkeys(measured_blobs(graph).values()))
+    plain = net.run(inputs, blobs)
+    ordered, loose = blobs[:3] + blobs[-2:], blobs[3:-2]
+    net.prepare({"in0": (3, 224, 224)}, blobs, out=True, any_order=loose)
+    sessions = len(net._sessions)
+    got = net.run(inputs, blobs, out={b: np.empty_like(v) for b, v in plain.items()}, any_order=loose)
+    assert len(net._sessions) == sessions
+    assert all(np.array_equal(got[b], plain[b]) for b in ordered)
+    moved = [b for b in loose if not np.array_equal(got[b], plain[b])]
+    assert len(moved) >= 35
+    for b in loose:
+        assert np.array_equal(np.sort(got[b].reshape(2, -1)), np.sort(plain[b].reshape(2, -1))), b
+
+
 def _pass1(graph, inputs, edit, monkeypatch):
     """({blob: (mins, maxs)}, reorders the probe edit removed) of pass 1 in a reloaded session, with
     the probe edit or without it."""
     removed, real = [], reorders.edited_pieces
 
-    def counted(model, kind):
-        pieces, found = real(model, kind)
+    def counted(model, kind, keep=()):
+        pieces, found = real(model, kind, keep)
         removed.append(found)
         return (pieces if edit else [model]), found
     monkeypatch.setattr(reorders, "edited_pieces", counted)

@@ -1,0 +1,109 @@
+"""Calibration's pass 2 in segments (quant/segments.py): every measured blob taken out by exactly one
+segment, in order; segments chained by the blobs they hand on, which are small; the histograms
+the same as from one run of the whole graph."""
+import os
+
+import numpy as np
+import pytest
+
+from helpers import REFERENCE, layer, random_benchmark
+from ncnnlike.graph import Graph
+from ncnnlike.io.model import load_model
+from ncnnlike.quant import calibrate
+from ncnnlike.quant.calibrate import collect_absmax, collect_histograms, measured_blobs
+from ncnnlike.quant.segments import plan_segments
+from ncnnlike.runtime import Net
+from ncnnlike.runtime.lower import lower_shapes
+
+LITE0 = os.path.join(REFERENCE, "lite0", "lite0-opt")
+
+
+def _plan(graph, shape, max_bytes):
+    """(measured blobs, blob shapes, segments) of `graph` for one input of ncnn shape `shape`."""
+    blobs = list(dict.fromkeys(measured_blobs(graph).values()))
+    ctx = lower_shapes(graph, {graph.input_names()[0]: shape}, blobs)
+    shapes = {blob: ctx.shape(blob) for blob in ctx.blobs()}
+    return blobs, shapes, plan_segments(graph, blobs, shapes, max_bytes)
+
+
+def _check_chain(blobs, segments):
+    assert [blob for segment in segments for blob in segment.outputs] == blobs
+    assert segments[0].inputs is None and segments[-1].passes == ()
+    for before, after in zip(segments, segments[1:]):
+        assert before.passes and after.inputs == before.passes
+
+
+def _nbytes(shapes, blobs):
+    return 4 * sum(int(np.prod(shapes[blob])) for blob in blobs)
+
+
+def test_lite0_is_cut_in_three_where_one_small_blob_crosses():
+    graph = load_model(LITE0 + ".param", LITE0 + ".bin")
+    blobs, shapes, segments = _plan(graph, (3, 224, 224), 12 << 20)
+    _check_chain(blobs, segments)
+    assert len(segments) == 3
+    assert max(_nbytes(shapes, s.outputs) for s in segments) < 0.4 * _nbytes(shapes, blobs)
+    assert all(len(s.passes) == 1 and _nbytes(shapes, s.passes) < (1 << 20) for s in segments[:-1])
+
+
+def test_blobs_that_fit_stay_one_segment():
+    graph = load_model(LITE0 + ".param", LITE0 + ".bin")
+    blobs, _, segments = _plan(graph, (3, 224, 224), 1 << 30)
+    assert segments == [(None, tuple(blobs), ())]
+
+
+def test_a_graph_that_reads_a_blob_before_making_it_stays_one_segment():
+    """ncnn loads layers in any order; the cuts need the producing order."""
+    conv = {0: 4, 1: 1, 6: 16}
+    layers = [layer("Input", "in", [], ["x"], {0: 8, 1: 8, 2: 4}),
+              layer("Convolution", "c2", ["y"], ["z"], conv, {"weight_data": np.ones(16, np.float32)}),
+              layer("Convolution", "c1", ["x"], ["y"], conv, {"weight_data": np.ones(16, np.float32)})]
+    graph = Graph(layers)
+    shapes = {"x": (4, 8, 8), "y": (4, 8, 8), "z": (4, 8, 8)}
+    assert plan_segments(graph, ["y", "x"], shapes, 16) == [(None, ("y", "x"), ())]
+
+
+def _histograms(net, batches, monkeypatch, limits):
+    """Pass 2's statistics of `batches` in one run and in segments of SEGMENT_BYTES `limits`."""
+    absmax = collect_absmax(net, None, None, threads=2, progress=False, batches=batches)
+    results = []
+    for limit in limits:
+        monkeypatch.setattr(calibrate, "SEGMENT_BYTES", limit)
+        results.append(collect_histograms(net, None, None, absmax, threads=2, progress=False, batches=batches))
+    return results
+
+
+def _batches(graph, shape, count, seed):
+    rng = np.random.default_rng(seed)
+    return [{graph.input_names()[0]: rng.uniform(-1, 1, (2,) + shape).astype(np.float32)} for _ in range(count)]
+
+
+def _same_values(whole, parts):
+    """Every blob binned once either way (the same totals and zeros), and the counts equal up to
+    values moved to a neighbouring bin by float32 rounding: a segment whose input is a cut blob may
+    run another onnxruntime kernel (values 1 ulp apart, max 7e-7 on yolo-fastest's)."""
+    for name, layer in whole.items():
+        a, b = layer.histogram, parts[name].histogram
+        assert a.total() == b.total() > 0 and a.zeros == b.zeros, name
+        diff = a.counts.astype(np.int64) - b.counts.astype(np.int64)
+        assert np.abs(diff).sum() <= 2e-3 * a.total(), name
+        assert np.abs(np.cumsum(diff)).max() <= np.abs(diff).max(), name    # moved by one bin at most
+
+
+def test_lite0_in_three_segments_bins_the_same_values(monkeypatch):
+    """(Its kl and aciq tables on the 100 golden images stay byte for byte:
+    tests/cli/test_model2table.py.)"""
+    net = Net.from_graph(load_model(LITE0 + ".param", LITE0 + ".bin"))
+    net.opt.use_int8_inference = False
+    _same_values(*_histograms(net, _batches(net.graph, (3, 224, 224), 2, 4), monkeypatch, (1 << 40, 12 << 20)))
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2", "mobilenet_ssd", "yolo-fastest-1.1"])
+def test_histograms_in_segments_count_the_same_values(tmp_path, monkeypatch, name):
+    graph, shape = random_benchmark(name, tmp_path)
+    blobs, shapes, segments = _plan(graph, shape, 1 << 20)
+    _check_chain(blobs, segments)
+    assert len(segments) >= 3
+    net = Net.from_graph(graph)
+    net.opt.use_int8_inference = False
+    _same_values(*_histograms(net, _batches(graph, shape, 3, 3), monkeypatch, (1 << 40, 1 << 20)))
