@@ -27,13 +27,13 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
   (Lite0: 12 ms of CPU a sample).
 - Idle runtime threads do not spin during calibration, so that decoding and binning get the cores.
 - collect_stats keeps the decoded inputs of phase 1 for phase 2 within a fixed budget
-  (cache_bytes, quant/input_cache.py: images as their uint8 pixels): 200 images at 224x224 are
-  decoded once.
+  (cache_bytes, quant/input_cache.py: images as their uint8 pixels, in a temporary file, not in
+  memory): 1700 images at 224x224 are decoded once.
 
 Nothing is kept across batches but the statistics and those fixed-size buffers: memory does not
-grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs, and with
-the decoded images kept, at most cache_bytes: Lite0 on 100 images peaks at ~176-185 MB with 2
-workers, ~165-175 MB in phase 1 alone; model2table runs one glibc arena
+grow with the number of images (it grows with the workers, at most WORKERS_BYTES of blobs: Lite0
+on 100 PNG images peaks at ~164-166 MB with 2 workers, on 500 JPEG images at 187-193 MB;
+model2table runs one glibc arena
 and a reloaded session trims the heap once built: runtime/heap.py). Histogram counts
 are integers, so the result does not depend on the batch size, the thread count or the order in
 which the workers finish.
@@ -65,7 +65,7 @@ from ncnnlike.quant.stats import CalibrationStats, LayerStats
 from ncnnlike.quant.weights import CONV_TYPES
 from ncnnlike.quant.workers import InOrder, run_workers
 
-DEFAULT_CACHE_BYTES = 32 << 20      # decoded phase-1 inputs kept for phase 2 (images as uint8 pixels)
+DEFAULT_CACHE_BYTES = 256 << 20     # decoded phase-1 inputs kept for phase 2 (uint8 pixels, in a temporary file)
 OUTPUT_BYTES = 32 << 20             # measured blobs of one run (at least one sample)
 WORKERS_BYTES = 128 << 20           # measured blobs of the runs in flight at once, all workers together
 SEGMENT_BYTES = 12 << 20            # measured blobs a pass-2 run takes out per sample (quant/segments.py)
@@ -374,11 +374,14 @@ def collect_stats(net, lists, preprocess, histogram=True, batch_size=4, threads=
     a sample in segments (Lite0: 10 MB of its 27 per image); each phase has its own onnxruntime
     sessions, released when the phase ends."""
     cache = _InputCache(lists, preprocess, batch_size, threads, cache_bytes if histogram else 0)
-    stats = collect_absmax(net, lists, preprocess, batch_size, threads, progress, cache.first_pass())
-    release_sessions(net)   # phase 1's session goes before phase 2 builds its own
-    if histogram:
-        stats = collect_histograms(net, lists, preprocess, stats, batch_size, threads, progress,
-                                   cache.second_pass(), samples)
+    try:
+        stats = collect_absmax(net, lists, preprocess, batch_size, threads, progress, cache.first_pass())
+        release_sessions(net)   # phase 1's session goes before phase 2 builds its own
+        if histogram:
+            stats = collect_histograms(net, lists, preprocess, stats, batch_size, threads, progress,
+                                       cache.second_pass(), samples)
+    finally:
+        cache.close()
     release_sessions(net)   # its memory goes back before the methods run (KL's search takes 40 MB)
     return stats
 

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from helpers import REFERENCE
 from ncnnlike.cli.model2table import main as model2table
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.model import load_model
-from ncnnlike.quant import methods
+from ncnnlike.quant import input_cache, methods
 from ncnnlike.quant.calibrate import (_InputCache, collect_absmax, collect_histograms, collect_stats, measured_blobs,
                                       merge_stats, split_lists)
 from ncnnlike.quant.images import iter_batches, parse_preprocess, read_lists
@@ -123,6 +124,56 @@ def test_input_cache_keeps_batches_within_its_budget_and_replays_all_samples(tin
     assert sum(len(b) for b in first) == 20 and len(cache.kept) == 2
     second = [b["in0"] for b in cache.second_pass()]
     assert np.array_equal(np.concatenate(second), np.concatenate(first))
+
+
+def test_input_cache_holds_its_batches_in_a_temporary_file_it_closes_after_phase_2(tiny):
+    net, lists, preprocess = tiny
+    cache = _InputCache(lists, preprocess, 4, 2, budget=1 << 20)
+    first = np.concatenate([b["in0"] for b in cache.first_pass()])
+    assert len(cache.kept) == 5 and cache.file.seek(0, 2) == 20 * 3 * 32 * 32
+    held = [x for record in cache.kept for stored in record.values() for x in stored if isinstance(x, np.ndarray)]
+    assert all(x.size <= 3 * 256 for x in held)              # the pixel tables only, not the pixels
+    replay = cache.second_pass()
+    assert np.array_equal(next(replay)["in0"], first[:4])
+    assert np.array_equal(np.concatenate([b["in0"] for b in replay]), first[4:])
+    assert cache.file is None and cache.kept == []
+
+
+_TEMPORARY_FILE = tempfile.TemporaryFile
+
+
+class _FullDisk:
+    """A temporary file on a disk with room for `room` bytes."""
+
+    def __init__(self, room):
+        self.f, self.room = _TEMPORARY_FILE(), room
+
+    def write(self, data):
+        if self.f.seek(0, 2) + len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        return self.f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+def test_input_cache_decodes_again_what_the_disk_had_no_room_for(tiny, monkeypatch):
+    net, lists, preprocess = tiny
+    monkeypatch.setattr(input_cache.tempfile, "TemporaryFile", lambda **kw: _FullDisk(10 * 3 * 32 * 32))
+    cache = _InputCache(lists, preprocess, 4, 2, budget=1 << 20)
+    first = np.concatenate([b["in0"] for b in cache.first_pass()])
+    assert len(cache.kept) == 2 and cache.entries == 8
+    assert np.array_equal(np.concatenate([b["in0"] for b in cache.second_pass()]), first)
+
+
+def test_input_cache_file_cut_short_is_one_clear_error(tiny):
+    net, lists, preprocess = tiny
+    cache = _InputCache(lists, preprocess, 4, 2, budget=1 << 20)
+    for _ in cache.first_pass():
+        pass
+    cache.file.truncate(100)
+    with pytest.raises(NcnnlikeError, match="temporary file of decoded calibration inputs was cut short"):
+        next(cache.second_pass())
 
 
 @pytest.mark.parametrize("absmax", [6.1234567, 0.37, 1e-30, 3e38, 2.0 ** -120])
