@@ -46,11 +46,16 @@ the network alone in the fastest engine (10.1) already exceed the budget (0.8 x 
 less our ~0.4 s of imports and session: ~12.7 ms an image on 100 PNG, ~14.2 on 500 JPEG); kl adds
 a second run and the binning, which cannot be cheaper than OpenCV's counting without a compiled
 kernel of our own.
-Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, the graph's weights 19, the decoded
-images kept for pass 2 (15 MB for 100 at 224x224, at most 32), a reloaded session ~25-30 MB, and per
-concurrent run onnxruntime's activations and, in pass 2, the image's 50 blobs (27 MB); with one
-glibc arena for all threads (runtime/heap.py): aciq 163-181 MB, kl 230-250 MB, against ncnn2table's
-93-118. One pass-2 worker instead of two: 22 MB less and 1.1 s more wall (measured).
+Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, onnxruntime's code once run ~20, the
+graph's weights 19, a reloaded session ~15 MB of heap (building one takes ~45 MB for a moment:
+onnxruntime's optimizing session and its saved model), and per concurrent run onnxruntime's
+activations and, in pass 2, the blobs of one segment (quant/segments.py: Lite0 in three, at most
+10 MB of its 27 an image); the decoded images kept for pass 2 are in a temporary file
+(quant/input_cache.py), not in memory; one glibc arena for all threads (runtime/heap.py). kl's
+peak is now a session build or pass 2 (164-166 MB on 100 images, 187-193 on 500), against
+ncnn2table's 92-117; before the segments and the file, pass 2's two workers held 27 MB of blobs
+each and the images 15-32 MB: 204-250 MB. One pass-2 worker instead of two: 22 MB less and 1.1 s
+more wall (measured before the segments).
 model-optimize: a Python process that only reads the .param and .bin, proves no weight needs
 ModelWriter's flush and writes them back is 1.3x ncnnoptimize's wall as a user's install starts it,
 1.8-2.0x with this environment's .pth hooks (`python tools/startup_floor.py [--clean]`); ours is
