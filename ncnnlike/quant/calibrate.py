@@ -233,16 +233,17 @@ def _plan(shapes, batches, batch_size, threads, run_bytes=None):
     blobs of the runs in flight stay within WORKERS_BYTES (Lite0: 27 MB a sample, so up to 4
     workers); the rest become intra-op threads. A model with bigger samples (a detector at 640x640)
     gets one worker with every thread, as a staged graph does (host layers: its runs go one at a
-    time anyway). `run_bytes(inputs)`: the bytes per sample that a run holds, when it is not every
-    measured blob (pass 2 in segments)."""
+    time anyway). `run_bytes(inputs)`: the bytes per sample that a run holds when the graph runs in
+    segments (pass 2), else None."""
     threads = max(1, int(threads))
     batches = iter(batches)
     first = next(batches, None)
     if first is None:
         return iter(()), 1, threads
     sample_bytes, limit = _sample_bytes(shapes.get(first)), OUTPUT_BYTES
-    if sample_bytes is not None and run_bytes is not None:
-        sample_bytes, limit = run_bytes(first), SEGMENT_BYTES
+    segment_bytes = None if sample_bytes is None or run_bytes is None else run_bytes(first)
+    if segment_bytes is not None:
+        sample_bytes, limit = segment_bytes, SEGMENT_BYTES
     size = _run_size(sample_bytes, batch_size, limit)
     workers = 1 if sample_bytes is None else max(1, min(threads, WORKERS_BYTES // max(size * sample_bytes, 1)))
     return _rebatch(itertools.chain([first], batches), size), workers, max(1, threads // workers)

@@ -145,8 +145,11 @@ class SegmentPlans:
         return plan
 
     def run_bytes(self, inputs):
-        """Bytes per sample of what the largest segment's run takes out."""
-        segments, shapes = self.get(inputs)
+        """Bytes per sample of what the largest segment's run takes out; None for one segment."""
+        plan = self.get(inputs)
+        if plan is None or len(plan[0]) < 2:
+            return None
+        segments, shapes = plan
         return max(_bytes(run_outputs(segment), shapes) for segment in segments)
 
 

@@ -11,7 +11,7 @@ from helpers import REFERENCE
 from ncnnlike.cli.model2table import main as model2table
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.model import load_model
-from ncnnlike.quant import input_cache, methods
+from ncnnlike.quant import calibrate, input_cache, methods
 from ncnnlike.quant.calibrate import (_InputCache, collect_absmax, collect_histograms, collect_stats, measured_blobs,
                                       merge_stats, split_lists)
 from ncnnlike.quant.images import iter_batches, parse_preprocess, read_lists
@@ -124,6 +124,19 @@ def test_input_cache_keeps_batches_within_its_budget_and_replays_all_samples(tin
     assert sum(len(b) for b in first) == 20 and len(cache.kept) == 2
     second = [b["in0"] for b in cache.second_pass()]
     assert np.array_equal(np.concatenate(second), np.concatenate(first))
+
+
+def test_runs_are_cut_to_segment_bytes_only_when_the_graph_runs_in_segments(tiny, monkeypatch):
+    """One segment (run_bytes None): runs of up to OUTPUT_BYTES of blobs, as without segments."""
+    net, lists, preprocess = tiny
+    batches = list(iter_batches(lists, preprocess, 4, 1))
+    shapes = calibrate._RunShapes(net)
+    sample = calibrate._sample_bytes(shapes.get(batches[0]))
+    monkeypatch.setattr(calibrate, "OUTPUT_BYTES", 4 * sample)
+    monkeypatch.setattr(calibrate, "SEGMENT_BYTES", 2 * sample)
+    for run_bytes, size in ((None, 4), (sample, 2)):
+        runs, _, _ = calibrate._plan(shapes, iter(batches), 4, 2, lambda inputs: run_bytes)
+        assert {len(run["in0"]) for run in runs} == {size}
 
 
 def test_input_cache_holds_its_batches_in_a_temporary_file_it_closes_after_phase_2(tiny):

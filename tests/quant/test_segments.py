@@ -11,7 +11,7 @@ from ncnnlike.graph import Graph
 from ncnnlike.io.model import load_model
 from ncnnlike.quant import calibrate
 from ncnnlike.quant.calibrate import collect_absmax, collect_histograms, measured_blobs
-from ncnnlike.quant.segments import plan_segments
+from ncnnlike.quant.segments import SegmentPlans, plan_segments, run_outputs
 from ncnnlike.runtime import Net
 from ncnnlike.runtime.lower import lower_shapes
 
@@ -50,6 +50,18 @@ def test_blobs_that_fit_stay_one_segment():
     graph = load_model(LITE0 + ".param", LITE0 + ".bin")
     blobs, _, segments = _plan(graph, (3, 224, 224), 1 << 30)
     assert segments == [(None, tuple(blobs), ())]
+
+
+def test_run_bytes_are_the_largest_segments_and_none_for_one_segment():
+    """What pass 2 cuts its runs by (calibrate._plan): one segment keeps the usual OUTPUT_BYTES."""
+    net = Net.from_graph(load_model(LITE0 + ".param", LITE0 + ".bin"))
+    blobs = list(dict.fromkeys(measured_blobs(net.graph).values()))
+    inputs = {"in0": np.zeros((1, 3, 224, 224), np.float32)}
+    assert SegmentPlans(net, blobs, 1 << 30, lambda inputs: False).run_bytes(inputs) is None
+    assert SegmentPlans(net, blobs, 1 << 30, lambda inputs: True).run_bytes(inputs) is None     # staged
+    _, shapes, segments = _plan(net.graph, (3, 224, 224), 12 << 20)
+    largest = max(_nbytes(shapes, run_outputs(s)) for s in segments)
+    assert SegmentPlans(net, blobs, 12 << 20, lambda inputs: False).run_bytes(inputs) == largest < 12 << 20
 
 
 def test_a_graph_that_reads_a_blob_before_making_it_stays_one_segment():
