@@ -37,7 +37,7 @@ def plan_segments(graph, measured, shapes, max_bytes):
     """[Segment] covering the `measured` blobs (in order, unique) of `graph`, each taking out at most
     about `max_bytes` of them per sample; `shapes` maps every blob of the graph's lowering (ncnn
     shape, no batch) to its shape. One segment when they fit, or when the graph cannot be cut."""
-    sizes = {blob: 4 * int(np.prod(shapes[blob])) for blob in measured}
+    sizes = {blob: _bytes((blob,), shapes) for blob in measured}
     total = sum(sizes.values())
     count = min(MAX_SEGMENTS, -(-total // max(1, int(max_bytes))), len(measured))
     order = _producing_order(graph, measured, shapes)
@@ -45,7 +45,10 @@ def plan_segments(graph, measured, shapes, max_bytes):
         return [Segment(None, tuple(measured), ())]
     producers, crossing = order
     cuts = _cuts(graph, measured, sizes, producers, crossing, count, shapes)
-    return _segments(measured, producers, crossing, cuts)
+    segments = _segments(measured, producers, crossing, cuts)
+    if not all(segment.passes for segment in segments[:-1]):    # a part computed from no input
+        return [Segment(None, tuple(measured), ())]
+    return segments
 
 
 def _producing_order(graph, measured, shapes):

@@ -75,6 +75,18 @@ def test_a_graph_that_reads_a_blob_before_making_it_stays_one_segment():
     assert plan_segments(graph, ["y", "x"], shapes, 16) == [(None, ("y", "x"), ())]
 
 
+def test_a_part_computed_from_no_input_stays_in_one_segment():
+    """After a cut that no blob crosses, the next segment would have no input to run from."""
+    conv = {0: 4, 1: 1, 6: 16}
+    weights = {"weight_data": np.ones(16, np.float32)}
+    layers = [layer("Input", "in", [], ["x"], {0: 8, 1: 8, 2: 4}),
+              layer("Convolution", "c1", ["x"], ["y"], conv, weights),
+              layer("MemoryData", "m", [], ["z"], {0: 8, 1: 8, 2: 4}, {"data": np.ones(256, np.float32)}),
+              layer("Convolution", "c2", ["z"], ["w"], conv, weights)]
+    shapes = {blob: (4, 8, 8) for blob in "xyzw"}
+    assert plan_segments(Graph(layers), ["x", "z"], shapes, 1024) == [(None, ("x", "z"), ())]
+
+
 def _histograms(net, batches, monkeypatch, limits):
     """Pass 2's statistics of `batches` in one run and in segments of SEGMENT_BYTES `limits`."""
     absmax = collect_absmax(net, None, None, threads=2, progress=False, batches=batches)
