@@ -60,7 +60,7 @@ import numpy as np
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant.images import iter_batches
 from ncnnlike.quant.input_cache import InputCache as _InputCache
-from ncnnlike.quant.segments import SegmentArrays, SegmentPlans, run_segments
+from ncnnlike.quant.segments import SegmentArrays, SegmentPlans, run_segments, shape_key
 from ncnnlike.quant.stats import CalibrationStats, LayerStats
 from ncnnlike.quant.weights import CONV_TYPES
 from ncnnlike.quant.workers import InOrder, run_workers
@@ -185,10 +185,6 @@ def collect_absmax(net, lists, preprocess, batch_size=4, threads=1, progress=Tru
     return _merge_workers(results)
 
 
-def _sample_shapes(inputs):
-    return tuple((name, array.shape[1:]) for name, array in inputs.items())
-
-
 def _rebatch(batches, size):
     """The samples of `batches` ({input: (N, ...)}) in batches of at most `size`, in order."""
     for inputs in batches:
@@ -261,7 +257,7 @@ class _RunShapes:
         self.staged = threading.Lock()
 
     def get(self, inputs):
-        key = _sample_shapes(inputs)
+        key = shape_key(inputs)
         with self.lock:
             if key not in self.found:
                 self.found[key] = run_shapes(self.net, inputs)
@@ -295,7 +291,7 @@ class _OutputArrays:
 
     def get(self, inputs):
         """The arrays cut to this batch, or None when the runs are staged (host layers: no out=)."""
-        n, key = _samples(inputs), _sample_shapes(inputs)
+        n, key = _samples(inputs), shape_key(inputs)
         if self.found is None or self.found[0] != key or len(next(iter(self.found[1].values()))) < n:
             shapes = self.shapes.get(inputs)
             if shapes is None:
@@ -316,8 +312,6 @@ class _HistogramWorker:
 
     def bin(self, blobs, outputs, n):
         for name, blob in blobs.items():
-            if blob not in outputs:
-                continue
             try:
                 self.stats[name].histogram.update(outputs[blob][:n])
             except NcnnlikeError as e:
@@ -345,7 +339,8 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
         n = _samples(inputs)
         plan = None if plans is None else plans.ready(inputs)
         if plan is not None and len(plan[0]) > 1:
-            run_segments(net, plan, worker.segment_arrays, inputs, lambda outputs: worker.bin(blobs, outputs, n))
+            run_segments(net, plan, worker.segment_arrays, inputs, lambda made: worker.bin(
+                OrderedDict((name, blob) for name, blob in blobs.items() if blob in made), made, n))
             bar.update(n)
             return
         outputs, _ = shapes.run(inputs, unique, out=worker.arrays.get(inputs), any_order=samples is None)

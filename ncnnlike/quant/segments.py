@@ -105,7 +105,7 @@ def _segments(measured, producers, crossing, cuts):
         passes = tuple(crossing.get(end, ())) if k < len(cuts) else ()
         inputs = None if k == 0 else segments[-1].passes
         segments.append(Segment(inputs, outputs, passes))
-    return [segment for segment in segments if segment.outputs or segment.passes]
+    return segments
 
 
 class SegmentPlans:
@@ -119,7 +119,7 @@ class SegmentPlans:
         self.lock = threading.Lock()
 
     def get(self, inputs):
-        key = _key(inputs)
+        key = shape_key(inputs)
         with self.lock:
             if key not in self.found:
                 self.found[key] = self._plan(inputs)
@@ -129,7 +129,7 @@ class SegmentPlans:
         from ncnnlike.runtime.lower import lower_shapes
         if self.staged(inputs):
             return None
-        ctx = lower_shapes(self.net.graph, _sample_shapes(inputs), self.blobs)
+        ctx = lower_shapes(self.net.graph, _per_sample(inputs), self.blobs)
         shapes = {blob: ctx.shape(blob) for blob in ctx.blobs()}
         return plan_segments(self.net.graph, self.blobs, shapes, self.max_bytes), shapes
 
@@ -138,13 +138,13 @@ class SegmentPlans:
         a build takes memory for a moment, better before any run holds its blobs than beside one."""
         plan = self.get(inputs)
         with self.lock:
-            if plan is not None and len(plan[0]) > 1 and _key(inputs) not in self.built:
+            if plan is not None and len(plan[0]) > 1 and shape_key(inputs) not in self.built:
                 segments, shapes = plan
                 for segment in segments:
-                    given = _sample_shapes(inputs) if segment.inputs is None else \
+                    given = _per_sample(inputs) if segment.inputs is None else \
                         {blob: shapes[blob] for blob in segment.inputs}
                     self.net.prepare(given, run_outputs(segment), out=True, any_order=in_any_order(segment))
-                self.built.add(_key(inputs))
+                self.built.add(shape_key(inputs))
         return plan
 
     def run_bytes(self, inputs):
@@ -156,11 +156,13 @@ class SegmentPlans:
         return max(_bytes(run_outputs(segment), shapes) for segment in segments)
 
 
-def _sample_shapes(inputs):
+def _per_sample(inputs):
+    """{input: per-sample shape} of a batch."""
     return {name: array.shape[1:] for name, array in inputs.items()}
 
 
-def _key(inputs):
+def shape_key(inputs):
+    """A batch's per-sample input shapes, as a key: ((input, shape), ...)."""
     return tuple((name, array.shape[1:]) for name, array in inputs.items())
 
 
@@ -204,11 +206,12 @@ class SegmentArrays:
 
 def run_segments(net, plan, arrays, inputs, done):
     """Run the segments of `plan` on the batch `inputs`, one after the other, into `arrays` (a
-    SegmentArrays): done(outputs) sees each segment's outputs before the next segment runs."""
+    SegmentArrays): done({blob: array}) sees the measured blobs each segment makes (once each,
+    though a blob may be handed across several cuts) before the next segment runs."""
     segments, shapes = plan
     feeds, n = inputs, len(next(iter(inputs.values())))
     for index, segment in enumerate(segments):
         out = arrays.get(index, segment, shapes, n)
         outputs = net.run(feeds, run_outputs(segment), out=out, any_order=in_any_order(segment))
-        done(outputs)
+        done({blob: outputs[blob] for blob in segment.outputs})
         feeds = {blob: outputs[blob] for blob in segment.passes}

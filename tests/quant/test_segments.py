@@ -27,7 +27,8 @@ def _plan(graph, shape, max_bytes):
 
 
 def _check_chain(blobs, segments):
-    assert [blob for segment in segments for blob in segment.outputs] == blobs
+    taken = [blob for segment in segments for blob in segment.outputs]     # by producer, then measured order
+    assert sorted(taken) == sorted(blobs) and len(set(taken)) == len(taken)
     assert segments[0].inputs is None and segments[-1].passes == ()
     for before, after in zip(segments, segments[1:]):
         assert before.passes and after.inputs == before.passes
@@ -85,6 +86,26 @@ def test_a_part_computed_from_no_input_stays_in_one_segment():
               layer("Convolution", "c2", ["z"], ["w"], conv, weights)]
     shapes = {blob: (4, 8, 8) for blob in "xyzw"}
     assert plan_segments(Graph(layers), ["x", "z"], shapes, 1024) == [(None, ("x", "z"), ())]
+
+
+def test_a_blob_handed_across_several_cuts_is_binned_once(monkeypatch):
+    """x1 is measured (c3's input) but read only after the chain c0-c2: every cut hands it on, and
+    only the segment that makes it may bin it."""
+    rng = np.random.default_rng(5)
+
+    def c(name, bottom, top, channels=4):
+        return layer("Convolution", name, [bottom], [top], {0: 4, 1: 1, 6: 4 * channels},
+                     {"weight_data": rng.normal(0, 1, 4 * channels).astype(np.float32)})
+    layers = [layer("Input", "in", [], ["x"], {0: 8, 1: 8, 2: 4}), layer("Split", "s", ["x"], ["x0", "x1"]),
+              c("c0", "x0", "b"), c("c1", "b", "c"), c("c2", "c", "d"), c("c3", "x1", "g"),
+              layer("Concat", "cat", ["d", "g"], ["e"]), c("c4", "e", "f", channels=8)]
+    graph = Graph(layers)
+    blobs, _, segments = _plan(graph, (4, 8, 8), 2100)
+    _check_chain(blobs, segments)
+    assert sum("x1" in s.passes for s in segments) >= 2
+    net = Net.from_graph(graph)
+    net.opt.use_int8_inference = False
+    _same_values(*_histograms(net, _batches(graph, (4, 8, 8), 2, 6), monkeypatch, (1 << 40, 2100)))
 
 
 def _histograms(net, batches, monkeypatch, limits):
