@@ -6,8 +6,6 @@ absmax, phase 2 histograms |v| over [0, absmax]. Each statistic is a small objec
 different machines and combined: merging in list order gives exactly the result of one pass.
 A batch is an array (N, *blob_shape) of N samples of one layer's bottom blob (ncnn shape, no batch).
 """
-import sys
-import threading
 import zipfile
 from collections import OrderedDict
 
@@ -15,9 +13,8 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.atomic import atomic_open
+from ncnnlike.quant.bins import NUM_BINS, count_bins
 
-NUM_BINS = 2048
-_CHUNK = 1 << 18      # values binned at a time (1 MB of float32; 64 Ki: 2.3 ns a value, 256 Ki: 1.65)
 _FORMAT = "ncnnlike-calibration-stats-1"
 _KEYS = {"names", "absmax", "min", "max", "count", "samples", "has_histogram", "hist_absmax", "hist_counts",
          "hist_zeros"}
@@ -95,96 +92,6 @@ class AbsMax:
         return _load_single(path).absmax
 
 
-def histogram_indices(values, absmax):
-    """Bin index of each value: min(int(|v| / absmax * 2048), 2047), in float32 (spec 5.5 step 2)."""
-    a = np.abs(values, dtype=np.float32)
-    np.divide(a, np.float32(absmax), out=a)
-    np.multiply(a, np.float32(NUM_BINS), out=a)
-    np.minimum(a, np.float32(NUM_BINS - 1), out=a)      # same as clamping the int: 2047.0 is exact
-    return a.astype(np.intp)
-
-
-def _bin_width(absmax):
-    """absmax / 2048 when dividing by it bins exactly like ncnn, else None.
-
-    fl(|v| / absmax) * 2048 == fl(|v| / (absmax / 2048)) when absmax / 2048 is an exact normal float:
-    correctly rounded division commutes with a power-of-two scale; the quotients where it may not
-    (subnormal, below 2**-126) are far below 1 and give bin 0 either way."""
-    width = np.float32(absmax) / np.float32(NUM_BINS)
-    if not (width >= np.finfo(np.float32).tiny and np.isfinite(width)) or width * np.float32(NUM_BINS) != absmax:
-        return None
-    return width
-
-
-class _Binner:
-    """Chunked binning with reused buffers: one division per value, the bin indices as uint16, and
-    OpenCV's 8-bit histogram to count them: a little-endian uint16 is two bytes, so the counts of
-    its 2048 values are the 2-D histogram (low byte 0..255) x (high byte 0..7) of a two-channel
-    8-bit image. Measured: 1.65-1.9 ns a value against 2.4-3.0 for int64 indices
-    through np.bincount (which first scans them for their minimum and maximum)."""
-
-    def __init__(self):
-        import cv2   # here: reading or merging statistics does not need OpenCV
-        self.cv2 = cv2
-        self.t = np.empty(_CHUNK, np.float32)
-        self.u16 = np.empty(_CHUNK, np.uint16)
-
-    def counts(self, values, width):
-        """(int64 counts of the 2048 bins of all values, count of exact zeros) of a flat float32 array."""
-        counts = np.zeros(NUM_BINS, np.int64)
-        zeros = 0
-        for s in range(0, values.size, _CHUNK):
-            chunk = values[s:s + _CHUNK]
-            n = chunk.size
-            t, u16 = self.t[:n], self.u16[:n]
-            np.abs(chunk, out=t)
-            zeros += n - np.count_nonzero(t.view(np.int32))       # |v| is 0 exactly when its bits are
-            np.divide(t, width, out=t)
-            top = t.max()
-            if not top <= NUM_BINS - 1:             # |v| == absmax, or beyond it, or nan
-                if top != top:
-                    raise NcnnlikeError("non-finite value (nan) in a calibration blob")
-                np.minimum(t, np.float32(NUM_BINS - 1), out=t)
-            np.copyto(u16, t, casting="unsafe")                # truncation = floor: t >= 0
-            pairs = u16.view(np.uint8).reshape(-1, 1, 2)
-            table = self.cv2.calcHist([pairs], [0, 1], None, [256, 8], [0, 256, 0, 8])   # [low, high]
-            counts += table.T.reshape(-1).astype(np.int64)    # float32 counts of <= _CHUNK: exact
-        return counts, zeros
-
-
-_BINNERS = threading.local()
-
-
-def _binner():
-    """This thread's _Binner (binning threads each keep their own buffers)."""
-    binner = getattr(_BINNERS, "binner", None)
-    if binner is None:
-        binner = _BINNERS.binner = _Binner()
-    return binner
-
-
-def _bin(values, absmax):
-    """(int64 counts of the 2048 bins of all values, zeros included in bin 0; count of exact zeros)."""
-    values = np.ascontiguousarray(values, np.float32).reshape(-1)
-    width = _bin_width(absmax)
-    if width is not None and sys.byteorder == "little":
-        return _binner().counts(values, width)
-    counts = np.zeros(NUM_BINS, np.int64)
-    for s in range(0, values.size, _CHUNK):
-        try:
-            counts += np.bincount(histogram_indices(values[s:s + _CHUNK], absmax), minlength=NUM_BINS)
-        except ValueError:      # nan cast to a negative index
-            raise NcnnlikeError("non-finite value (nan) in a calibration blob") from None
-    return counts, values.size - int(np.count_nonzero(values))
-
-
-def bin_counts(values, absmax, zeros):
-    """uint64 counts of the 2048 bins of the non-zero values (`zeros` of them are exact zeros)."""
-    counts, _ = _bin(values, absmax)
-    counts[0] -= zeros                 # exact zeros landed in bin 0; ncnn skips them
-    return counts.astype(np.uint64)
-
-
 class Histogram:
     """Phase 2: 2048 uint64 bins of |v| over [0, absmax] (absmax fixed by phase 1); exact zeros skipped.
 
@@ -205,7 +112,7 @@ class Histogram:
                 raise NcnnlikeError("histogram over absmax 0 received non-zero values (phase 1 saw other data)")
             self.zeros += batch.size
             return
-        counts, zeros = _bin(batch, self.absmax)
+        counts, zeros = count_bins(batch, self.absmax)
         counts[0] -= zeros                 # exact zeros landed in bin 0; ncnn skips them
         self.counts += counts.astype(np.uint64)
         self.zeros += zeros

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.quant.stats import AbsMax, CalibrationStats, Histogram, histogram_indices, load_stats
+from ncnnlike.quant.bins import histogram_indices
+from ncnnlike.quant.stats import AbsMax, CalibrationStats, Histogram, load_stats
 
 
 def ncnn_index(v, absmax):
