@@ -29,23 +29,24 @@ runs two site-packages .pth hooks at every start (the editable-install finder, ~
 certifi patch of the sandbox, ~13 ms) that a user's does not.
 
 Where calibration stands and why (Lite0, 2 cores; CPU ms per image in a real kl run on 100 PNG,
-per-function thread CPU): pass 1 ~11.9 (min/max reduced in the graph, in onnxruntime's own saved
+per-function thread CPU): pass 1 ~11.3 (min/max reduced in the graph, in onnxruntime's own saved
 optimized model, each blob reduced still in its blocked NCHWc layout: runtime/reloaded.py,
-runtime/reorders.py), pass 2 ~12 (the 50 blobs taken out in that layout), binning 15 (6.8 M values:
-uint16 bin indices counted by OpenCV's 8-bit histogram, whose counting alone is ~1.0 ns a value on
-real blobs), decoding and resizing a 256x341 PNG 4.5 (once: kept for pass 2); fixed costs ~0.3 s of
-imports, ~0.25 s for the two sessions, 0.25-0.35 s for the KL searches. Engines measured instead
-(`python tools/calib_engines.py`, 1 thread, random inputs): the network output alone 10.6-11.8 in
-onnxruntime, 12.1-12.9 in pip ncnn, 10.1-12.1 in OpenVINO 2026.4 (a registry wheel, not a
-dependency); pass 1 11.5 in ours, 24.6 in pip ncnn (extract the 50 blobs, reduce them), 13.2-19.3 in
-OpenVINO; the 50 blobs out 12.6 in ours, 16.8-24.0 in OpenVINO. Binning by a kernel numba compiles
-(a registry wheel) 13.4 against ours 21.3 on the same blobs, but importing numba and compiling the
-kernel costs a fresh process 1.3 s of CPU (0.6 s from its cache) and 155 MB of peak RSS, a run's
-whole budget. So aciq cannot reach 0.8x of ncnn2table: per image, decoding (4.5 PNG, 3.05 JPEG) and
-the network alone in the fastest engine (10.1) already exceed the budget (0.8 x ncnn2table's CPU,
-less our ~0.4 s of imports and session: ~12.7 ms an image on 100 PNG, ~14.2 on 500 JPEG); kl adds
-a second run and the binning, which cannot be cheaper than OpenCV's counting without a compiled
-kernel of our own.
+runtime/reorders.py), pass 2 ~12.6 (the 50 blobs taken out in that layout, in three segments),
+binning 7.2 (6.8 M values, ~1.06 ns each, by the compiled kernel quant/_bins.c; numpy and OpenCV's
+8-bit histogram, the path of installs without a C compiler, took 15-24), decoding and resizing a
+256x341 PNG 4.5 (once: kept for pass 2); fixed costs ~0.3 s of imports, ~0.3 s for the sessions
+(pass 1's 0.17-0.2 s of wall, pass 2's three 0.12), 0.47 s of CPU (0.29-0.38 of wall) for the KL
+searches. Engines measured instead (`python tools/calib_engines.py`, 1 thread, random inputs): the
+network output alone 10.6-11.8 in onnxruntime, 12.1-12.9 in pip ncnn, 10.1-12.1 in OpenVINO 2026.4
+(a registry wheel, not a dependency); pass 1 11.5 in ours, 24.6 in pip ncnn (extract the 50 blobs,
+reduce them), 13.2-19.3 in OpenVINO; the 50 blobs out 12.6 in ours, 16.8-24.0 in OpenVINO. A
+kernel numba compiles (a registry wheel) bins as fast, but importing numba and loading the kernel
+costs a fresh process 0.5 s of CPU even from its cache, and ~100 MB of peak RSS; the C kernel,
+built once at install, costs neither. So aciq cannot reach 0.8x of ncnn2table on 100 images: per
+image, decoding (4.5 PNG, 3.05 JPEG) and the network alone in the fastest engine (10.1) already
+exceed the budget (0.8 x ncnn2table's CPU, less our ~0.4 s of imports and session: ~12.7 ms an
+image on 100 PNG). kl on 500 images meets 0.8x since the kernel; on 100, the fixed costs (~1 s of
+wall that runs on one core: start-up, session builds, KL) weigh 4x more per image.
 Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, onnxruntime's code once run ~20, the
 graph's weights 19, a reloaded session ~15 MB of heap (building one takes ~45 MB for a moment:
 onnxruntime's optimizing session and its saved model), and per concurrent run onnxruntime's

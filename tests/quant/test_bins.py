@@ -112,3 +112,12 @@ def test_threads_bin_at_once_with_the_same_counts():
     for v, (counts, zeros) in zip(values, results):
         expected, expected_zeros = by_indices(v, np.float32(3.0))
         assert np.array_equal(counts, expected) and zeros == expected_zeros
+
+
+def test_without_the_kernel_count_bins_takes_numpy_and_opencv(monkeypatch):
+    """An install without a C compiler has no _bins: the same counts come from the OpenCV path."""
+    values = edge_values(np.float32(5.5), 20_000, 6)
+    expected = by_indices(values, np.float32(5.5))
+    monkeypatch.setattr(bins, "_compiled", None)
+    counts, zeros = bins.count_bins(values, np.float32(5.5))
+    assert np.array_equal(counts, expected[0]) and zeros == expected[1]
