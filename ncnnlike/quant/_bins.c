@@ -103,6 +103,7 @@ static PyObject *counts(PyObject *self, PyObject *args)
     PyObject *values_obj, *counts_obj;
     float width;
     Py_buffer values, hist;
+    (void)self;
     if (!PyArg_ParseTuple(args, "OfO", &values_obj, &width, &counts_obj))
         return NULL;
     if (!(width > 0.0f) || isinf(width)) {
@@ -140,7 +141,7 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bins", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bins", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__bins(void)
 {
