@@ -58,9 +58,11 @@ ncnn2table's 92-117; before the segments and the file, pass 2's two workers held
 each and the images 15-32 MB: 204-250 MB. One pass-2 worker instead of two: 22 MB less and 1.1 s
 more wall (measured before the segments).
 model-optimize: a Python process that only reads the .param and .bin, proves no weight needs
-ModelWriter's flush and writes them back is 1.3x ncnnoptimize's wall as a user's install starts it,
-1.8-2.0x with this environment's .pth hooks (`python tools/startup_floor.py [--clean]`); ours is
-1.6-1.8x as installed (--clean; medians move by 10-20% between runs on this machine).
+ModelWriter's flush and writes them back is 1.14x ncnnoptimize's wall as a user's install starts it
+(`python tools/startup_floor.py --clean`; 1.3x when the flush proof was pure Python: it is now one
+compiled pass, io/_flush.c, ~1 ms for Lite0's 4.6 M weights against ~19); ours is 1.53x there and
+1.60x in this bench (15 rounds, --clean), against 1.95x with the Python proof in the same
+conditions an hour before (medians move by 10-20% between runs on this machine).
 method=eq (tools/eq_bound.py): 3.7-3.9 T multiply-adds for Lite0;
 onnxruntime's u8s8 VNNI GEMMs at Lite0's own shapes alone take >= 21.7 s, above the 3x budget.
 """

@@ -9,8 +9,9 @@ import pytest
 from helpers import layer
 from ncnnlike.graph import Graph
 from ncnnlike.io.bin import TAG_FP16, TAG_INT8, dump_bin, flush_denormals, read_bin
-from ncnnlike.io.stored import (FLUSH_BELOW_F32, MAX_CANDIDATES, StoredArray, StoredWeights, dtype_name,
-                                needs_flush, reordered, stored_entry)
+from ncnnlike.io import stored
+from ncnnlike.io.stored import (FLUSH_BELOW_F32, FLUSH_LIMIT_BITS, MAX_CANDIDATES, StoredArray, StoredWeights,
+                                dtype_name, needs_flush, reordered, scan_high_bytes, stored_entry)
 
 LIMIT = np.float32(FLUSH_BELOW_F32)
 BELOW = np.nextafter(LIMIT, np.float32(0))
@@ -32,27 +33,40 @@ def test_the_limit_is_the_least_float32_not_below_1e_30():
     [np.float32(2.0 ** -99), np.float32(2.0 ** -100)],                       # around the limit's exponent
     [np.inf, -np.inf, np.nan, 3e38],
 ])
-def test_needs_flush_agrees_with_numpy(values):
+@pytest.mark.parametrize("check", [needs_flush, scan_high_bytes], ids=["compiled", "python"])
+def test_needs_flush_agrees_with_numpy(values, check):
     data = bytearray(b"\xff" * 8 + np.asarray(values, "<f4").tobytes() + b"\xff" * 4)
-    assert needs_flush(data, 8, len(data) - 4) == numpy_flushes(values)
+    assert check(data, 8, len(data) - 4) == numpy_flushes(values)
+    assert check(bytes(data), 8, len(data) - 4) == numpy_flushes(values)
 
 
-def test_needs_flush_on_random_data_with_tiny_values_planted():
+@pytest.mark.parametrize("check", [needs_flush, scan_high_bytes], ids=["compiled", "python"])
+def test_needs_flush_on_random_data_with_tiny_values_planted(check):
     rng = np.random.default_rng(0)
     values = rng.standard_normal(10000).astype(np.float32)
     values[::97] = 0
     data = bytearray(values.astype("<f4").tobytes())
-    assert needs_flush(data, 0, len(data)) is False
+    assert check(data, 0, len(data)) is False
     values[5000] = np.float32(-3e-31)
     data = bytearray(values.astype("<f4").tobytes())
-    assert needs_flush(data, 0, len(data)) is True
-    assert needs_flush(data, 0, 5000 * 4) is False and needs_flush(data, 5000 * 4, 5001 * 4) is True
+    assert check(data, 0, len(data)) is True
+    assert check(data, 0, 5000 * 4) is False and check(data, 5000 * 4, 5001 * 4) is True
 
 
-def test_needs_flush_gives_up_on_too_many_zeros():
+def test_the_compiled_scan_is_built_and_checks_its_arguments():
+    """setup.py builds it wherever a C compiler is found (as on CI)."""
+    assert stored._flush is not None
+    data = bytes(16)
+    for start, stop in [(-4, 8), (8, 4), (0, 20), (0, 6)]:
+        with pytest.raises(ValueError):
+            stored._flush.needs_flush(data, start, stop, FLUSH_LIMIT_BITS)
+
+
+def test_the_python_scan_gives_up_on_too_many_zeros_where_the_compiled_one_answers():
     data = bytearray(4 * (MAX_CANDIDATES + 1))
-    assert needs_flush(data, 0, len(data)) is None
-    assert needs_flush(data, 0, 4 * MAX_CANDIDATES) is False
+    assert scan_high_bytes(data, 0, len(data)) is None
+    assert scan_high_bytes(data, 0, 4 * MAX_CANDIDATES) is False
+    assert needs_flush(data, 0, len(data)) is False
 
 
 def test_stored_array_reads_as_the_native_array_and_writes_its_bytes_only_when_nothing_flushes():
