@@ -2,7 +2,8 @@
  *
  * counts(values, width, counts) adds the bin index min(int(|v| / width), 2047) of every float32 of
  * `values` to the 2048 int64 `counts`, and returns how many values were exact zeros (they land in
- * bin 0; the caller takes them out, as ncnn skips them). A nan raises ValueError and adds nothing.
+ * bin 0; the caller takes them out, as ncnn skips them), or -1 for a nan, then adding nothing.
+ * Bad arguments raise TypeError or ValueError.
  *
  * Why compiled: numpy needs five passes over the data (abs, zero count, divide, clamp, cast) and
  * OpenCV a sixth to count; here a chunk is indexed in one vectorisable loop while it sits in the
@@ -128,16 +129,12 @@ static PyObject *counts(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&values);
     PyBuffer_Release(&hist);
-    if (zeros < 0) {
-        PyErr_SetString(PyExc_ValueError, "nan value");
-        return NULL;
-    }
-    return PyLong_FromSsize_t(zeros);
+    return PyLong_FromSsize_t(zeros);      /* -1: a nan */
 }
 
 static PyMethodDef methods[] = {
     {"counts", counts, METH_VARARGS,
-     "counts(values, width, counts) -> zeros: add the ncnn bin of every float32 value to 2048 int64 counts."},
+     "counts(values, width, counts) -> zeros, or -1 for a nan: add the ncnn bin of every float32 value to 2048 int64 counts."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -64,10 +64,9 @@ def bin_width(absmax):
 def compiled_counts(values, width):
     """count_bins through the compiled kernel: flat float32 `values`, `width` from bin_width."""
     counts = np.zeros(NUM_BINS, np.int64)
-    try:
-        zeros = _compiled.counts(values, float(width), counts)
-    except ValueError:
-        raise NcnnlikeError(_NAN) from None
+    zeros = _compiled.counts(values, float(width), counts)
+    if zeros < 0:
+        raise NcnnlikeError(_NAN)
     return counts, zeros
 
 

@@ -194,8 +194,9 @@ def _rebatch(batches, size):
 
 
 def run_shapes(net, inputs):
-    """{measured blob: ncnn shape} for inputs shaped like `inputs` (lowered, nothing runs), or None
-    when the measured blobs cannot be lowered in one graph (host layers: staged runs)."""
+    """{blob: ncnn shape} of every blob the measured blobs need, for inputs shaped like `inputs`
+    (lowered, nothing runs), or None when the measured blobs cannot be lowered in one graph (host
+    layers: staged runs)."""
     from ncnnlike.runtime.lower import lower_shapes
     from ncnnlike.runtime.staged import host_layers
     unique = list(dict.fromkeys(_blobs_of(net).values()))
@@ -205,7 +206,7 @@ def run_shapes(net, inputs):
         ctx = lower_shapes(net.graph, {name: array.shape[1:] for name, array in inputs.items()}, unique)
     except NcnnlikeError:
         return None
-    return {blob: ctx.shape(blob) for blob in unique}
+    return {blob: ctx.shape(blob) for blob in ctx.blobs()}
 
 
 def _sample_bytes(shapes):
@@ -252,16 +253,28 @@ class _RunShapes:
 
     def __init__(self, net):
         self.net = net
-        self.found = {}
+        self.unique = list(dict.fromkeys(_blobs_of(net).values()))
+        self.found = {}           # shape key -> (every lowered blob's shape, the measured ones') or None
         self.lock = threading.Lock()
         self.staged = threading.Lock()
 
-    def get(self, inputs):
+    def _found(self, inputs):
         key = shape_key(inputs)
         with self.lock:
             if key not in self.found:
-                self.found[key] = run_shapes(self.net, inputs)
+                shapes = run_shapes(self.net, inputs)
+                self.found[key] = None if shapes is None else (shapes, {b: shapes[b] for b in self.unique})
             return self.found[key]
+
+    def get(self, inputs):
+        """{measured blob: ncnn shape}, or None for staged runs."""
+        found = self._found(inputs)
+        return None if found is None else found[1]
+
+    def lowered(self, inputs):
+        """{blob: ncnn shape} of every blob the lowering makes (segments.SegmentPlans), or None."""
+        found = self._found(inputs)
+        return None if found is None else found[0]
 
     def run(self, inputs, blobs, probe=None, out=None, any_order=False):
         """net.run and the per-sample element count ncnn2table reads of each blob (_per_sample)."""
@@ -332,7 +345,7 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
     shapes, gate = _RunShapes(net), InOrder()
-    plans = SegmentPlans(net, unique, SEGMENT_BYTES, lambda inputs: shapes.get(inputs) is None) \
+    plans = SegmentPlans(net, unique, SEGMENT_BYTES, shapes.lowered) \
         if samples is None else None
 
     def work(worker, index, inputs):

@@ -110,11 +110,12 @@ def _segments(measured, producers, crossing, cuts):
 
 class SegmentPlans:
     """The segments of `blobs` (measured, unique) of `net.graph` for each per-sample shape of the
-    inputs, planned once and shared by the workers: (segments, blob -> ncnn shape), or None when
-    `staged(inputs)` (host layers: no shapes ahead of a run)."""
+    inputs, planned once and shared by the workers: (segments, blob -> ncnn shape). `lowered(inputs)`
+    gives the shape of every blob the lowering for `blobs` makes (calibrate._RunShapes.lowered: one
+    lowering serves both), or None for staged runs (host layers: no shapes ahead of a run, no plan)."""
 
-    def __init__(self, net, blobs, max_bytes, staged):
-        self.net, self.blobs, self.max_bytes, self.staged = net, blobs, max_bytes, staged
+    def __init__(self, net, blobs, max_bytes, lowered):
+        self.net, self.blobs, self.max_bytes, self.lowered = net, blobs, max_bytes, lowered
         self.found, self.built = {}, set()
         self.lock = threading.Lock()
 
@@ -126,11 +127,9 @@ class SegmentPlans:
             return self.found[key]
 
     def _plan(self, inputs):
-        from ncnnlike.runtime.lower import lower_shapes
-        if self.staged(inputs):
+        shapes = self.lowered(inputs)
+        if shapes is None:
             return None
-        ctx = lower_shapes(self.net.graph, _per_sample(inputs), self.blobs)
-        shapes = {blob: ctx.shape(blob) for blob in ctx.blobs()}
         return plan_segments(self.net.graph, self.blobs, shapes, self.max_bytes), shapes
 
     def ready(self, inputs):

@@ -71,6 +71,10 @@ def test_nan_is_an_error_in_every_way():
             way(values, width)
     with pytest.raises(NcnnlikeError, match="non-finite value \\(nan\\)"):
         bins.count_bins(values, np.float32(16383.3))      # a width that is not exact: plain indices
+    big = np.ones(4096 * 1024 * 2, np.float32)      # past a counter flush: still nothing added
+    big[-1] = np.nan
+    counts = np.zeros(2048, np.int64)
+    assert bins._compiled.counts(big, float(width), counts) == -1 and not counts.any()
 
 
 def test_the_kernel_checks_its_buffers_and_width():

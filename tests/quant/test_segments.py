@@ -58,11 +58,12 @@ def test_run_bytes_are_the_largest_segments_and_none_for_one_segment():
     net = Net.from_graph(load_model(LITE0 + ".param", LITE0 + ".bin"))
     blobs = list(dict.fromkeys(measured_blobs(net.graph).values()))
     inputs = {"in0": np.zeros((1, 3, 224, 224), np.float32)}
-    assert SegmentPlans(net, blobs, 1 << 30, lambda inputs: False).run_bytes(inputs) is None
-    assert SegmentPlans(net, blobs, 1 << 30, lambda inputs: True).run_bytes(inputs) is None     # staged
+    lowered = calibrate._RunShapes(net).lowered
+    assert SegmentPlans(net, blobs, 1 << 30, lowered).run_bytes(inputs) is None
+    assert SegmentPlans(net, blobs, 1 << 30, lambda inputs: None).run_bytes(inputs) is None     # staged
     _, shapes, segments = _plan(net.graph, (3, 224, 224), 12 << 20)
     largest = max(_nbytes(shapes, run_outputs(s)) for s in segments)
-    assert SegmentPlans(net, blobs, 12 << 20, lambda inputs: False).run_bytes(inputs) == largest < 12 << 20
+    assert SegmentPlans(net, blobs, 12 << 20, lowered).run_bytes(inputs) == largest < 12 << 20
 
 
 def test_a_graph_that_reads_a_blob_before_making_it_stays_one_segment():
