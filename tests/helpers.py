@@ -48,3 +48,14 @@ def ncnn_net(param, binary, int8=False, threads=1):
     """pip ncnn with the reference settings of tools/common.ncnn_net, one thread by default (its
     OpenMP threads crawl when other jobs share the cores)."""
     return common.ncnn_net(param, binary, int8, threads)
+
+
+def can_build_extensions():
+    """True where setup.py's optional C extensions must have been built: the C compiler Python was
+    built with is on PATH and Python's headers are installed (an install without them falls back
+    to the pure Python/numpy paths, with the same results)."""
+    import shutil
+    import sysconfig
+    compiler = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+    headers = os.path.join(sysconfig.get_paths()["include"], "Python.h")
+    return shutil.which(compiler) is not None and os.path.exists(headers)

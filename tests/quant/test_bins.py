@@ -5,8 +5,14 @@ import threading
 import numpy as np
 import pytest
 
+from helpers import can_build_extensions
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.quant import bins
+
+
+needs_kernel = pytest.mark.skipif(bins._compiled is None, reason="installed without the compiled kernel")
+# the ways to the counts this install has (the compiled one where it was built)
+WAYS = ([bins.compiled_counts] if bins._compiled is not None else []) + [bins.opencv_counts]
 
 
 def by_indices(values, absmax):
@@ -29,6 +35,7 @@ def edge_values(absmax, n, seed):
     return values
 
 
+@pytest.mark.skipif(not can_build_extensions(), reason="no C compiler or no Python headers here")
 def test_the_compiled_kernel_is_built():
     """setup.py builds it wherever a C compiler is found (as on CI): a broken build must not pass unseen."""
     assert bins._compiled is not None
@@ -39,12 +46,13 @@ def test_compiled_and_opencv_count_like_ncnn_indices(absmax):
     values = edge_values(absmax, 40_000, 1)
     width = bins.bin_width(absmax)
     expected, zeros = by_indices(values, absmax)
-    for way in (bins.compiled_counts, bins.opencv_counts):
+    for way in WAYS:
         counts, z = way(values, width)
         assert np.array_equal(counts, expected) and z == zeros
     assert zeros >= 2 and expected[2047] >= 5
 
 
+@needs_kernel
 @pytest.mark.parametrize("n", [0, 1, 3, 4095, 4096, 4097, 4096 * 1024 + 5])
 def test_every_size_across_chunks_and_counter_flushes(n):
     """The kernel counts 4096-value chunks in uint32 and flushes them every 4 Mi values."""
@@ -56,6 +64,7 @@ def test_every_size_across_chunks_and_counter_flushes(n):
     assert np.array_equal(counts, expected) and zeros == expected_zeros and counts.sum() == n
 
 
+@needs_kernel
 def test_one_bin_holding_every_value():
     values = np.full(5_000_001, 0.5, np.float32)
     counts, zeros = bins.compiled_counts(values, bins.bin_width(np.float32(1.0)))
@@ -66,17 +75,23 @@ def test_nan_is_an_error_in_every_way():
     values = np.arange(10_000, dtype=np.float32)
     values[9_000] = np.nan
     width = bins.bin_width(np.float32(16384))
-    for way in (bins.compiled_counts, bins.opencv_counts):
+    for way in WAYS:
         with pytest.raises(NcnnlikeError, match="non-finite value \\(nan\\)"):
             way(values, width)
     with pytest.raises(NcnnlikeError, match="non-finite value \\(nan\\)"):
         bins.count_bins(values, np.float32(16383.3))      # a width that is not exact: plain indices
+
+
+@needs_kernel
+def test_the_kernel_adds_nothing_for_a_nan():
+    width = bins.bin_width(np.float32(16384))
     big = np.ones(4096 * 1024 * 2, np.float32)      # past a counter flush: still nothing added
     big[-1] = np.nan
     counts = np.zeros(2048, np.int64)
     assert bins._compiled.counts(big, float(width), counts) == -1 and not counts.any()
 
 
+@needs_kernel
 def test_the_kernel_checks_its_buffers_and_width():
     counts = np.zeros(2048, np.int64)
     with pytest.raises(TypeError):
@@ -100,6 +115,7 @@ def test_count_bins_takes_any_layout_and_a_width_that_is_not_exact():
         assert np.array_equal(counts, expected) and zeros == expected_zeros
 
 
+@needs_kernel
 def test_threads_bin_at_once_with_the_same_counts():
     """The kernel releases the GIL: calibration workers bin in parallel."""
     values = [edge_values(np.float32(3.0), 400_000, seed) for seed in range(4)]
