@@ -5,6 +5,7 @@ import ctypes.util
 import numpy as np
 import pytest
 
+from helpers import can_build_extensions
 from ncnnlike.quant.methods import blob_scale, kl, kl_bound
 from ncnnlike.quant.methods.logf import logf
 from ncnnlike.quant.stats import Histogram, LayerStats
@@ -135,26 +136,75 @@ def test_all_zero_blob_gives_zero_threshold_and_finite_scale():
     assert blob_scale(0.0) == 1.0
 
 
-def test_estimate_bound_holds_for_every_candidate():
+needs_kernel = pytest.mark.skipif(kl_bound._compiled is None, reason="installed without the compiled kernel")
+# the ways to the estimate this install has (the compiled one where it was built)
+ESTIMATES = ([lambda H, g: kl_bound.compiled_estimate(H)] if kl_bound._compiled is not None else []) + [
+    kl_bound.numpy_estimate]
+
+
+@pytest.mark.parametrize("estimate_of", ESTIMATES)
+def test_estimate_bound_holds_for_every_candidate(estimate_of):
     g = kl._geometry()
     for counts in histograms():
-        estimate, bound = kl_bound.estimate(kl.normalize(counts), g)
+        estimate, bound = estimate_of(kl.normalize(counts), g)
         exact = kl.kl_divergences(counts).astype(np.float64)
         assert np.all(np.abs(exact - estimate) <= bound)
         assert np.all(bound < 0.01 * np.abs(estimate).max() + 1e-6)      # tight enough to prune
 
 
+@pytest.mark.skipif(not can_build_extensions(), reason="no C compiler or no Python headers here")
+def test_compiled_estimate_is_built():
+    assert kl_bound._compiled is not None
+
+
+@needs_kernel
+def test_compiled_estimate_equals_the_numpy_one():
+    """Same formulas, the geometry from integer arithmetic and its own logarithm: equal to ~1e-15,
+    on every t of histograms of every shape (a t whose intervals differed would differ by far more)."""
+    rng = np.random.default_rng(5)
+    extra = [rng.integers(0, 1000, 2048) * (rng.random(2048) < p) for p in (0.001, 0.05, 1.0)]
+    for counts in histograms() + [c + (np.arange(2048) == 2047) for c in extra]:
+        H = kl.normalize(counts)
+        compiled, numpy_way = kl_bound.compiled_estimate(H), kl_bound.numpy_estimate(H, kl._geometry())
+        assert np.allclose(compiled[0], numpy_way[0], rtol=0, atol=1e-12)
+        assert np.allclose(compiled[1], numpy_way[1], rtol=1e-12, atol=0)
+
+
+@needs_kernel
+def test_compiled_estimate_refuses_bad_arguments():
+    est, bound = np.empty(1920), np.empty(1920)
+    H = kl.normalize(np.ones(2048))
+    with pytest.raises(TypeError):
+        kl_bound._compiled.estimate(H[:-1], est, bound)
+    with pytest.raises(TypeError):
+        kl_bound._compiled.estimate(H.astype(np.float64), est, bound)
+    with pytest.raises(TypeError):
+        kl_bound._compiled.estimate(H, est[:-1], bound)
+    with pytest.raises(TypeError):
+        kl_bound._compiled.estimate(H, est, bound.astype(np.float32))
+    with pytest.raises(TypeError):
+        kl_bound._compiled.estimate(H, est, np.empty(1920)[::1].view(np.int64))
+    for bad in (np.nan, -1.0, 2.0):
+        H_bad = H.copy()
+        H_bad[7] = bad
+        with pytest.raises(ValueError):
+            kl_bound._compiled.estimate(H_bad, est, bound)
+
+
 def test_estimate_in_row_blocks_is_the_estimate_of_all_rows_at_once(monkeypatch):
     g = kl._geometry()
     for counts in histograms():
-        blocked = kl_bound.estimate(kl.normalize(counts), g)
+        blocked = kl_bound.numpy_estimate(kl.normalize(counts), g)
         monkeypatch.setattr(kl_bound, "ROWS", len(kl_bound._indices(g).t))
-        whole = kl_bound.estimate(kl.normalize(counts), g)
+        whole = kl_bound.numpy_estimate(kl.normalize(counts), g)
         monkeypatch.undo()
         assert np.array_equal(blocked[0], whole[0]) and np.array_equal(blocked[1], whole[1])
 
 
-def test_fast_search_finds_the_same_bin_as_the_full_curve():
+@pytest.mark.parametrize("compiled", [pytest.param(True, marks=needs_kernel), False])
+def test_fast_search_finds_the_same_bin_as_the_full_curve(compiled, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(kl_bound, "_compiled", None)
     for counts in histograms():
         assert kl.best_bin(counts) == 128 + int(np.argmin(kl.kl_divergences(counts)))
 
