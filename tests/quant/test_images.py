@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from ncnnlike.errors import NcnnlikeError
+from ncnnlike.quant import resize
 from ncnnlike.quant.images import (Preprocess, from_bgr, iter_batches, load_image, load_npy,
                                    parse_preprocess, read_list, read_lists, resize_bilinear,
                                    substract_mean_normalize, target_size)
-from tests.helpers import DATA, REFERENCE
+from tests.helpers import DATA, REFERENCE, can_build_extensions
 
 PT = ncnn.Mat.PixelType
 FOOLBOX = sorted(glob.glob(os.path.join(DATA, "foolbox-imagenet20", "*.jpg")))
@@ -36,31 +37,66 @@ def random_image(seed, h, w, c=3):
     return np.random.default_rng(seed).integers(0, 256, (h, w, c), dtype=np.uint8)
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def resize_way(request, monkeypatch):
+    """Each test of the resize runs through the compiled passes (where built) and through numpy's."""
+    if request.param == "numpy":
+        monkeypatch.setattr(resize, "_compiled", None)
+    elif resize._compiled is None:
+        pytest.skip("installed without the compiled kernel")
+    return request.param
+
+
+@pytest.mark.skipif(not can_build_extensions(), reason="no C compiler or no Python headers here")
+def test_compiled_resize_is_built():
+    assert resize._compiled is not None
+
+
+@pytest.mark.skipif(resize._compiled is None, reason="installed without the compiled kernel")
+def test_compiled_resize_refuses_plans_that_read_outside_the_image():
+    img = random_image(3, 6, 5)
+    plan = resize._plan(6, 5, 3, 4, 4)
+    out = np.empty((4, 4, 3), np.uint8)
+    resize._compiled.bilinear(img, 15, *plan, out)            # the plan as made: fine
+    for field, bad in (("i1", plan.i1 + 3), ("used", plan.used + 1), ("j0", plan.j0 + len(plan.used)),
+                       ("i0", -plan.i0 - 1)):
+        with pytest.raises(ValueError):
+            resize._compiled.bilinear(img, 15, *plan._replace(**{field: bad}), out)
+    with pytest.raises(ValueError):
+        resize._compiled.bilinear(img, 15, *plan, np.empty((4, 3, 3), np.uint8))
+    with pytest.raises(ValueError):
+        resize._compiled.bilinear(img, 0, *plan, out)
+    with pytest.raises(TypeError):
+        resize._compiled.bilinear(img, 15, *plan._replace(a0=plan.a0.astype(np.int64)), out)
+    with pytest.raises(TypeError):
+        resize._compiled.bilinear(img.astype(np.int16), 15, *plan, out)
+
+
 @pytest.mark.parametrize("src_hw,dst_wh", [((5, 7), (224, 224)), ((375, 500), (224, 224)),
                                            ((17, 33), (31, 47)), ((224, 224), (223, 225)),
                                            ((1, 9), (4, 3)), ((9, 1), (3, 4)), ((2, 2), (1, 1)),
                                            ((64, 48), (16, 12)), ((30, 40), (300, 7))])
-def test_resize_bilinear_c3_is_bit_exact_with_ncnn_on_random_images(src_hw, dst_wh):
+def test_resize_bilinear_c3_is_bit_exact_with_ncnn_on_random_images(src_hw, dst_wh, resize_way):
     img = random_image(sum(src_hw), *src_hw)
     ours = resize_bilinear(img, *dst_wh).transpose(2, 0, 1).astype(np.float32)
     assert same_bits(ours, ncnn_pixels(img, PT.PIXEL_BGR, *dst_wh))
 
 
 @pytest.mark.parametrize("channels,type_", [(1, PT.PIXEL_GRAY), (4, PT.PIXEL_BGRA)])
-def test_resize_bilinear_c1_and_c4_are_bit_exact_with_ncnn(channels, type_):
+def test_resize_bilinear_c1_and_c4_are_bit_exact_with_ncnn(channels, type_, resize_way):
     img = random_image(channels, 37, 23, channels)
     ours = resize_bilinear(img if channels > 1 else img[:, :, 0], 50, 19)
     ours = ours.reshape(19, 50, channels).transpose(2, 0, 1).astype(np.float32)
     assert same_bits(ours, ncnn_pixels(img, type_, 50, 19))
 
 
-def test_resize_bilinear_on_saturated_image_keeps_255():
+def test_resize_bilinear_on_saturated_image_keeps_255(resize_way):
     img = np.full((13, 11, 3), 255, np.uint8)
     assert (resize_bilinear(img, 40, 7) == 255).all() and (resize_bilinear(img, 3, 2) == 255).all()
 
 
 @pytest.mark.parametrize("path", FOOLBOX[:6])
-def test_real_jpeg_up_and_down_scales_match_ncnn_for_every_pixel_type(path):
+def test_real_jpeg_up_and_down_scales_match_ncnn_for_every_pixel_type(path, resize_way):
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)
     for i, (pixel, type_) in enumerate(CONVERT.items()):
         tw, th = [(224, 224), (31, 47), (513, 400), (97, 224), (bgr.shape[1], bgr.shape[0])][i]
