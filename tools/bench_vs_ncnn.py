@@ -33,20 +33,25 @@ per-function thread CPU): pass 1 ~11.3 (min/max reduced in the graph, in onnxrun
 optimized model, each blob reduced still in its blocked NCHWc layout: runtime/reloaded.py,
 runtime/reorders.py), pass 2 ~12.6 (the 50 blobs taken out in that layout, in three segments),
 binning 7.2 (6.8 M values, ~1.06 ns each, by the compiled kernel quant/_bins.c; numpy and OpenCV's
-8-bit histogram, the path of installs without a C compiler, took 15-24), decoding and resizing a
-256x341 PNG 4.5 (once: kept for pass 2); fixed costs ~0.3 s of imports, ~0.3 s for the sessions
-(pass 1's 0.17-0.2 s of wall, pass 2's three 0.12), 0.47 s of CPU (0.29-0.38 of wall) for the KL
-searches. Engines measured instead (`python tools/calib_engines.py`, 1 thread, random inputs): the
+8-bit histogram, the path of installs without a C compiler, took 15-24), decoding a 256x341 PNG
+2.0-2.2 and resizing it 0.4 (ncnn's bilinear compiled, quant/_resize.c; 0.7-1.5 in numpy), once:
+kept for pass 2; fixed costs ~0.3 s of imports, ~0.3 s for the sessions (pass 1's 0.14-0.17 s of
+wall, pass 2's three 0.085), ~0.15 s of CPU (0.08-0.1 s of wall) for the KL searches (their
+estimates compiled, quant/methods/_klest.c; 0.47 s of CPU and 0.29-0.38 of wall in numpy). Engines measured instead (`python tools/calib_engines.py`, 1 thread, random inputs): the
 network output alone 10.6-11.8 in onnxruntime, 12.1-12.9 in pip ncnn, 10.1-12.1 in OpenVINO 2026.4
 (a registry wheel, not a dependency); pass 1 11.5 in ours, 24.6 in pip ncnn (extract the 50 blobs,
 reduce them), 13.2-19.3 in OpenVINO; the 50 blobs out 12.6 in ours, 16.8-24.0 in OpenVINO. A
 kernel numba compiles (a registry wheel) bins as fast, but importing numba and loading the kernel
 costs a fresh process 0.5 s of CPU even from its cache, and ~100 MB of peak RSS; the C kernel,
 built once at install, costs neither. So aciq cannot reach 0.8x of ncnn2table on 100 images: per
-image, decoding (4.5 PNG, 3.05 JPEG) and the network alone in the fastest engine (10.1) already
-exceed the budget (0.8 x ncnn2table's CPU, less our ~0.4 s of imports and session: ~12.7 ms an
-image on 100 PNG). kl on 500 images meets 0.8x since the kernel; on 100, the fixed costs (~1 s of
-wall that runs on one core: start-up, session builds, KL) weigh 4x more per image.
+image, decoding and resizing (2.4-2.6 PNG) and the network alone in the fastest engine (10.1)
+already take 12.5-12.7 ms, at or above the budget (0.8 x ncnn2table's 1.87-2.09 s of CPU, less our
+~0.45 s of imports and session: 10.5-12.2 ms an image); and in wall, ~0.35 s of start-up and
+session build on about one core plus 100 x 12.5 ms on two cores already exceed 0.8 x its 0.96-1.12
+s. On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run, pass 1 12.5) aciq stands at
+0.85-0.87x wall and 0.80-0.82x CPU. kl on 500 images meets 0.8x since the binning kernel; on 100 it
+reaches 0.72-0.77x of the CPU and 0.80-0.88x of the wall: the start-up, session builds and KL
+(~0.5 s of wall, on 1.2-1.6 cores) weigh 5x more per image than on 500.
 Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, onnxruntime's code once run ~20, the
 graph's weights 19, a reloaded session ~15 MB of heap (building one takes ~45 MB for a moment:
 onnxruntime's optimizing session and its saved model), and per concurrent run onnxruntime's
