@@ -5,8 +5,11 @@ from setuptools import Extension, setup
 # image resize, ncnnlike/quant/resize.py; KL's curve estimate, ncnnlike/quant/methods/kl_bound.py)
 # and pure Python (model-optimize's flush check, ncnnlike/io/stored.py), only slower.
 FLAGS = ["-O3", "-std=c99"]
-setup(ext_modules=[Extension("ncnnlike.quant._bins", ["ncnnlike/quant/_bins.c"], optional=True, extra_compile_args=FLAGS),
-                   Extension("ncnnlike.quant._resize", ["ncnnlike/quant/_resize.c"], optional=True, extra_compile_args=FLAGS),
-                   Extension("ncnnlike.quant.methods._klest", ["ncnnlike/quant/methods/_klest.c"], optional=True,
-                             extra_compile_args=FLAGS + ["-fno-math-errno"]),
+BUFFER = ["ncnnlike/_buffer.h"]       # their shared argument check
+setup(ext_modules=[Extension("ncnnlike.quant._bins", ["ncnnlike/quant/_bins.c"], depends=BUFFER, optional=True,
+                             extra_compile_args=FLAGS),
+                   Extension("ncnnlike.quant._resize", ["ncnnlike/quant/_resize.c"], depends=BUFFER, optional=True,
+                             extra_compile_args=FLAGS),
+                   Extension("ncnnlike.quant.methods._klest", ["ncnnlike/quant/methods/_klest.c"], depends=BUFFER,
+                             optional=True, extra_compile_args=FLAGS + ["-fno-math-errno"]),
                    Extension("ncnnlike.io._flush", ["ncnnlike/io/_flush.c"], optional=True, extra_compile_args=FLAGS)])

@@ -12,8 +12,7 @@
  * On x86-64 the index loop is cloned for AVX-512, AVX2 and baseline; the loader picks the one
  * this CPU runs. The GIL is released: calibration workers bin in parallel.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "../_buffer.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -84,21 +83,6 @@ static Py_ssize_t bin_values(const float *v, Py_ssize_t n, float width, int64_t 
     return zeros;
 }
 
-/* A C-contiguous buffer of itemsize-byte items of one of the struct formats in `formats`. */
-static int get_buffer(PyObject *obj, Py_buffer *view, int writable, const char *formats, Py_ssize_t itemsize,
-                      const char *what)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
-        return -1;
-    if (view->itemsize != itemsize || strlen(view->format) != 1 || !strchr(formats, view->format[0])) {
-        PyErr_Format(PyExc_TypeError, "%s must be a contiguous buffer of %zd-byte items ('%s')", what, itemsize,
-                     formats);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
 static PyObject *counts(PyObject *self, PyObject *args)
 {
     PyObject *values_obj, *counts_obj;
@@ -111,9 +95,9 @@ static PyObject *counts(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "width must be a positive finite float32");
         return NULL;
     }
-    if (get_buffer(values_obj, &values, 0, "f", 4, "values") < 0)
+    if (get_buffer(values_obj, &values, 0, "f", 4, -1, "values") < 0)
         return NULL;
-    if (get_buffer(counts_obj, &hist, 1, "lq", 8, "counts") < 0) {
+    if (get_buffer(counts_obj, &hist, 1, "lq", 8, -1, "counts") < 0) {
         PyBuffer_Release(&values);
         return NULL;
     }

@@ -10,25 +10,9 @@
  * Why compiled: numpy takes ~1.5 ms for a 390x457 -> 224x224 resize (gathers and int32 temporaries
  * in ~12 calls), a tenth of calibration's per-image CPU; here it is one pass with the GIL released.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "../_buffer.h"
 #include <stdint.h>
 #include <string.h>
-
-/* A C-contiguous buffer of itemsize-byte items of one of the struct formats in `formats`. */
-static int get_buffer(PyObject *obj, Py_buffer *view, int writable, const char *formats, Py_ssize_t itemsize,
-                      const char *what)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
-        return -1;
-    if (view->itemsize != itemsize || strlen(view->format) != 1 || !strchr(formats, view->format[0])) {
-        PyErr_Format(PyExc_TypeError, "%s must be a contiguous buffer of %zd-byte items ('%s')", what, itemsize,
-                     formats);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
 
 /* Whether all n indices lie in [0, bound). */
 static int in_range(const int64_t *index, Py_ssize_t n, Py_ssize_t bound)
@@ -87,7 +71,7 @@ static PyObject *bilinear(PyObject *self, PyObject *args)
                           &obj[A1], &obj[J0], &obj[J1], &obj[B0], &obj[B1], &obj[OUT]))
         return NULL;
     for (; got < NBUF; got++)
-        if (get_buffer(obj[got], &v[got], got == OUT, formats[got], sizes[got], names[got]) < 0)
+        if (get_buffer(obj[got], &v[got], got == OUT, formats[got], sizes[got], -1, names[got]) < 0)
             break;
     int ok = got == NBUF && consistent(v, srcw_c), nomem = 0;
     if (ok) {

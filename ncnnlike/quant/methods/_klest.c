@@ -19,8 +19,7 @@
  * the 1e-7 kl_bound allows its own float64 arithmetic, so the bound stays rigorous. No -ffast-math:
  * nothing is reassociated (the sums run in 8 interleaved partial sums, a fixed order).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "../../_buffer.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -158,22 +157,6 @@ CLONES static void estimate_row(const struct sums *s, int t, double eps, double 
     double sum_tau = spread * (1 + 3 * U) + 1.1 * U * mass;
     *est_out = est;
     *bound_out = gamma_n(t) * sum_tau + U * (3.1 * spread + 1.1 * mass) + 24 * U * mass + tail_error + FLOAT64_SLACK;
-}
-
-/* A C-contiguous buffer of itemsize-byte items of one of the struct formats in `formats`. */
-static int get_buffer(PyObject *obj, Py_buffer *view, int writable, const char *formats, Py_ssize_t itemsize,
-                      Py_ssize_t len, const char *what)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
-        return -1;
-    if (view->itemsize != itemsize || strlen(view->format) != 1 || !strchr(formats, view->format[0])
-        || view->len != len * itemsize) {
-        PyErr_Format(PyExc_TypeError, "%s must be a contiguous buffer of %zd %zd-byte items ('%s')", what, len,
-                     itemsize, formats);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
 }
 
 static PyObject *estimate(PyObject *self, PyObject *args)
