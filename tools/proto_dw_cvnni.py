@@ -1,0 +1,208 @@
+"""Prototype: an int8 depthwise kernel in C with AVX512-VNNI (tools/proto_dw_vnni.c) against
+onnxruntime's, on Lite0's 16 depthwise layers, 1 thread. A measurement tool, not package code.
+
+    python tools/proto_dw_cvnni.py [--rounds 40] [--images 2]
+    PROTO_DW_FLAGS=-DNO_REQUANT python tools/proto_dw_cvnni.py     (the multiply-adds alone)
+
+Prints, after the machine header: how many outputs of the kernel differ from our sim mode (ncnn's
+int8 arithmetic) on every depthwise layer of `--images` eval images, each fed sim's own int8
+bottom; then per layer the kernel time of onnxruntime's fp32 Conv+ReLU6 and of its int8
+QLinearConv + Clip as the fast path lowers it (its profiler, medians of interleaved rounds), and
+the C kernel's CPU time per call (padding included), with the sums, the multiply-add rates and the
+rate of vpdpbusd itself on this core (12 independent chains).
+The question (docs/int8-speed.md): is a kernel 1.6-1.9x faster than onnxruntime's int8 one within
+reach, which the fast path needs for 0.45x of fp32?
+
+The kernel is compiled with the system's gcc into a temporary folder (-O3, AVX-512 + VNNI) and
+called by ctypes; `library()` is None where there is no gcc or the CPU has no avx512_vnni.
+DWVnni has the interface of tools/proto_dw_numba.DW: dw(x, out), x (1, H, W, C) and out
+(1, OH, OW, C) uint8 q+128, one C call per layer."""
+import argparse
+import collections
+import ctypes
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proto_dw_vnni.c")
+_LIB = []
+
+
+def library():
+    """The compiled prototype (ctypes.CDLL), or None on a machine that cannot build or run it."""
+    if not _LIB:
+        _LIB.append(_build())
+    return _LIB[0]
+
+
+def _build():
+    with open("/proc/cpuinfo") as f:
+        if "avx512_vnni" not in f.read():
+            return None
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        return None
+    folder = tempfile.mkdtemp(prefix="proto_dw_vnni")
+    path = os.path.join(folder, "proto_dw_vnni.so")
+    flags = os.environ.get("PROTO_DW_FLAGS", "").split() + ["-O3", "-std=c99", "-shared", "-fPIC", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512vnni"]
+    if subprocess.run([gcc] + flags + [SOURCE, "-o", path], capture_output=True).returncode:
+        return None
+    return ctypes.CDLL(path)
+
+
+def _ptr(a):
+    return a.ctypes.data_as(ctypes.c_void_p)
+
+
+class DWVnni:
+    """One requantizing depthwise layer (an int8.Int8Layer with ReLU6/Clip or no activation)."""
+
+    def __init__(self, L, in_shape, top, pads, strides):
+        c, h, w = in_shape
+        _, oh, ow = top
+        kh, kw = L.weight.shape[2:]
+        self.lib = library()
+        self.sh, self.sw, self.pt, self.pl, self.kh, self.kw = strides[0], strides[1], pads[0], pads[1], kh, kw
+        self.hp, self.wp = max(h + self.pt, (oh - 1) * self.sh + kh), max(w + self.pl, (ow - 1) * self.sw + kw)
+        self.h, self.w, self.c, self.oh, self.ow = h, w, c, oh, ow
+        self.xp = np.empty((self.hp, self.wp, c), np.uint8)
+        wq = np.ascontiguousarray(L.weight.reshape(c, kh * kw).T, np.int8)
+        blocks = (c + 63) // 64
+        self.packed = np.empty(blocks * kh * kw * 4 * 64, np.int8)
+        corr = np.empty(c, np.int32)
+        self.scale, self.bias = np.empty(blocks * 64, np.float32), np.empty(blocks * 64, np.float32)
+        self.corr = np.empty(blocks * 64, np.int32)
+        bias = (np.zeros(c) if L.bias is None else L.bias).astype(np.float32)
+        scale_in = np.ascontiguousarray(L.scale_in, np.float32)
+        self.lib.pack_weights(_ptr(wq), kh * kw, c, _ptr(self.packed), _ptr(corr), _ptr(scale_in), _ptr(bias),
+                              _ptr(self.scale), _ptr(self.bias), _ptr(self.corr))
+        lo, hi = (L.activation_params[:2] if L.activation_type == 3 else
+                  (0, np.inf) if L.activation_type == 1 else (-np.inf, np.inf))
+        self.act = [ctypes.c_float(v) for v in (lo, hi, L.s_top)]
+
+    def __call__(self, x, out):
+        self.lib.dw_forward(_ptr(x), self.h, self.w, self.c, _ptr(self.xp), self.hp, self.wp, self.pt, self.pl,
+                            _ptr(self.packed), _ptr(self.scale), _ptr(self.bias), _ptr(self.corr), *self.act,
+                            self.kh, self.kw, self.sh, self.sw, _ptr(out), self.oh, self.ow)
+
+
+def check(pair, layers, count):
+    """Outputs of the kernel that differ from our sim mode (ncnn's arithmetic), and how many there are."""
+    from tools import common
+    net = common.our_net(*pair, "sim", 1)
+    by_name = {layer.name: layer for layer in net.graph.layers}
+    images = common.eval_inputs(common.list_paths("eval.txt", count))
+    bad = total = 0
+    for d in layers:
+        layer = by_name[d["name"]]
+        kernel = DWVnni(d["L"], d["shape"], d["top"], d["pads"], (d["p"].stride_h, d["p"].stride_w))
+        blobs = net.run({common.INPUT: images}, [layer.bottoms[0], layer.tops[0]])
+        x = (np.rint(blobs[layer.bottoms[0]]).astype(np.int16) + 128).astype(np.uint8).transpose(0, 2, 3, 1)
+        c, oh, ow = d["top"]
+        for i in range(len(images)):
+            out = np.empty((1, oh, ow, c), np.uint8)
+            kernel(np.ascontiguousarray(x[i:i + 1]), out)
+            bad += int(np.sum(out[0].transpose(2, 0, 1).astype(np.int16) - 128 != np.rint(blobs[layer.tops[0]][i])))
+            total += out.size
+    return bad, total
+
+
+def layer_rows(layers, rounds, tmp):
+    """{layer: {"fp32", "int8", "C": microseconds}}: onnxruntime's kernels from its profiler, ours by CPU time."""
+    from tools import profile_int8
+    from tools.proto_dw_graphs import layer_models, ort_session
+    rng = np.random.default_rng(0)
+    rows = {}
+    for d in layers:
+        c, h, w = d["shape"]
+        x8 = rng.integers(64, 192, (1, h, w, c)).astype(np.uint8)
+        x32 = rng.standard_normal((1, c, h, w)).astype(np.float32)
+        models = layer_models(d)
+        sessions = {}
+        for i, (label, name) in enumerate((("fp32", "fp32 Conv+ReLU6"), ("int8", "int8 u8s8 NHWC (fast path)"))):
+            model, kind, level = models[name]
+            sessions[label] = (ort_session(model, level, profile=os.path.join(tmp, "%s%d" % (d["name"], i))),
+                               {"x": x32 if kind == "f32" else x8})
+        kernel = DWVnni(d["L"], d["shape"], d["top"], d["pads"], (d["p"].stride_h, d["p"].stride_w))
+        out = np.empty((1, d["top"][1], d["top"][2], c), np.uint8)
+        ours = []
+        for _ in range(rounds):
+            for session, feed in sessions.values():
+                session.run(None, feed)
+            t0 = time.process_time()
+            kernel(x8, out)
+            ours.append(time.process_time() - t0)
+        row = {}
+        for label, (session, _) in sessions.items():
+            nodes = profile_int8.node_times(session.end_profiling())
+            row[label] = sum(float(np.median(t[2:])) for op, _, t in nodes.values()
+                             if op not in ("ReorderInput", "ReorderOutput", "Transpose"))
+        row["C"] = 1e6 * float(np.median(ours))
+        rows[d["name"]] = row
+    return rows
+
+
+def peak_rate():
+    """int8 multiply-adds a second one core's vpdpbusd reaches (12 independent chains, best of 3)."""
+    lib, sink = library(), ctypes.c_int()
+    lib.peak_dpbusd.restype = ctypes.c_longlong
+    best = 0.0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        n = lib.peak_dpbusd(ctypes.c_longlong(10_000_000), ctypes.byref(sink))
+        best = max(best, n / (time.perf_counter() - t0))
+    return best * 64
+
+
+def main():
+    from tools import common
+    from tools.proto_dw_graphs import dw_layers
+    from tools.proto_dw_int8 import dw_macs
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--images", type=int, default=2)
+    args = ap.parse_args()
+    for line in common.machine_header("1"):
+        print(line)
+    if library() is None:
+        print("no gcc, or no avx512_vnni on this CPU: nothing to measure")
+        return
+    print("kernel flags: %s" % (os.environ.get("PROTO_DW_FLAGS") or "(none)"))
+    with tempfile.TemporaryDirectory() as tmp:
+        pair = common.make_int8(os.path.join(common.LITE0, "lite0-kl.table"), os.path.join(tmp, "int8.param"),
+                                os.path.join(tmp, "int8.bin"))
+        layers = dw_layers(pair)
+        if not os.environ.get("PROTO_DW_FLAGS"):
+            bad, total = check(pair, layers, args.images)
+            print("C VNNI kernel vs our sim mode (ncnn's arithmetic), %d images: %d of %d outputs differ"
+                  % (args.images, bad, total))
+        rows = layer_rows(layers, args.rounds, tmp)
+    print("\n| layer | C, H, W | k, s | onnxruntime fp32 us | onnxruntime int8 us | C VNNI us |")
+    print("|---|---|---|---|---|---|")
+    sums = collections.Counter()
+    for d in layers:
+        row = rows[d["name"]]
+        sums.update(row)
+        print("| %s | %s | %d, %d | %.1f | %.1f | %.1f |" % (d["name"], ",".join(map(str, d["shape"])),
+              d["p"].kernel_w, d["p"].stride_w, row["fp32"], row["int8"], row["C"]))
+    macs = dw_macs(layers)
+    print("| sum | | | %.0f | %.0f (%.2fx fp32) | %.0f (%.2fx fp32, %.2fx int8) |"
+          % (sums["fp32"], sums["int8"], sums["int8"] / sums["fp32"], sums["C"], sums["C"] / sums["fp32"],
+             sums["C"] / sums["int8"]))
+    peak = peak_rate() / 1e9
+    print("%.1f M multiply-adds: onnxruntime int8 %.1f G/s, C %.1f G/s; this core's vpdpbusd peak %.0f G/s "
+          "(64 a zmm instruction); load average after %.2f %.2f %.2f"
+          % (macs / 1e6, macs / sums["int8"] / 1e3, macs / sums["C"] / 1e3, peak, *os.getloadavg()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+/* Prototype int8 depthwise kernel with AVX512-VNNI: a measurement aid, not package code
+ * (tools/proto_dw_cvnni.py compiles it with the system's gcc, loads it by ctypes and measures it).
+ *
+ * The same layer and arithmetic as tools/proto_dw_numba.py (ncnn's int8 depthwise, NHWC, uint8 q+128
+ * in and out): the input rows are copied into a buffer padded with q = 0 (byte 128), then per output
+ *     s = sum over taps of q_in * w                      (int32, exact)
+ *     v = float(s) * scale_in[c] + bias[c]; v = min(max(v, act_lo), act_hi)
+ *     q = clamp(trunc(v * s_top + copysign(0.5, .)), -127, 127), stored as q + 128
+ * in float32, multiply then add (no fused multiply-add), as ncnn's x86 kernel does.
+ *
+ * How: vpdpbusd multiplies 4 unsigned bytes by 4 signed bytes and adds the 4 products to an int32
+ * lane. Depthwise has no sum over channels, so each tap's 64 channels (one 64-byte load of the
+ * padded input, as q + 128) go into 4 vpdpbusd, each with that tap's weights of one channel of every
+ * group of 4 (the other 3 bytes zero): accumulator j, lane i holds channel 4i + j. 16 useful
+ * multiply-adds an instruction, no shuffles. The q + 128 offset comes out as 128 * sum(w) per
+ * channel. After requantizing, the 4 accumulators are bytes 0..3 of each lane: shifts and ors give
+ * the 64 channels in order, one store. A channel block of fewer than 64 uses masked loads and store.
+ * PX output pixels of a row are computed together, so each tap's 4 weight vectors are loaded once.
+ *
+ * Compile-time switches (PROTO_DW_FLAGS): -DPX=n (default 4), -DNO_REQUANT (the multiply-adds alone:
+ * the accumulators are folded into the output bytes unrequantized, for timing only).
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The padded input: rows of wp * c bytes, pad value 128 (q = 0), x placed at row pt, column pl. */
+void pad_input(const uint8_t *x, int h, int w, int c, uint8_t *xp, int hp, int wp, int pt, int pl)
+{
+    memset(xp, 128, (size_t)hp * wp * c);
+    for (int y = 0; y < h; y++)
+        memcpy(xp + ((size_t)(y + pt) * wp + pl) * c, x + (size_t)y * w * c, (size_t)w * c);
+}
+
+/* Per channel block b (64 channels), per tap k, per j: 64 weight bytes, channel 4i + j at byte 4i + j
+ * of lane i, zeros elsewhere. wq: int8 (taps, c). Also corr[c] = 128 * sum_k w[k][c] (int32),
+ * and the per-channel floats spread to the accumulators' order: lane i of vector j = channel 4i + j. */
+void pack_weights(const int8_t *wq, int taps, int c, int8_t *packed, int32_t *corr, const float *scale,
+                  const float *bias, float *scale_acc, float *bias_acc, int32_t *corr_acc)
+{
+    int blocks = (c + 63) / 64;
+    memset(packed, 0, (size_t)blocks * taps * 4 * 64);
+    for (int ch = 0; ch < c; ch++) {
+        int32_t sum = 0;
+        for (int k = 0; k < taps; k++)
+            sum += wq[k * c + ch];
+        corr[ch] = 128 * sum;
+    }
+    for (int b = 0; b < blocks; b++)
+        for (int k = 0; k < taps; k++)
+            for (int t = 0; t < 64 && b * 64 + t < c; t++) {
+                int j = t & 3;
+                packed[(((size_t)b * taps + k) * 4 + j) * 64 + t] = wq[k * c + b * 64 + t];
+            }
+    for (int b = 0; b < blocks; b++)
+        for (int j = 0; j < 4; j++)
+            for (int i = 0; i < 16; i++) {
+                int ch = b * 64 + 4 * i + j;
+                size_t at = ((size_t)b * 4 + j) * 16 + i;
+                scale_acc[at] = ch < c ? scale[ch] : 0.0f;
+                bias_acc[at] = ch < c ? bias[ch] : 0.0f;
+                corr_acc[at] = ch < c ? corr[ch] : 0;
+            }
+}
+
+/* q + 128 of 16 accumulators (lane i: channel 4i + j), the 128 * sum(w) offset already taken out. */
+static inline __m512i requant(__m512i acc, __m512 scale, __m512 bias, __m512 lo, __m512 hi, __m512 s_top,
+                              int positive)
+{
+    __m512 v = _mm512_cvtepi32_ps(acc);
+    v = _mm512_add_ps(_mm512_mul_ps(v, scale), bias);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    __m512 t = _mm512_mul_ps(v, s_top);
+    __m512 half = _mm512_set1_ps(0.5f);
+    if (!positive)      /* copysign(0.5, t); after a ReLU or ReLU6 t >= 0 and it is +0.5 */
+        half = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(half),
+                                                   _mm512_and_si512(_mm512_castps_si512(t),
+                                                                    _mm512_set1_epi32((int)0x80000000u))));
+    __m512i q = _mm512_cvttps_epi32(_mm512_add_ps(t, half));
+    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)), _mm512_set1_epi32(127));
+    return _mm512_add_epi32(q, _mm512_set1_epi32(128));
+}
+
+#ifndef PX
+#define PX 4
+#endif
+
+/* `count` (PX or 1) output pixels of one row and one channel block; inlined with a constant count,
+ * so that the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void pixels(const uint8_t *base, size_t step, const int count,
+                                                         int c, int wp, int kh, int kw, const int8_t *wb,
+                                                         __mmask64 m, const __m512i *neg_corr, const __m512 *sc,
+                                                         const __m512 *bi, __m512 lo, __m512 hi, __m512 st,
+                                                         int positive, uint8_t *out)
+{
+    __m512i a[PX][4];
+#pragma GCC unroll 4
+    for (int p = 0; p < count; p++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            a[p][j] = neg_corr[j];
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            const int8_t *wk = wb + (size_t)(ky * kw + kx) * 256;
+            __m512i w0 = _mm512_loadu_si512(wk), w1 = _mm512_loadu_si512(wk + 64);
+            __m512i w2 = _mm512_loadu_si512(wk + 128), w3 = _mm512_loadu_si512(wk + 192);
+            const uint8_t *tap = base + ((size_t)ky * wp + kx) * c;
+#pragma GCC unroll 4
+            for (int p = 0; p < count; p++) {
+                __m512i v = _mm512_maskz_loadu_epi8(m, tap + p * step);
+                a[p][0] = _mm512_dpbusd_epi32(a[p][0], v, w0);
+                a[p][1] = _mm512_dpbusd_epi32(a[p][1], v, w1);
+                a[p][2] = _mm512_dpbusd_epi32(a[p][2], v, w2);
+                a[p][3] = _mm512_dpbusd_epi32(a[p][3], v, w3);
+            }
+        }
+#ifdef NO_REQUANT
+#pragma GCC unroll 4
+    for (int p = 0; p < count; p++)
+        _mm512_mask_storeu_epi8(out + (size_t)p * c, m, _mm512_xor_si512(_mm512_xor_si512(a[p][0], a[p][1]),
+                                                                          _mm512_xor_si512(a[p][2], a[p][3])));
+    return;
+#endif
+#pragma GCC unroll 4
+    for (int p = 0; p < count; p++) {
+        __m512i r = requant(a[p][0], sc[0], bi[0], lo, hi, st, positive);
+        r = _mm512_or_si512(r, _mm512_slli_epi32(requant(a[p][1], sc[1], bi[1], lo, hi, st, positive), 8));
+        r = _mm512_or_si512(r, _mm512_slli_epi32(requant(a[p][2], sc[2], bi[2], lo, hi, st, positive), 16));
+        r = _mm512_or_si512(r, _mm512_slli_epi32(requant(a[p][3], sc[3], bi[3], lo, hi, st, positive), 24));
+        _mm512_mask_storeu_epi8(out + (size_t)p * c, m, r);
+    }
+}
+
+/* out (oh, ow, c) uint8 from the padded xp (hp, wp, c), kernel kh x kw, strides sh, sw. */
+void dw_vnni(const uint8_t *xp, int wp, int c, const int8_t *packed, const float *scale_acc, const float *bias_acc,
+             const int32_t *corr_acc, float act_lo, float act_hi, float s_top, int kh, int kw, int sh, int sw,
+             uint8_t *out, int oh, int ow)
+{
+    int taps = kh * kw, blocks = (c + 63) / 64, positive = act_lo >= 0.0f;
+    __m512 lo = _mm512_set1_ps(act_lo), hi = _mm512_set1_ps(act_hi), st = _mm512_set1_ps(s_top);
+    for (int b = 0; b < blocks; b++) {
+        int n = c - b * 64 < 64 ? c - b * 64 : 64;
+        __mmask64 m = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+        const int8_t *wb = packed + (size_t)b * taps * 4 * 64;
+        __m512 sc[4], bi[4];
+        __m512i nc[4];
+        for (int j = 0; j < 4; j++) {
+            sc[j] = _mm512_loadu_ps(scale_acc + ((size_t)b * 4 + j) * 16);
+            bi[j] = _mm512_loadu_ps(bias_acc + ((size_t)b * 4 + j) * 16);
+            nc[j] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(corr_acc + ((size_t)b * 4 + j) * 16));
+        }
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox += PX) {
+                const uint8_t *base = xp + ((size_t)oy * sh * wp + (size_t)ox * sw) * c + b * 64;
+                uint8_t *o = out + ((size_t)oy * ow + ox) * c + b * 64;
+                if (ow - ox >= PX)
+                    pixels(base, (size_t)sw * c, PX, c, wp, kh, kw, wb, m, nc, sc, bi, lo, hi, st, positive, o);
+                else
+                    for (int p = 0; p < ow - ox; p++)
+                        pixels(base + (size_t)p * sw * c, 0, 1, c, wp, kh, kw, wb, m, nc, sc, bi, lo, hi, st,
+                               positive, o + (size_t)p * c);
+            }
+    }
+}
+
+/* One layer call: pad the input, then the kernel (what an in-graph kernel would do per run). */
+void dw_forward(const uint8_t *x, int h, int w, int c, uint8_t *xp, int hp, int wp, int pt, int pl,
+                const int8_t *packed, const float *scale_acc, const float *bias_acc, const int32_t *corr_acc,
+                float act_lo, float act_hi, float s_top, int kh, int kw, int sh, int sw, uint8_t *out, int oh, int ow)
+{
+    pad_input(x, h, w, c, xp, hp, wp, pt, pl);
+    dw_vnni(xp, wp, c, packed, scale_acc, bias_acc, corr_acc, act_lo, act_hi, s_top, kh, kw, sh, sw, out, oh, ow);
+}
+
+/* The CPU's vpdpbusd rate: `iters` x 12 independent zmm vpdpbusd (returns how many it ran). */
+long long peak_dpbusd(long long iters, int *sink)
+{
+    __m512i a[12], x = _mm512_set1_epi32(0x01020304), y = _mm512_set1_epi32(0x01010101);
+    for (int k = 0; k < 12; k++)
+        a[k] = _mm512_set1_epi32(k);
+    for (long long i = 0; i < iters; i++) {
+        __asm__ volatile("" : "+v"(x));
+#pragma GCC unroll 12
+        for (int k = 0; k < 12; k++)
+            a[k] = _mm512_dpbusd_epi32(a[k], x, y);
+    }
+    __m512i s = a[0];
+    for (int k = 1; k < 12; k++)
+        s = _mm512_add_epi32(s, a[k]);
+    *sink = _mm512_reduce_add_epi32(s);
+    return iters * 12;
+}
