@@ -3,6 +3,7 @@ onnxruntime's, on Lite0's 16 depthwise layers, 1 thread. A measurement tool, not
 
     python tools/proto_dw_cvnni.py [--rounds 40] [--images 2]
     PROTO_DW_FLAGS=-DNO_REQUANT python tools/proto_dw_cvnni.py     (the multiply-adds alone)
+    PROTO_DW_PADDED=1 python tools/proto_dw_cvnni.py               (through a padded copy of the input)
 
 Prints, after the machine header: how many outputs of the kernel differ from our sim mode (ncnn's
 int8 arithmetic) on every depthwise layer of `--images` eval images, each fed sim's own int8
@@ -16,7 +17,8 @@ reach, which the fast path needs for 0.45x of fp32?
 The kernel is compiled with the system's gcc into a temporary folder (-O3, AVX-512 + VNNI) and
 called by ctypes; `library()` is None where there is no gcc or the CPU has no avx512_vnni.
 DWVnni has the interface of tools/proto_dw_numba.DW: dw(x, out), x (1, H, W, C) and out
-(1, OH, OW, C) uint8 q+128, one C call per layer."""
+(1, OH, OW, C) uint8 q+128, one C call per layer: by default straight from the input (border pixels
+one at a time, their outside taps read as q = 0), with PROTO_DW_PADDED through a padded copy."""
 import argparse
 import collections
 import ctypes
@@ -90,6 +92,11 @@ class DWVnni:
         self.act = [ctypes.c_float(v) for v in (lo, hi, L.s_top)]
 
     def __call__(self, x, out):
+        if not os.environ.get("PROTO_DW_PADDED"):
+            self.lib.dw_direct(_ptr(x), self.h, self.w, self.c, self.pt, self.pl, _ptr(self.packed),
+                               _ptr(self.scale), _ptr(self.bias), _ptr(self.corr), *self.act, self.kh, self.kw,
+                               self.sh, self.sw, _ptr(out), self.oh, self.ow)
+            return
         self.lib.dw_forward(_ptr(x), self.h, self.w, self.c, _ptr(self.xp), self.hp, self.wp, self.pt, self.pl,
                             _ptr(self.packed), _ptr(self.scale), _ptr(self.bias), _ptr(self.corr), *self.act,
                             self.kh, self.kw, self.sh, self.sw, _ptr(out), self.oh, self.ow)

@@ -2,7 +2,8 @@
  * (tools/proto_dw_cvnni.py compiles it with the system's gcc, loads it by ctypes and measures it).
  *
  * The same layer and arithmetic as tools/proto_dw_numba.py (ncnn's int8 depthwise, NHWC, uint8 q+128
- * in and out): the input rows are copied into a buffer padded with q = 0 (byte 128), then per output
+ * in and out): taps outside the input read q = 0 (byte 128; dw_direct: border pixels one at a time,
+ * dw_forward: through a padded copy of the input), then per output
  *     s = sum over taps of q_in * w                      (int32, exact)
  *     v = float(s) * scale_in[c] + bias[c]; v = min(max(v, act_lo), act_hi)
  *     q = clamp(trunc(v * s_top + copysign(0.5, .)), -127, 127), stored as q + 128
@@ -15,10 +16,10 @@
  * multiply-adds an instruction, no shuffles. The q + 128 offset comes out as 128 * sum(w) per
  * channel. After requantizing, the 4 accumulators are bytes 0..3 of each lane: shifts and ors give
  * the 64 channels in order, one store. A channel block of fewer than 64 uses masked loads and store.
- * PX output pixels of a row are computed together, so each tap's 4 weight vectors are loaded once.
+ * Two output pixels of a row are computed together, so each tap's 4 weight vectors are loaded once.
  *
- * Compile-time switches (PROTO_DW_FLAGS): -DPX=n (default 4), -DNO_REQUANT (the multiply-adds alone:
- * the accumulators are folded into the output bytes unrequantized, for timing only).
+ * Compile-time switch (PROTO_DW_FLAGS): -DNO_REQUANT (the multiply-adds alone: the accumulators are
+ * folded into the output bytes unrequantized, for timing only).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -81,54 +82,82 @@ static inline __m512i requant(__m512i acc, __m512 scale, __m512 bias, __m512 lo,
     return _mm512_add_epi32(q, _mm512_set1_epi32(128));
 }
 
-#ifndef PX
-#define PX 4
-#endif
-
-/* `count` (PX or 1) output pixels of one row and one channel block; inlined with a constant count,
- * so that the accumulators stay in registers. */
-static inline __attribute__((always_inline)) void pixels(const uint8_t *base, size_t step, const int count,
-                                                         int c, int wp, int kh, int kw, const int8_t *wb,
-                                                         __mmask64 m, const __m512i *neg_corr, const __m512 *sc,
-                                                         const __m512 *bi, __m512 lo, __m512 hi, __m512 st,
-                                                         int positive, uint8_t *out)
+/* 4 accumulators of one pixel, its 64 channels requantized and stored in order. */
+static inline __attribute__((always_inline)) void store_pixel(__m512i a0, __m512i a1, __m512i a2, __m512i a3,
+                                                              const __m512 *sc, const __m512 *bi, __m512 lo,
+                                                              __m512 hi, __m512 st, int positive, __mmask64 m,
+                                                              uint8_t *out)
 {
-    __m512i a[PX][4];
-#pragma GCC unroll 4
-    for (int p = 0; p < count; p++)
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            a[p][j] = neg_corr[j];
-    for (int ky = 0; ky < kh; ky++)
-        for (int kx = 0; kx < kw; kx++) {
-            const int8_t *wk = wb + (size_t)(ky * kw + kx) * 256;
+#ifdef NO_REQUANT
+    (void)sc; (void)bi; (void)lo; (void)hi; (void)st; (void)positive;
+    _mm512_mask_storeu_epi8(out, m, _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3)));
+#else
+    __m512i r = requant(a0, sc[0], bi[0], lo, hi, st, positive);
+    r = _mm512_or_si512(r, _mm512_slli_epi32(requant(a1, sc[1], bi[1], lo, hi, st, positive), 8));
+    r = _mm512_or_si512(r, _mm512_slli_epi32(requant(a2, sc[2], bi[2], lo, hi, st, positive), 16));
+    r = _mm512_or_si512(r, _mm512_slli_epi32(requant(a3, sc[3], bi[3], lo, hi, st, positive), 24));
+    _mm512_mask_storeu_epi8(out, m, r);
+#endif
+}
+
+/* acc += the 4-byte dot products of u8 x and s8 w, in place: gcc's intrinsic lets the result land in
+ * another register, and in these loops it then moves every accumulator back on every tap. */
+#define DPBUSD(acc, x, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w))
+
+/* One tap of one pixel: its 64 channels into the pixel's 4 accumulators. */
+#define TAP(v, p)                  \
+    do {                           \
+        DPBUSD(p##0, v, w0);       \
+        DPBUSD(p##1, v, w1);       \
+        DPBUSD(p##2, v, w2);       \
+        DPBUSD(p##3, v, w3);       \
+    } while (0)
+
+/* Two output pixels of a row (`step` bytes apart in the input) in one channel block: each tap's 4
+ * weight vectors loaded once for both. Named accumulators (no arrays) keep gcc from moving them
+ * between registers on every tap. */
+static inline __attribute__((always_inline)) void two_pixels(const uint8_t *base, size_t step, int c, int wp,
+                                                             int kh, int kw, const int8_t *wb, __mmask64 m,
+                                                             const __m512i *nc, const __m512 *sc, const __m512 *bi,
+                                                             __m512 lo, __m512 hi, __m512 st, int positive,
+                                                             uint8_t *out)
+{
+    __m512i a0 = nc[0], a1 = nc[1], a2 = nc[2], a3 = nc[3];
+    __m512i b0 = nc[0], b1 = nc[1], b2 = nc[2], b3 = nc[3];
+    for (int ky = 0; ky < kh; ky++) {
+        const uint8_t *row = base + (size_t)ky * wp * c;
+        const int8_t *wk = wb + (size_t)ky * kw * 256;
+        for (int kx = 0; kx < kw; kx++, wk += 256) {
             __m512i w0 = _mm512_loadu_si512(wk), w1 = _mm512_loadu_si512(wk + 64);
             __m512i w2 = _mm512_loadu_si512(wk + 128), w3 = _mm512_loadu_si512(wk + 192);
-            const uint8_t *tap = base + ((size_t)ky * wp + kx) * c;
-#pragma GCC unroll 4
-            for (int p = 0; p < count; p++) {
-                __m512i v = _mm512_maskz_loadu_epi8(m, tap + p * step);
-                a[p][0] = _mm512_dpbusd_epi32(a[p][0], v, w0);
-                a[p][1] = _mm512_dpbusd_epi32(a[p][1], v, w1);
-                a[p][2] = _mm512_dpbusd_epi32(a[p][2], v, w2);
-                a[p][3] = _mm512_dpbusd_epi32(a[p][3], v, w3);
-            }
+            __m512i va = _mm512_maskz_loadu_epi8(m, row + (size_t)kx * c);
+            __m512i vb = _mm512_maskz_loadu_epi8(m, row + (size_t)kx * c + step);
+            TAP(va, a);
+            TAP(vb, b);
         }
-#ifdef NO_REQUANT
-#pragma GCC unroll 4
-    for (int p = 0; p < count; p++)
-        _mm512_mask_storeu_epi8(out + (size_t)p * c, m, _mm512_xor_si512(_mm512_xor_si512(a[p][0], a[p][1]),
-                                                                          _mm512_xor_si512(a[p][2], a[p][3])));
-    return;
-#endif
-#pragma GCC unroll 4
-    for (int p = 0; p < count; p++) {
-        __m512i r = requant(a[p][0], sc[0], bi[0], lo, hi, st, positive);
-        r = _mm512_or_si512(r, _mm512_slli_epi32(requant(a[p][1], sc[1], bi[1], lo, hi, st, positive), 8));
-        r = _mm512_or_si512(r, _mm512_slli_epi32(requant(a[p][2], sc[2], bi[2], lo, hi, st, positive), 16));
-        r = _mm512_or_si512(r, _mm512_slli_epi32(requant(a[p][3], sc[3], bi[3], lo, hi, st, positive), 24));
-        _mm512_mask_storeu_epi8(out + (size_t)p * c, m, r);
     }
+    store_pixel(a0, a1, a2, a3, sc, bi, lo, hi, st, positive, m, out);
+    store_pixel(b0, b1, b2, b3, sc, bi, lo, hi, st, positive, m, out + c);
+}
+
+/* One output pixel in one channel block. */
+static inline __attribute__((always_inline)) void one_pixel(const uint8_t *base, int c, int wp, int kh, int kw,
+                                                            const int8_t *wb, __mmask64 m, const __m512i *nc,
+                                                            const __m512 *sc, const __m512 *bi, __m512 lo,
+                                                            __m512 hi, __m512 st, int positive, uint8_t *out)
+{
+    __m512i a0 = nc[0], a1 = nc[1], a2 = nc[2], a3 = nc[3];
+    for (int ky = 0; ky < kh; ky++) {
+        const uint8_t *row = base + (size_t)ky * wp * c;
+        const int8_t *wk = wb + (size_t)ky * kw * 256;
+        for (int kx = 0; kx < kw; kx++, wk += 256) {
+            __m512i w0 = _mm512_loadu_si512(wk), w1 = _mm512_loadu_si512(wk + 64);
+            __m512i w2 = _mm512_loadu_si512(wk + 128), w3 = _mm512_loadu_si512(wk + 192);
+            __m512i va = _mm512_maskz_loadu_epi8(m, row + (size_t)kx * c);
+            TAP(va, a);
+        }
+    }
+    store_pixel(a0, a1, a2, a3, sc, bi, lo, hi, st, positive, m, out);
 }
 
 /* out (oh, ow, c) uint8 from the padded xp (hp, wp, c), kernel kh x kw, strides sh, sw. */
@@ -150,16 +179,70 @@ void dw_vnni(const uint8_t *xp, int wp, int c, const int8_t *packed, const float
             nc[j] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(corr_acc + ((size_t)b * 4 + j) * 16));
         }
         for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox += PX) {
+            for (int ox = 0; ox < ow; ox += 2) {
                 const uint8_t *base = xp + ((size_t)oy * sh * wp + (size_t)ox * sw) * c + b * 64;
                 uint8_t *o = out + ((size_t)oy * ow + ox) * c + b * 64;
-                if (ow - ox >= PX)
-                    pixels(base, (size_t)sw * c, PX, c, wp, kh, kw, wb, m, nc, sc, bi, lo, hi, st, positive, o);
+                if (ox + 1 < ow)
+                    two_pixels(base, (size_t)sw * c, c, wp, kh, kw, wb, m, nc, sc, bi, lo, hi, st, positive, o);
                 else
-                    for (int p = 0; p < ow - ox; p++)
-                        pixels(base + (size_t)p * sw * c, 0, 1, c, wp, kh, kw, wb, m, nc, sc, bi, lo, hi, st,
-                               positive, o + (size_t)p * c);
+                    one_pixel(base, c, wp, kh, kw, wb, m, nc, sc, bi, lo, hi, st, positive, o);
             }
+    }
+}
+
+/* One output pixel on the border: taps outside the input read q = 0 (the byte 128) instead. */
+static void border_pixel(const uint8_t *x, int h, int w, int c, int iy0, int ix0, int kh, int kw,
+                         const int8_t *wb, __mmask64 m, const __m512i *nc, const __m512 *sc, const __m512 *bi,
+                         __m512 lo, __m512 hi, __m512 st, int positive, uint8_t *out)
+{
+    __m512i a0 = nc[0], a1 = nc[1], a2 = nc[2], a3 = nc[3], pad = _mm512_set1_epi8((char)128);
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            const int8_t *wk = wb + (size_t)(ky * kw + kx) * 256;
+            __m512i w0 = _mm512_loadu_si512(wk), w1 = _mm512_loadu_si512(wk + 64);
+            __m512i w2 = _mm512_loadu_si512(wk + 128), w3 = _mm512_loadu_si512(wk + 192);
+            int iy = iy0 + ky, ix = ix0 + kx;
+            __m512i va = iy >= 0 && iy < h && ix >= 0 && ix < w
+                         ? _mm512_maskz_loadu_epi8(m, x + ((size_t)iy * w + ix) * c) : pad;
+            TAP(va, a);
+        }
+    store_pixel(a0, a1, a2, a3, sc, bi, lo, hi, st, positive, m, out);
+}
+
+/* The kernel on the unpadded input x (h, w, c), pads pt (top) and pl (left): interior pixels two at
+ * a time straight from x, border pixels one at a time (no padded copy of the input). */
+void dw_direct(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed, const float *scale_acc,
+               const float *bias_acc, const int32_t *corr_acc, float act_lo, float act_hi, float s_top, int kh,
+               int kw, int sh, int sw, uint8_t *out, int oh, int ow)
+{
+    int taps = kh * kw, blocks = (c + 63) / 64, positive = act_lo >= 0.0f;
+    __m512 lo = _mm512_set1_ps(act_lo), hi = _mm512_set1_ps(act_hi), st = _mm512_set1_ps(s_top);
+    for (int b = 0; b < blocks; b++) {
+        int n = c - b * 64 < 64 ? c - b * 64 : 64;
+        __mmask64 m = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+        const int8_t *wb = packed + (size_t)b * taps * 4 * 64;
+        __m512 sc[4], bi[4];
+        __m512i nc[4];
+        for (int j = 0; j < 4; j++) {
+            sc[j] = _mm512_loadu_ps(scale_acc + ((size_t)b * 4 + j) * 16);
+            bi[j] = _mm512_loadu_ps(bias_acc + ((size_t)b * 4 + j) * 16);
+            nc[j] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(corr_acc + ((size_t)b * 4 + j) * 16));
+        }
+        for (int oy = 0; oy < oh; oy++) {
+            int iy0 = oy * sh - pt, row_inside = iy0 >= 0 && iy0 + kh <= h;
+            for (int ox = 0; ox < ow;) {
+                int ix0 = ox * sw - pl;
+                uint8_t *o = out + ((size_t)oy * ow + ox) * c + b * 64;
+                if (row_inside && ox + 1 < ow && ix0 >= 0 && ix0 + sw + kw <= w) {
+                    two_pixels(x + ((size_t)iy0 * w + ix0) * c + b * 64, (size_t)sw * c, c, w, kh, kw, wb, m, nc,
+                               sc, bi, lo, hi, st, positive, o);
+                    ox += 2;
+                } else {
+                    border_pixel(x + b * 64, h, w, c, iy0, ix0, kh, kw, wb, m, nc, sc, bi, lo, hi, st, positive, o);
+                    ox += 1;
+                }
+            }
+        }
     }
 }
 
