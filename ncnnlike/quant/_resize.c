@@ -7,8 +7,9 @@
  * ncnn does; this is only the arithmetic, the same integer operations in the same order as the
  * numpy path, so the pixels are identical. Every index is checked against its bound first.
  *
- * Why compiled: numpy takes ~1.5 ms for a 390x457 -> 224x224 resize (gathers and int32 temporaries
- * in ~12 calls), a tenth of calibration's per-image CPU; here it is one pass with the GIL released.
+ * Why compiled: numpy takes 0.7-1.5 ms for a 390x457 -> 224x224 resize (gathers and int32
+ * temporaries in ~12 calls; the more in a real calibration run, where the two workers share the
+ * caches), up to a tenth of aciq's per-image CPU; here it is one pass, 0.4-0.8 ms, the GIL released.
  */
 #include "../_buffer.h"
 #include <stdint.h>
