@@ -124,9 +124,11 @@ static inline __attribute__((always_inline)) void two_pixels(const uint8_t *base
 {
     __m512i a0 = nc[0], a1 = nc[1], a2 = nc[2], a3 = nc[3];
     __m512i b0 = nc[0], b1 = nc[1], b2 = nc[2], b3 = nc[3];
+    #pragma GCC unroll 5
     for (int ky = 0; ky < kh; ky++) {
         const uint8_t *row = base + (size_t)ky * wp * c;
         const int8_t *wk = wb + (size_t)ky * kw * 256;
+        #pragma GCC unroll 5
         for (int kx = 0; kx < kw; kx++, wk += 256) {
             __m512i w0 = _mm512_loadu_si512(wk), w1 = _mm512_loadu_si512(wk + 64);
             __m512i w2 = _mm512_loadu_si512(wk + 128), w3 = _mm512_loadu_si512(wk + 192);
@@ -234,8 +236,13 @@ void dw_direct(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8
                 int ix0 = ox * sw - pl;
                 uint8_t *o = out + ((size_t)oy * ow + ox) * c + b * 64;
                 if (row_inside && ox + 1 < ow && ix0 >= 0 && ix0 + sw + kw <= w) {
-                    two_pixels(x + ((size_t)iy0 * w + ix0) * c + b * 64, (size_t)sw * c, c, w, kh, kw, wb, m, nc,
-                               sc, bi, lo, hi, st, positive, o);
+                    const uint8_t *at = x + ((size_t)iy0 * w + ix0) * c + b * 64;
+                    if (kh == 3 && kw == 3)     /* the taps unrolled: no loop exits to mispredict */
+                        two_pixels(at, (size_t)sw * c, c, w, 3, 3, wb, m, nc, sc, bi, lo, hi, st, positive, o);
+                    else if (kh == 5 && kw == 5)
+                        two_pixels(at, (size_t)sw * c, c, w, 5, 5, wb, m, nc, sc, bi, lo, hi, st, positive, o);
+                    else
+                        two_pixels(at, (size_t)sw * c, c, w, kh, kw, wb, m, nc, sc, bi, lo, hi, st, positive, o);
                     ox += 2;
                 } else {
                     border_pixel(x + b * 64, h, w, c, iy0, ix0, kh, kw, wb, m, nc, sc, bi, lo, hi, st, positive, o);
