@@ -21,9 +21,11 @@
  * Compile-time switch (PROTO_DW_FLAGS): -DNO_REQUANT (the multiply-adds alone: the accumulators are
  * folded into the output bytes unrequantized, for timing only).
  */
+#define _POSIX_C_SOURCE 199309L
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* The padded input: rows of wp * c bytes, pad value 128 (q = 0), x placed at row pt, column pl. */
 void pad_input(const uint8_t *x, int h, int w, int c, uint8_t *xp, int hp, int wp, int pt, int pl)
@@ -279,4 +281,180 @@ long long peak_dpbusd(long long iters, int *sink)
         s = _mm512_add_epi32(s, a[k]);
     *sink = _mm512_reduce_add_epi32(s);
     return iters * 12;
+}
+
+/* ---- Second scheme (dw_vbmi): taps interleaved into the lanes' four bytes, with AVX512-VBMI ----
+ *
+ * The input is first copied into a channel-blocked padded buffer: plane (row, group g of 16
+ * channels) holds, for every padded column x, its 16 channels as 16 contiguous bytes (pad byte 128,
+ * q = 0). One 64-byte load at column x then holds columns x..x+3 of 16 channels, and one vpermb
+ * turns it into lanes = channels, bytes = those 4 columns: a vpdpbusd against the weights of 4
+ * horizontal taps (the 4th zero for a 3-wide kernel) adds 3 or 4 useful products a lane, where the
+ * first scheme adds 1. A group's weights stay in registers for the whole layer. */
+
+#define MAX_QK 16    /* weight vectors of one channel group: kh * ceil(kw / 4), at most 16 (4x4..5x5 is 10) */
+
+/* Weights of channel group g, row ky, quad q (taps 4q..4q+3 of the row): lane i, byte k holds
+ * w[ky][4q + k][16g + i], 0 beyond the kernel or the channels. wq: int8 (taps, c). */
+void pack_vbmi(const int8_t *wq, int kh, int kw, int c, int8_t *packed)
+{
+    int groups = (c + 15) / 16, nq = (kw + 3) / 4;
+    memset(packed, 0, (size_t)groups * kh * nq * 64);
+    for (int g = 0; g < groups; g++)
+        for (int ky = 0; ky < kh; ky++)
+            for (int q = 0; q < nq; q++)
+                for (int i = 0; i < 16 && 16 * g + i < c; i++)
+                    for (int k = 0; k < 4 && 4 * q + k < kw; k++)
+                        packed[(((size_t)g * kh + ky) * nq + q) * 64 + 4 * i + k] = wq[(ky * kw + 4 * q + k) * c + 16 * g + i];
+}
+
+/* Padded row yp of the channel-blocked copy into `dst` (groups planes of wb columns of 16 bytes):
+ * input row yp - pt, pad byte 128 (q = 0) outside the input and in a partial last group. */
+static void fill_row(const uint8_t *x, int h, int w, int c, int pt, int pl, int yp, uint8_t *dst, int wb)
+{
+    int groups = (c + 15) / 16, full = c / 16, y = yp - pt;
+    size_t plane = (size_t)wb * 16;
+    if (y < 0 || y >= h) {
+        memset(dst, 128, groups * plane);
+        return;
+    }
+    const uint8_t *src_row = x + (size_t)y * w * c;
+    for (int g = 0; g < groups; g++) {
+        uint8_t *row = dst + g * plane;
+        memset(row, 128, (size_t)pl * 16);
+        memset(row + (size_t)(pl + w) * 16, 128, (size_t)(wb - pl - w) * 16);
+        if (g == full)                       /* a partial last group: its missing channels read q = 0 */
+            memset(row + (size_t)pl * 16, 128, (size_t)w * 16);
+    }
+    int quads = full / 4;
+    uint8_t *base = dst + (size_t)pl * 16;
+    for (int xx = 0; xx < w; xx++) {         /* one 64-byte load a pixel and 4 groups, 4 16-byte stores */
+        const uint8_t *src = src_row + (size_t)xx * c;
+        uint8_t *col = base + (size_t)xx * 16;
+        int g = 0;
+        for (int q4 = 0; q4 < quads; q4++, g += 4) {
+            __m512i v = _mm512_loadu_si512(src + 16 * g);
+            _mm_storeu_si128((__m128i *)(col + g * plane), _mm512_castsi512_si128(v));
+            _mm_storeu_si128((__m128i *)(col + (g + 1) * plane), _mm512_extracti32x4_epi32(v, 1));
+            _mm_storeu_si128((__m128i *)(col + (g + 2) * plane), _mm512_extracti32x4_epi32(v, 2));
+            _mm_storeu_si128((__m128i *)(col + (g + 3) * plane), _mm512_extracti32x4_epi32(v, 3));
+        }
+        for (; g < full; g++)
+            _mm_storeu_si128((__m128i *)(col + g * plane), _mm_loadu_si128((const __m128i *)(src + 16 * g)));
+        if (full < groups)
+            memcpy(col + full * plane, src + 16 * full, (size_t)(c - 16 * full));
+    }
+}
+
+/* q + 128 of 16 channels in natural order (the 128 * sum(w) offset already taken out). */
+/* positive == 2: act_lo >= 0 and act_hi already lowered to the largest v with q <= 127 (the caller
+ * found it exactly), so the +-127 clamp cannot act and is left out. */
+static inline __m512i requant16(__m512i acc, __m512 scale, __m512 bias, __m512 lo, __m512 hi, __m512 s_top,
+                                int positive)
+{
+    if (positive != 2)
+        return requant(acc, scale, bias, lo, hi, s_top, positive);
+    __m512 v = _mm512_cvtepi32_ps(acc);
+    v = _mm512_add_ps(_mm512_mul_ps(v, scale), bias);
+    v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+    __m512i q = _mm512_cvttps_epi32(_mm512_add_ps(_mm512_mul_ps(v, s_top), _mm512_set1_ps(0.5f)));
+    return _mm512_add_epi32(q, _mm512_set1_epi32(128));
+}
+
+/* One output row of one channel group. */
+static inline __attribute__((always_inline)) void vbmi_row(const uint8_t *const *rows, size_t at, int sw, int c,
+                                                           int ow, const int kh, const int nq, const __m512i *wv,
+                                                           __m512i perm, __m512i nc, __m512 sc, __m512 bi,
+                                                           __m512 lo, __m512 hi, __m512 st, int positive,
+                                                           __mmask16 m, uint8_t *o)
+{
+    for (int ox = 0; ox < ow; ox++) {
+        __m512i acc = nc;
+        size_t col = at + (size_t)ox * sw * 16;
+#pragma GCC unroll 5
+        for (int ky = 0; ky < kh; ky++)
+#pragma GCC unroll 2
+            for (int q = 0; q < nq; q++) {
+                __m512i v = _mm512_permutexvar_epi8(perm, _mm512_loadu_si512(rows[ky] + col + 64 * q));
+                DPBUSD(acc, v, wv[ky * nq + q]);
+            }
+#ifdef NO_REQUANT
+        (void)sc; (void)bi; (void)lo; (void)hi; (void)st; (void)positive;
+        _mm512_mask_cvtusepi32_storeu_epi8(o + (size_t)ox * c, m, acc);
+#else
+        _mm512_mask_cvtusepi32_storeu_epi8(o + (size_t)ox * c, m, requant16(acc, sc, bi, lo, hi, st, positive));
+#endif
+    }
+}
+
+/* The layer: output row after output row, the kh padded input rows it reads kept channel-blocked in
+ * a ring of kh rows (ring: kh * groups * wb * 16 bytes: cache-sized), each input row blocked once. */
+static void dw_vbmi_body(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed,
+                         const float *scale, const float *bias, const int32_t *corr, float act_lo, float act_hi,
+                         float s_top, int kh, int kw, int sh, int sw, uint8_t *out, int oh, int ow, uint8_t *ring,
+                         int wb, int bounded);
+
+/* CPU time of the last dw_vbmi call inside C, in ns: what an in-graph kernel would cost (the
+ * ctypes call around it is not part of it). */
+long long last_ns;
+
+void dw_vbmi(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed, const float *scale,
+             const float *bias, const int32_t *corr, float act_lo, float act_hi, float s_top, int kh, int kw,
+             int sh, int sw, uint8_t *out, int oh, int ow, uint8_t *ring, int wb, int bounded)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    dw_vbmi_body(x, h, w, c, pt, pl, packed, scale, bias, corr, act_lo, act_hi, s_top, kh, kw, sh, sw, out, oh, ow,
+                 ring, wb, bounded);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    last_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+}
+
+static void dw_vbmi_body(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed,
+                         const float *scale, const float *bias, const int32_t *corr, float act_lo, float act_hi,
+                         float s_top, int kh, int kw, int sh, int sw, uint8_t *out, int oh, int ow, uint8_t *ring,
+                         int wb, int bounded)
+{
+    int groups = (c + 15) / 16, nq = (kw + 3) / 4, positive = act_lo >= 0.0f ? 1 + bounded : 0;
+    size_t row_bytes = (size_t)groups * wb * 16;
+    int held[32];                            /* padded row held by each ring slot (kh <= 32) */
+    for (int k = 0; k < kh; k++)
+        held[k] = -1;
+    __m512 lo = _mm512_set1_ps(act_lo), hi = _mm512_set1_ps(act_hi), st = _mm512_set1_ps(s_top);
+    uint8_t idx[64];
+    for (int i = 0; i < 16; i++)
+        for (int k = 0; k < 4; k++)
+            idx[4 * i + k] = (uint8_t)(16 * k + i);
+    __m512i perm = _mm512_loadu_si512(idx);
+    for (int oy = 0; oy < oh; oy++) {
+        const uint8_t *rows[32];
+        for (int ky = 0; ky < kh; ky++) {
+            int yp = oy * sh + ky, slot = yp % kh;
+            if (held[slot] != yp) {
+                fill_row(x, h, w, c, pt, pl, yp, ring + slot * row_bytes, wb);
+                held[slot] = yp;
+            }
+            rows[ky] = ring + slot * row_bytes;
+        }
+#ifdef ONLY_BLOCK
+        continue;
+#endif
+        for (int g = 0; g < groups; g++) {
+            int n = c - 16 * g < 16 ? c - 16 * g : 16;
+            __mmask16 m = (__mmask16)((1u << n) - 1);
+            __m512i wv[MAX_QK];
+            for (int k = 0; k < kh * nq; k++)
+                wv[k] = _mm512_loadu_si512(packed + ((size_t)g * kh * nq + k) * 64);
+            __m512 sc = _mm512_maskz_loadu_ps(m, scale + 16 * g), bi = _mm512_maskz_loadu_ps(m, bias + 16 * g);
+            __m512i nc = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(m, corr + 16 * g));
+            size_t at = (size_t)g * wb * 16;
+            uint8_t *o = out + (size_t)oy * ow * c + 16 * g;
+            if (kh == 3 && nq == 1)          /* the taps unrolled: no loop exits to mispredict */
+                vbmi_row(rows, at, sw, c, ow, 3, 1, wv, perm, nc, sc, bi, lo, hi, st, positive, m, o);
+            else if (kh == 5 && nq == 2)
+                vbmi_row(rows, at, sw, c, ow, 5, 2, wv, perm, nc, sc, bi, lo, hi, st, positive, m, o);
+            else
+                vbmi_row(rows, at, sw, c, ow, kh, nq, wv, perm, nc, sc, bi, lo, hi, st, positive, m, o);
+        }
+    }
 }
