@@ -2,20 +2,24 @@
 onnxruntime's, on Lite0's 16 depthwise layers, 1 thread. A measurement tool, not package code.
 
     python tools/proto_dw_cvnni.py [--rounds 40] [--images 2]
-    PROTO_DW_FLAGS=-DNO_REQUANT python tools/proto_dw_cvnni.py     (the multiply-adds alone)
-    PROTO_DW_PADDED=1 python tools/proto_dw_cvnni.py               (through a padded copy of the input)
+    PROTO_DW_SCHEME=masked ...           the first scheme (one tap a lane), else the second (VBMI)
+    PROTO_DW_FLAGS=-DNO_REQUANT ...      the multiply-adds alone (timing only; outputs then differ)
+    PROTO_DW_FLAGS=-DONLY_BLOCK ...      second scheme: only the blocking of the input rows
+    PROTO_DW_PADDED=1 ...                first scheme: through a padded copy of the input
+    PROTO_DW_ONE=1 ...                   second scheme: one pixel a step at stride 1 too
 
 Prints, after the machine header: how many outputs of the kernel differ from our sim mode (ncnn's
 int8 arithmetic) on every depthwise layer of `--images` eval images, each fed sim's own int8
 bottom; then per layer the kernel time of onnxruntime's fp32 Conv+ReLU6 and of its int8
 QLinearConv + Clip as the fast path lowers it (its profiler, medians of interleaved rounds), and
-the C kernel's CPU time per call (padding included), with the sums, the multiply-add rates and the
-rate of vpdpbusd itself on this core (12 independent chains).
+the C kernel's CPU time through the ctypes call and (second scheme) inside C, with the sums, the
+multiply-add rates and the rate of vpdpbusd itself on this core (12 independent chains).
 The question (docs/int8-speed.md): is a kernel 1.6-1.9x faster than onnxruntime's int8 one within
 reach, which the fast path needs for 0.45x of fp32?
 
-The kernel is compiled with the system's gcc into a temporary folder (-O3, AVX-512 + VNNI) and
-called by ctypes; `library()` is None where there is no gcc or the CPU has no avx512_vnni.
+The kernel is compiled with the system's gcc into a temporary folder (-O3, AVX-512 + VNNI + VBMI)
+and called by ctypes; `library()` is None where there is no gcc or the CPU lacks avx512_vnni or
+avx512vbmi.
 DWVnni has the interface of tools/proto_dw_numba.DW: dw(x, out), x (1, H, W, C) and out
 (1, OH, OW, C) uint8 q+128, one C call per layer: by default straight from the input (border pixels
 one at a time, their outside taps read as q = 0), with PROTO_DW_PADDED through a padded copy."""
@@ -36,6 +40,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 SCHEME = os.environ.get("PROTO_DW_SCHEME", "vbmi")     # vbmi: taps interleaved; masked: one tap a lane
+FOUR = not os.environ.get("PROTO_DW_ONE")          # stride 1: four pixels a step sharing two windows
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proto_dw_vnni.c")
 _LIB = []
 
@@ -119,7 +124,9 @@ class DWVnni:
         self.packed_vbmi = np.empty(groups * kh * nq * 64, np.int8)
         self.lib.pack_vbmi(_ptr(wq), kh, kw, c, _ptr(self.packed_vbmi))
         self.scale_c, self.bias_c, self.corr_c = scale_in, bias, corr
-        self.wb = self.wp + 4
+        self.packed_four = np.empty(groups * kh * 8 * 64, np.int8)
+        self.lib.pack_four(_ptr(wq), kh, kw, c, _ptr(self.packed_four))
+        self.wb = self.wp + 8
         self.ring = np.empty(kh * groups * self.wb * 16, np.uint8)
 
     def __call__(self, x, out):
@@ -133,7 +140,8 @@ class DWVnni:
                 self._vbmi_args = ([self.h, self.w, self.c, self.pt, self.pl, _ptr(self.packed_vbmi),
                                     _ptr(self.scale_c), _ptr(self.bias_c), _ptr(self.corr_c), *act, self.kh,
                                     self.kw, self.sh, self.sw], [self.oh, self.ow, _ptr(self.ring), self.wb,
-                                                                 int(bounded)])
+                                                                 int(bounded), _ptr(self.packed_four)
+                                                                 if FOUR else ctypes.c_void_p(None)])
             head, tail = self._vbmi_args
             self.lib.dw_vbmi(ctypes.c_void_p(x.ctypes.data), *head, ctypes.c_void_p(out.ctypes.data), *tail)
             return

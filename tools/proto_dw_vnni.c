@@ -18,8 +18,10 @@
  * the 64 channels in order, one store. A channel block of fewer than 64 uses masked loads and store.
  * Two output pixels of a row are computed together, so each tap's 4 weight vectors are loaded once.
  *
- * Compile-time switch (PROTO_DW_FLAGS): -DNO_REQUANT (the multiply-adds alone: the accumulators are
- * folded into the output bytes unrequantized, for timing only).
+ * That is the first scheme (dw_direct, dw_forward); the second (dw_vbmi, below) interleaves taps.
+ *
+ * Compile-time switches (PROTO_DW_FLAGS): -DNO_REQUANT (the multiply-adds alone: the accumulators are
+ * stored unrequantized, for timing only), -DONLY_BLOCK (second scheme: only the input blocking).
  */
 #define _POSIX_C_SOURCE 199309L
 #include <immintrin.h>
@@ -392,20 +394,76 @@ static inline __attribute__((always_inline)) void vbmi_row(const uint8_t *const 
 static void dw_vbmi_body(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed,
                          const float *scale, const float *bias, const int32_t *corr, float act_lo, float act_hi,
                          float s_top, int kh, int kw, int sh, int sw, uint8_t *out, int oh, int ow, uint8_t *ring,
-                         int wb, int bounded);
+                         int wb, int bounded, const int8_t *packed4);
 
 /* CPU time of the last dw_vbmi call inside C, in ns: what an in-graph kernel would cost (the
  * ctypes call around it is not part of it). */
 long long last_ns;
 
+/* acc += u8 x times s8 weights read from memory (L1), in place. */
+#define DPBUSD_M(acc, x, mem) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "m"(*(const __m512i *)(mem)))
+
+/* Four output pixels ox..ox+3 of one row and channel group, stride 1, kw <= 5: their taps span
+ * columns ox..ox+7, two 64-byte windows a kernel row shared by all four (one load and one vpermb
+ * each, where one pixel at a time takes 2 per pixel for a 5-wide kernel). w4: per kernel row, per
+ * pixel k, per window, the weights shifted to the pixel's columns (zero where no tap falls). */
+static inline __attribute__((always_inline)) void vbmi_four(const uint8_t *const *rows, size_t col, int c,
+                                                            const int kh, const int kw, const int8_t *w4,
+                                                            __m512i perm, __m512i nc, __m512 sc, __m512 bi,
+                                                            __m512 lo, __m512 hi, __m512 st, int positive,
+                                                            __mmask16 m, uint8_t *o)
+{
+    __m512i a0 = nc, a1 = nc, a2 = nc, a3 = nc;
+#pragma GCC unroll 5
+    for (int ky = 0; ky < kh; ky++) {
+        __m512i A = _mm512_permutexvar_epi8(perm, _mm512_loadu_si512(rows[ky] + col));
+        __m512i B = _mm512_permutexvar_epi8(perm, _mm512_loadu_si512(rows[ky] + col + 64));
+        const int8_t *wk = w4 + (size_t)ky * 8 * 64;      /* [pixel k][window] */
+        DPBUSD_M(a0, A, wk);
+        DPBUSD_M(a1, A, wk + 2 * 64);
+        DPBUSD_M(a2, A, wk + 4 * 64);
+        DPBUSD_M(a3, A, wk + 6 * 64);
+        if (kw > 3) {                                      /* pixels 0, 1 reach the second window only then */
+            DPBUSD_M(a0, B, wk + 1 * 64);
+            DPBUSD_M(a1, B, wk + 3 * 64);
+        }
+        DPBUSD_M(a2, B, wk + 5 * 64);
+        DPBUSD_M(a3, B, wk + 7 * 64);
+    }
+    _mm512_mask_cvtusepi32_storeu_epi8(o, m, requant16(a0, sc, bi, lo, hi, st, positive));
+    _mm512_mask_cvtusepi32_storeu_epi8(o + c, m, requant16(a1, sc, bi, lo, hi, st, positive));
+    _mm512_mask_cvtusepi32_storeu_epi8(o + 2 * c, m, requant16(a2, sc, bi, lo, hi, st, positive));
+    _mm512_mask_cvtusepi32_storeu_epi8(o + 3 * c, m, requant16(a3, sc, bi, lo, hi, st, positive));
+}
+
+/* Weights for vbmi_four: group g, row ky, pixel k, window h, lane i, byte b = w[ky][4h + b - k][16g + i]
+ * where that tap exists, else 0. */
+void pack_four(const int8_t *wq, int kh, int kw, int c, int8_t *packed)
+{
+    int groups = (c + 15) / 16;
+    memset(packed, 0, (size_t)groups * kh * 8 * 64);
+    for (int g = 0; g < groups; g++)
+        for (int ky = 0; ky < kh; ky++)
+            for (int k = 0; k < 4; k++)
+                for (int hw = 0; hw < 2; hw++)
+                    for (int i = 0; i < 16 && 16 * g + i < c; i++)
+                        for (int b = 0; b < 4; b++) {
+                            int kx = 4 * hw + b - k;
+                            if (kx >= 0 && kx < kw)
+                                packed[((((size_t)g * kh + ky) * 4 + k) * 2 + hw) * 64 + 4 * i + b] =
+                                    wq[(ky * kw + kx) * c + 16 * g + i];
+                        }
+}
+
 void dw_vbmi(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed, const float *scale,
              const float *bias, const int32_t *corr, float act_lo, float act_hi, float s_top, int kh, int kw,
-             int sh, int sw, uint8_t *out, int oh, int ow, uint8_t *ring, int wb, int bounded)
+             int sh, int sw, uint8_t *out, int oh, int ow, uint8_t *ring, int wb, int bounded,
+             const int8_t *packed4)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     dw_vbmi_body(x, h, w, c, pt, pl, packed, scale, bias, corr, act_lo, act_hi, s_top, kh, kw, sh, sw, out, oh, ow,
-                 ring, wb, bounded);
+                 ring, wb, bounded, packed4);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     last_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
 }
@@ -413,7 +471,7 @@ void dw_vbmi(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t
 static void dw_vbmi_body(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed,
                          const float *scale, const float *bias, const int32_t *corr, float act_lo, float act_hi,
                          float s_top, int kh, int kw, int sh, int sw, uint8_t *out, int oh, int ow, uint8_t *ring,
-                         int wb, int bounded)
+                         int wb, int bounded, const int8_t *packed4)
 {
     int groups = (c + 15) / 16, nq = (kw + 3) / 4, positive = act_lo >= 0.0f ? 1 + bounded : 0;
     size_t row_bytes = (size_t)groups * wb * 16;
@@ -449,6 +507,25 @@ static void dw_vbmi_body(const uint8_t *x, int h, int w, int c, int pt, int pl, 
             __m512i nc = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(m, corr + 16 * g));
             size_t at = (size_t)g * wb * 16;
             uint8_t *o = out + (size_t)oy * ow * c + 16 * g;
+            if (packed4 != NULL && sw == 1 && kw <= 5) {      /* four pixels a step, then the rest */
+                const int8_t *w4 = packed4 + (size_t)g * kh * 8 * 64;
+                int ox = 0;
+                for (; ox + 4 <= ow; ox += 4) {
+                    if (kh == 3 && kw == 3)
+                        vbmi_four(rows, at + (size_t)ox * 16, c, 3, 3, w4, perm, nc, sc, bi, lo, hi, st, positive,
+                                  m, o + (size_t)ox * c);
+                    else if (kh == 5 && kw == 5)
+                        vbmi_four(rows, at + (size_t)ox * 16, c, 5, 5, w4, perm, nc, sc, bi, lo, hi, st, positive,
+                                  m, o + (size_t)ox * c);
+                    else
+                        vbmi_four(rows, at + (size_t)ox * 16, c, kh, kw, w4, perm, nc, sc, bi, lo, hi, st,
+                                  positive, m, o + (size_t)ox * c);
+                }
+                if (ox < ow)
+                    vbmi_row(rows, at + (size_t)ox * 16, sw, c, ow - ox, kh, nq, wv, perm, nc, sc, bi, lo, hi, st,
+                             positive, m, o + (size_t)ox * c);
+                continue;
+            }
             if (kh == 3 && nq == 1)          /* the taps unrolled: no loop exits to mispredict */
                 vbmi_row(rows, at, sw, c, ow, 3, 1, wv, perm, nc, sc, bi, lo, hi, st, positive, m, o);
             else if (kh == 5 && nq == 2)
