@@ -5,14 +5,13 @@ onnxruntime's, on Lite0's 16 depthwise layers, 1 thread. A measurement tool, not
     PROTO_DW_SCHEME=masked ...           the first scheme (one tap a lane), else the second (VBMI)
     PROTO_DW_FLAGS=-DNO_REQUANT ...      the multiply-adds alone (timing only; outputs then differ)
     PROTO_DW_FLAGS=-DONLY_BLOCK ...      second scheme: only the blocking of the input rows
-    PROTO_DW_PADDED=1 ...                first scheme: through a padded copy of the input
     PROTO_DW_ONE=1 ...                   second scheme: one pixel a step at stride 1 too
 
 Prints, after the machine header: how many outputs of the kernel differ from our sim mode (ncnn's
 int8 arithmetic) on every depthwise layer of `--images` eval images, each fed sim's own int8
 bottom; then per layer the kernel time of onnxruntime's fp32 Conv+ReLU6 and of its int8
 QLinearConv + Clip as the fast path lowers it (its profiler, medians of interleaved rounds), and
-the C kernel's CPU time through the ctypes call and (second scheme) inside C, with the sums, the
+the C kernel's CPU time through the ctypes call and inside C, with the sums, the
 multiply-add rates and the rate of vpdpbusd itself on this core (12 independent chains).
 The question (docs/int8-speed.md): is a kernel 1.6-1.9x faster than onnxruntime's int8 one within
 reach, which the fast path needs for 0.45x of fp32?
@@ -21,8 +20,7 @@ The kernel is compiled with the system's gcc into a temporary folder (-O3, AVX-5
 and called by ctypes; `library()` is None where there is no gcc or the CPU lacks avx512_vnni or
 avx512vbmi.
 DWVnni has the interface of tools/proto_dw_numba.DW: dw(x, out), x (1, H, W, C) and out
-(1, OH, OW, C) uint8 q+128, one C call per layer: by default straight from the input (border pixels
-one at a time, their outside taps read as q = 0), with PROTO_DW_PADDED through a padded copy."""
+(1, OH, OW, C) uint8 q+128, one C call per layer, taps outside the input read as q = 0."""
 import argparse
 import collections
 import ctypes
@@ -106,7 +104,6 @@ class DWVnni:
         self.sh, self.sw, self.pt, self.pl, self.kh, self.kw = strides[0], strides[1], pads[0], pads[1], kh, kw
         self.hp, self.wp = max(h + self.pt, (oh - 1) * self.sh + kh), max(w + self.pl, (ow - 1) * self.sw + kw)
         self.h, self.w, self.c, self.oh, self.ow = h, w, c, oh, ow
-        self.xp = np.empty((self.hp, self.wp, c), np.uint8)
         wq = np.ascontiguousarray(L.weight.reshape(c, kh * kw).T, np.int8)
         blocks = (c + 63) // 64
         self.packed = np.empty(blocks * kh * kw * 4 * 64, np.int8)
@@ -128,52 +125,35 @@ class DWVnni:
         self.lib.pack_four(_ptr(wq), kh, kw, c, _ptr(self.packed_four))
         self.wb = self.wp + 8
         self.ring = np.empty(kh * groups * self.wb * 16, np.uint8)
+        self._arguments()
+
+    def _arguments(self):
+        """The call's fixed arguments, made once (ndarray.ctypes costs ~1 us an array, 16 us a call)."""
+        if SCHEME != "vbmi":
+            self.function = self.lib.dw_direct
+            self.args = ([self.h, self.w, self.c, self.pt, self.pl, _ptr(self.packed), _ptr(self.scale),
+                          _ptr(self.bias), _ptr(self.corr), *self.act, self.kh, self.kw, self.sh, self.sw],
+                         [self.oh, self.ow])
+            return
+        lo, hi, s_top = (a.value for a in self.act)
+        top = largest_below_128(s_top) if lo >= 0 else None
+        bounded = top is not None and top <= hi
+        act = [self.act[0], ctypes.c_float(top) if bounded else self.act[1], self.act[2]]
+        self.function = self.lib.dw_vbmi
+        self.args = ([self.h, self.w, self.c, self.pt, self.pl, _ptr(self.packed_vbmi), _ptr(self.scale_c),
+                      _ptr(self.bias_c), _ptr(self.corr_c), *act, self.kh, self.kw, self.sh, self.sw],
+                     [self.oh, self.ow, _ptr(self.ring), self.wb, int(bounded),
+                      _ptr(self.packed_four) if FOUR else ctypes.c_void_p(None)])
 
     def __call__(self, x, out):
-        if SCHEME == "vbmi":
-            # the fixed arguments made once: ndarray.ctypes per call costs ~1 us an array, 16 us a call
-            if not hasattr(self, "_vbmi_args"):
-                lo, hi, s_top = (a.value for a in self.act)
-                top = largest_below_128(s_top) if lo >= 0 else None
-                bounded = top is not None and top <= hi
-                act = [self.act[0], ctypes.c_float(top) if bounded else self.act[1], self.act[2]]
-                self._vbmi_args = ([self.h, self.w, self.c, self.pt, self.pl, _ptr(self.packed_vbmi),
-                                    _ptr(self.scale_c), _ptr(self.bias_c), _ptr(self.corr_c), *act, self.kh,
-                                    self.kw, self.sh, self.sw], [self.oh, self.ow, _ptr(self.ring), self.wb,
-                                                                 int(bounded), _ptr(self.packed_four)
-                                                                 if FOUR else ctypes.c_void_p(None)])
-            head, tail = self._vbmi_args
-            self.lib.dw_vbmi(ctypes.c_void_p(x.ctypes.data), *head, ctypes.c_void_p(out.ctypes.data), *tail)
-            return
-        if not os.environ.get("PROTO_DW_PADDED"):
-            self.lib.dw_direct(_ptr(x), self.h, self.w, self.c, self.pt, self.pl, _ptr(self.packed),
-                               _ptr(self.scale), _ptr(self.bias), _ptr(self.corr), *self.act, self.kh, self.kw,
-                               self.sh, self.sw, _ptr(out), self.oh, self.ow)
-            return
-        self.lib.dw_forward(_ptr(x), self.h, self.w, self.c, _ptr(self.xp), self.hp, self.wp, self.pt, self.pl,
-                            _ptr(self.packed), _ptr(self.scale), _ptr(self.bias), _ptr(self.corr), *self.act,
-                            self.kh, self.kw, self.sh, self.sw, _ptr(out), self.oh, self.ow)
-
+        head, tail = self.args
+        self.function(ctypes.c_void_p(x.ctypes.data), *head, ctypes.c_void_p(out.ctypes.data), *tail)
 
 def check(pair, layers, count):
-    """Outputs of the kernel that differ from our sim mode (ncnn's arithmetic), and how many there are."""
+    """(outputs that differ from our sim mode, outputs) on `count` eval images."""
     from tools import common
-    net = common.our_net(*pair, "sim", 1)
-    by_name = {layer.name: layer for layer in net.graph.layers}
-    images = common.eval_inputs(common.list_paths("eval.txt", count))
-    bad = total = 0
-    for d in layers:
-        layer = by_name[d["name"]]
-        kernel = DWVnni(d["L"], d["shape"], d["top"], d["pads"], (d["p"].stride_h, d["p"].stride_w))
-        blobs = net.run({common.INPUT: images}, [layer.bottoms[0], layer.tops[0]])
-        x = (np.rint(blobs[layer.bottoms[0]]).astype(np.int16) + 128).astype(np.uint8).transpose(0, 2, 3, 1)
-        c, oh, ow = d["top"]
-        for i in range(len(images)):
-            out = np.empty((1, oh, ow, c), np.uint8)
-            kernel(np.ascontiguousarray(x[i:i + 1]), out)
-            bad += int(np.sum(out[0].transpose(2, 0, 1).astype(np.int16) - 128 != np.rint(blobs[layer.tops[0]][i])))
-            total += out.size
-    return bad, total
+    from tools.proto_dw_int8 import sim_mismatches
+    return sim_mismatches(pair, layers, common.eval_inputs(common.list_paths("eval.txt", count)), DWVnni)
 
 
 def layer_rows(layers, rounds, tmp):
@@ -209,8 +189,7 @@ def layer_rows(layers, rounds, tmp):
             row[label] = sum(float(np.median(t[2:])) for op, _, t in nodes.values()
                              if op not in ("ReorderInput", "ReorderOutput", "Transpose"))
         row["C"] = 1e6 * float(np.median(ours))
-        if SCHEME == "vbmi":         # the time inside C, as onnxruntime's profiler times its kernels
-            row["C in C"] = 1e6 * float(np.median(inside))
+        row["C in C"] = 1e6 * float(np.median(inside))   # as onnxruntime's profiler times its kernels
         rows[d["name"]] = row
     return rows
 

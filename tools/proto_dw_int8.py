@@ -201,15 +201,23 @@ def print_extrapolation(ms, dw_sums, macs):
 
 
 def check_layers(pair, layers, images):
-    """Mismatching outputs of the numba kernel against our "sim" mode (ncnn's int8 arithmetic), each
-    depthwise layer fed sim's own int8 bottom."""
+    """Mismatching outputs of the numba kernel against our "sim" mode (ncnn's int8 arithmetic)."""
     from tools import proto_dw_numba
+    bad, total = sim_mismatches(pair, layers, images, proto_dw_numba.DW)
+    print("numba depthwise vs our sim mode (ncnn's arithmetic), %d layers x %d images: %d of %d outputs differ"
+          % (len(layers), len(images), bad, total))
+
+
+def sim_mismatches(pair, layers, images, kernel_class):
+    """(outputs that differ, outputs) of a prototype kernel (kernel_class(L, shape, top, pads, strides),
+    called as kernel(x, out) on NHWC uint8 q+128) against our "sim" mode, each depthwise layer fed
+    sim's own int8 bottom."""
     net = common.our_net(*pair, "sim", 1)
     by_name = {layer.name: layer for layer in net.graph.layers}
     bad = total = 0
     for d in layers:
         layer = by_name[d["name"]]
-        kernel = proto_dw_numba.DW(d["L"], d["shape"], d["top"], d["pads"], (d["p"].stride_h, d["p"].stride_w))
+        kernel = kernel_class(d["L"], d["shape"], d["top"], d["pads"], (d["p"].stride_h, d["p"].stride_w))
         blobs = net.run({common.INPUT: images}, [layer.bottoms[0], layer.tops[0]])
         x = (np.rint(blobs[layer.bottoms[0]]).astype(np.int16) + 128).astype(np.uint8).transpose(0, 2, 3, 1)
         c, oh, ow = d["top"]
@@ -218,8 +226,7 @@ def check_layers(pair, layers, images):
             kernel(np.ascontiguousarray(x[i:i + 1]), out)
             bad += int(np.sum(out[0].transpose(2, 0, 1).astype(np.int16) - 128 != np.rint(blobs[layer.tops[0]][i])))
             total += out.size
-    print("numba depthwise vs our sim mode (ncnn's arithmetic), %d layers x %d images: %d of %d outputs differ"
-          % (len(layers), len(images), bad, total))
+    return bad, total
 
 
 def check(pair, count, layers):

@@ -2,8 +2,7 @@
  * (tools/proto_dw_cvnni.py compiles it with the system's gcc, loads it by ctypes and measures it).
  *
  * The same layer and arithmetic as tools/proto_dw_numba.py (ncnn's int8 depthwise, NHWC, uint8 q+128
- * in and out): taps outside the input read q = 0 (byte 128; dw_direct: border pixels one at a time,
- * dw_forward: through a padded copy of the input), then per output
+ * in and out): taps outside the input read q = 0 (byte 128), then per output
  *     s = sum over taps of q_in * w                      (int32, exact)
  *     v = float(s) * scale_in[c] + bias[c]; v = min(max(v, act_lo), act_hi)
  *     q = clamp(trunc(v * s_top + copysign(0.5, .)), -127, 127), stored as q + 128
@@ -18,7 +17,8 @@
  * the 64 channels in order, one store. A channel block of fewer than 64 uses masked loads and store.
  * Two output pixels of a row are computed together, so each tap's 4 weight vectors are loaded once.
  *
- * That is the first scheme (dw_direct, dw_forward); the second (dw_vbmi, below) interleaves taps.
+ * That is the first scheme (dw_direct: border pixels one at a time); the second (dw_vbmi, below)
+ * interleaves taps.
  *
  * Compile-time switches (PROTO_DW_FLAGS): -DNO_REQUANT (the multiply-adds alone: the accumulators are
  * stored unrequantized, for timing only), -DONLY_BLOCK (second scheme: only the input blocking).
@@ -28,14 +28,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
-
-/* The padded input: rows of wp * c bytes, pad value 128 (q = 0), x placed at row pt, column pl. */
-void pad_input(const uint8_t *x, int h, int w, int c, uint8_t *xp, int hp, int wp, int pt, int pl)
-{
-    memset(xp, 128, (size_t)hp * wp * c);
-    for (int y = 0; y < h; y++)
-        memcpy(xp + ((size_t)(y + pt) * wp + pl) * c, x + (size_t)y * w * c, (size_t)w * c);
-}
 
 /* Per channel block b (64 channels), per tap k, per j: 64 weight bytes, channel 4i + j at byte 4i + j
  * of lane i, zeros elsewhere. wq: int8 (taps, c). Also corr[c] = 128 * sum_k w[k][c] (int32),
@@ -166,34 +158,18 @@ static inline __attribute__((always_inline)) void one_pixel(const uint8_t *base,
     store_pixel(a0, a1, a2, a3, sc, bi, lo, hi, st, positive, m, out);
 }
 
-/* out (oh, ow, c) uint8 from the padded xp (hp, wp, c), kernel kh x kw, strides sh, sw. */
-void dw_vnni(const uint8_t *xp, int wp, int c, const int8_t *packed, const float *scale_acc, const float *bias_acc,
-             const int32_t *corr_acc, float act_lo, float act_hi, float s_top, int kh, int kw, int sh, int sw,
-             uint8_t *out, int oh, int ow)
+/* Channel block b's mask (its channels among 64) and per-accumulator scales, biases and negated
+ * 128 * sum(w) offsets (the accumulators' starting values). */
+static __mmask64 block_constants(int b, int c, const float *scale_acc, const float *bias_acc,
+                                 const int32_t *corr_acc, __m512 *sc, __m512 *bi, __m512i *nc)
 {
-    int taps = kh * kw, blocks = (c + 63) / 64, positive = act_lo >= 0.0f;
-    __m512 lo = _mm512_set1_ps(act_lo), hi = _mm512_set1_ps(act_hi), st = _mm512_set1_ps(s_top);
-    for (int b = 0; b < blocks; b++) {
-        int n = c - b * 64 < 64 ? c - b * 64 : 64;
-        __mmask64 m = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
-        const int8_t *wb = packed + (size_t)b * taps * 4 * 64;
-        __m512 sc[4], bi[4];
-        __m512i nc[4];
-        for (int j = 0; j < 4; j++) {
-            sc[j] = _mm512_loadu_ps(scale_acc + ((size_t)b * 4 + j) * 16);
-            bi[j] = _mm512_loadu_ps(bias_acc + ((size_t)b * 4 + j) * 16);
-            nc[j] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(corr_acc + ((size_t)b * 4 + j) * 16));
-        }
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox += 2) {
-                const uint8_t *base = xp + ((size_t)oy * sh * wp + (size_t)ox * sw) * c + b * 64;
-                uint8_t *o = out + ((size_t)oy * ow + ox) * c + b * 64;
-                if (ox + 1 < ow)
-                    two_pixels(base, (size_t)sw * c, c, wp, kh, kw, wb, m, nc, sc, bi, lo, hi, st, positive, o);
-                else
-                    one_pixel(base, c, wp, kh, kw, wb, m, nc, sc, bi, lo, hi, st, positive, o);
-            }
+    int n = c - b * 64 < 64 ? c - b * 64 : 64;
+    for (int j = 0; j < 4; j++) {
+        sc[j] = _mm512_loadu_ps(scale_acc + ((size_t)b * 4 + j) * 16);
+        bi[j] = _mm512_loadu_ps(bias_acc + ((size_t)b * 4 + j) * 16);
+        nc[j] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(corr_acc + ((size_t)b * 4 + j) * 16));
     }
+    return n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
 }
 
 /* One output pixel on the border: taps outside the input read q = 0 (the byte 128) instead. */
@@ -217,23 +193,17 @@ static void border_pixel(const uint8_t *x, int h, int w, int c, int iy0, int ix0
 
 /* The kernel on the unpadded input x (h, w, c), pads pt (top) and pl (left): interior pixels two at
  * a time straight from x, border pixels one at a time (no padded copy of the input). */
-void dw_direct(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed, const float *scale_acc,
-               const float *bias_acc, const int32_t *corr_acc, float act_lo, float act_hi, float s_top, int kh,
-               int kw, int sh, int sw, uint8_t *out, int oh, int ow)
+static void dw_direct_body(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed,
+                           const float *scale_acc, const float *bias_acc, const int32_t *corr_acc, float act_lo,
+                           float act_hi, float s_top, int kh, int kw, int sh, int sw, uint8_t *out, int oh, int ow)
 {
     int taps = kh * kw, blocks = (c + 63) / 64, positive = act_lo >= 0.0f;
     __m512 lo = _mm512_set1_ps(act_lo), hi = _mm512_set1_ps(act_hi), st = _mm512_set1_ps(s_top);
     for (int b = 0; b < blocks; b++) {
-        int n = c - b * 64 < 64 ? c - b * 64 : 64;
-        __mmask64 m = n == 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
         const int8_t *wb = packed + (size_t)b * taps * 4 * 64;
         __m512 sc[4], bi[4];
         __m512i nc[4];
-        for (int j = 0; j < 4; j++) {
-            sc[j] = _mm512_loadu_ps(scale_acc + ((size_t)b * 4 + j) * 16);
-            bi[j] = _mm512_loadu_ps(bias_acc + ((size_t)b * 4 + j) * 16);
-            nc[j] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(corr_acc + ((size_t)b * 4 + j) * 16));
-        }
+        __mmask64 m = block_constants(b, c, scale_acc, bias_acc, corr_acc, sc, bi, nc);
         for (int oy = 0; oy < oh; oy++) {
             int iy0 = oy * sh - pt, row_inside = iy0 >= 0 && iy0 + kh <= h;
             for (int ox = 0; ox < ow;) {
@@ -257,13 +227,25 @@ void dw_direct(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8
     }
 }
 
-/* One layer call: pad the input, then the kernel (what an in-graph kernel would do per run). */
-void dw_forward(const uint8_t *x, int h, int w, int c, uint8_t *xp, int hp, int wp, int pt, int pl,
-                const int8_t *packed, const float *scale_acc, const float *bias_acc, const int32_t *corr_acc,
-                float act_lo, float act_hi, float s_top, int kh, int kw, int sh, int sw, uint8_t *out, int oh, int ow)
+/* CPU time of the last dw_direct or dw_vbmi call inside C, in ns: what an in-graph kernel would
+ * cost (the ctypes call around it is not part of it). */
+long long last_ns;
+
+static long long now_ns(void)
 {
-    pad_input(x, h, w, c, xp, hp, wp, pt, pl);
-    dw_vnni(xp, wp, c, packed, scale_acc, bias_acc, corr_acc, act_lo, act_hi, s_top, kh, kw, sh, sw, out, oh, ow);
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+void dw_direct(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed, const float *scale_acc,
+               const float *bias_acc, const int32_t *corr_acc, float act_lo, float act_hi, float s_top, int kh,
+               int kw, int sh, int sw, uint8_t *out, int oh, int ow)
+{
+    long long t0 = now_ns();
+    dw_direct_body(x, h, w, c, pt, pl, packed, scale_acc, bias_acc, corr_acc, act_lo, act_hi, s_top, kh, kw, sh, sw,
+                   out, oh, ow);
+    last_ns = now_ns() - t0;
 }
 
 /* The CPU's vpdpbusd rate: `iters` x 12 independent zmm vpdpbusd (returns how many it ran). */
@@ -396,10 +378,6 @@ static void dw_vbmi_body(const uint8_t *x, int h, int w, int c, int pt, int pl, 
                          float s_top, int kh, int kw, int sh, int sw, uint8_t *out, int oh, int ow, uint8_t *ring,
                          int wb, int bounded, const int8_t *packed4);
 
-/* CPU time of the last dw_vbmi call inside C, in ns: what an in-graph kernel would cost (the
- * ctypes call around it is not part of it). */
-long long last_ns;
-
 /* acc += u8 x times s8 weights read from memory (L1), in place. */
 #define DPBUSD_M(acc, x, mem) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "m"(*(const __m512i *)(mem)))
 
@@ -460,12 +438,10 @@ void dw_vbmi(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t
              int sh, int sw, uint8_t *out, int oh, int ow, uint8_t *ring, int wb, int bounded,
              const int8_t *packed4)
 {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    long long t0 = now_ns();
     dw_vbmi_body(x, h, w, c, pt, pl, packed, scale, bias, corr, act_lo, act_hi, s_top, kh, kw, sh, sw, out, oh, ow,
                  ring, wb, bounded, packed4);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-    last_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+    last_ns = now_ns() - t0;
 }
 
 static void dw_vbmi_body(const uint8_t *x, int h, int w, int c, int pt, int pl, const int8_t *packed,
