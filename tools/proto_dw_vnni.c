@@ -414,6 +414,46 @@ static inline __attribute__((always_inline)) void vbmi_four(const uint8_t *const
     _mm512_mask_cvtusepi32_storeu_epi8(o + 3 * c, m, requant16(a3, sc, bi, lo, hi, st, positive));
 }
 
+/* A row of a 3x3 stride-1 layer, four pixels a step (ow - ow % 4 of them), like vbmi_four but with
+ * the 18 weight vectors that are not zero held in registers for the whole row. */
+static inline __attribute__((always_inline)) void vbmi_row_four3(const uint8_t *const *rows, size_t at, int c,
+                                                                 int count, const int8_t *w4, __m512i perm,
+                                                                 __m512i nc, __m512 sc, __m512 bi, __m512 lo,
+                                                                 __m512 hi, __m512 st, int positive, __mmask16 m,
+                                                                 uint8_t *o)
+{
+    __m512i w[3][6];        /* per row: pixel 0 A, 1 A, 2 A, 2 B, 3 A, 3 B */
+    for (int ky = 0; ky < 3; ky++) {
+        const int8_t *wk = w4 + (size_t)ky * 8 * 64;
+        w[ky][0] = _mm512_loadu_si512(wk);
+        w[ky][1] = _mm512_loadu_si512(wk + 2 * 64);
+        w[ky][2] = _mm512_loadu_si512(wk + 4 * 64);
+        w[ky][3] = _mm512_loadu_si512(wk + 5 * 64);
+        w[ky][4] = _mm512_loadu_si512(wk + 6 * 64);
+        w[ky][5] = _mm512_loadu_si512(wk + 7 * 64);
+    }
+    for (int ox = 0; ox + 4 <= count; ox += 4) {
+        __m512i a0 = nc, a1 = nc, a2 = nc, a3 = nc;
+        size_t col = at + (size_t)ox * 16;
+#pragma GCC unroll 3
+        for (int ky = 0; ky < 3; ky++) {
+            __m512i A = _mm512_permutexvar_epi8(perm, _mm512_loadu_si512(rows[ky] + col));
+            __m512i B = _mm512_permutexvar_epi8(perm, _mm512_loadu_si512(rows[ky] + col + 64));
+            DPBUSD(a0, A, w[ky][0]);
+            DPBUSD(a1, A, w[ky][1]);
+            DPBUSD(a2, A, w[ky][2]);
+            DPBUSD(a2, B, w[ky][3]);
+            DPBUSD(a3, A, w[ky][4]);
+            DPBUSD(a3, B, w[ky][5]);
+        }
+        uint8_t *p = o + (size_t)ox * c;
+        _mm512_mask_cvtusepi32_storeu_epi8(p, m, requant16(a0, sc, bi, lo, hi, st, positive));
+        _mm512_mask_cvtusepi32_storeu_epi8(p + c, m, requant16(a1, sc, bi, lo, hi, st, positive));
+        _mm512_mask_cvtusepi32_storeu_epi8(p + 2 * c, m, requant16(a2, sc, bi, lo, hi, st, positive));
+        _mm512_mask_cvtusepi32_storeu_epi8(p + 3 * c, m, requant16(a3, sc, bi, lo, hi, st, positive));
+    }
+}
+
 /* Weights for vbmi_four: group g, row ky, pixel k, window h, lane i, byte b = w[ky][4h + b - k][16g + i]
  * where that tap exists, else 0. */
 void pack_four(const int8_t *wq, int kh, int kw, int c, int8_t *packed)
@@ -486,6 +526,10 @@ static void dw_vbmi_body(const uint8_t *x, int h, int w, int c, int pt, int pl, 
             if (packed4 != NULL && sw == 1 && kw <= 5) {      /* four pixels a step, then the rest */
                 const int8_t *w4 = packed4 + (size_t)g * kh * 8 * 64;
                 int ox = 0;
+                if (kh == 3 && kw == 3) {
+                    vbmi_row_four3(rows, at, c, ow, w4, perm, nc, sc, bi, lo, hi, st, positive, m, o);
+                    ox = ow - ow % 4;
+                }
                 for (; ox + 4 <= ow; ox += 4) {
                     if (kh == 3 && kw == 3)
                         vbmi_four(rows, at + (size_t)ox * 16, c, 3, 3, w4, perm, nc, sc, bi, lo, hi, st, positive,
