@@ -49,8 +49,8 @@ already take 12.5-12.7 ms, at or above the budget (0.8 x ncnn2table's 1.87-2.09 
 ~0.45 s of imports and session: 10.5-12.2 ms an image); and in wall, ~0.35 s of start-up and
 session build on about one core plus 100 x 12.5 ms on two cores already exceed 0.8 x its 0.96-1.12
 s. On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run, pass 1 12.5) aciq stands at
-0.85-0.87x wall and 0.80-0.82x CPU. kl on 500 images meets 0.8x since the binning kernel; on 100 it
-reaches 0.72-0.77x of the CPU and 0.80-0.88x of the wall: the start-up, session builds and KL
+0.85-0.90x wall and 0.80-0.84x CPU. kl on 500 images meets 0.8x since the binning kernel; on 100 it
+reaches 0.72-0.77x of the CPU and 0.795-0.88x of the wall: the start-up, session builds and KL
 (~0.5 s of wall, on 1.2-1.6 cores) weigh 5x more per image than on 500.
 Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, onnxruntime's code once run ~20, the
 graph's weights 19, a reloaded session ~15 MB of heap (building one takes ~45 MB for a moment:
