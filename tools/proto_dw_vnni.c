@@ -138,26 +138,6 @@ static inline __attribute__((always_inline)) void two_pixels(const uint8_t *base
     store_pixel(b0, b1, b2, b3, sc, bi, lo, hi, st, positive, m, out + c);
 }
 
-/* One output pixel in one channel block. */
-static inline __attribute__((always_inline)) void one_pixel(const uint8_t *base, int c, int wp, int kh, int kw,
-                                                            const int8_t *wb, __mmask64 m, const __m512i *nc,
-                                                            const __m512 *sc, const __m512 *bi, __m512 lo,
-                                                            __m512 hi, __m512 st, int positive, uint8_t *out)
-{
-    __m512i a0 = nc[0], a1 = nc[1], a2 = nc[2], a3 = nc[3];
-    for (int ky = 0; ky < kh; ky++) {
-        const uint8_t *row = base + (size_t)ky * wp * c;
-        const int8_t *wk = wb + (size_t)ky * kw * 256;
-        for (int kx = 0; kx < kw; kx++, wk += 256) {
-            __m512i w0 = _mm512_loadu_si512(wk), w1 = _mm512_loadu_si512(wk + 64);
-            __m512i w2 = _mm512_loadu_si512(wk + 128), w3 = _mm512_loadu_si512(wk + 192);
-            __m512i va = _mm512_maskz_loadu_epi8(m, row + (size_t)kx * c);
-            TAP(va, a);
-        }
-    }
-    store_pixel(a0, a1, a2, a3, sc, bi, lo, hi, st, positive, m, out);
-}
-
 /* Channel block b's mask (its channels among 64) and per-accumulator scales, biases and negated
  * 128 * sum(w) offsets (the accumulators' starting values). */
 static __mmask64 block_constants(int b, int c, const float *scale_acc, const float *bias_acc,
@@ -530,11 +510,8 @@ static void dw_vbmi_body(const uint8_t *x, int h, int w, int c, int pt, int pl, 
                     vbmi_row_four3(rows, at, c, ow, w4, perm, nc, sc, bi, lo, hi, st, positive, m, o);
                     ox = ow - ow % 4;
                 }
-                for (; ox + 4 <= ow; ox += 4) {
-                    if (kh == 3 && kw == 3)
-                        vbmi_four(rows, at + (size_t)ox * 16, c, 3, 3, w4, perm, nc, sc, bi, lo, hi, st, positive,
-                                  m, o + (size_t)ox * c);
-                    else if (kh == 5 && kw == 5)
+                for (; ox + 4 <= ow; ox += 4) {     /* 3x3 went through vbmi_row_four3 above */
+                    if (kh == 5 && kw == 5)
                         vbmi_four(rows, at + (size_t)ox * 16, c, 5, 5, w4, perm, nc, sc, bi, lo, hi, st, positive,
                                   m, o + (size_t)ox * c);
                     else
