@@ -9,6 +9,7 @@ there are three ways to the same counts, fastest first:
 - plain numpy (`histogram_indices` + bincount): for the rare absmax whose bin width is not an exact
   float32, where dividing by the width would not bin like ncnn (`bin_width`).
 """
+import functools
 import sys
 import threading
 
@@ -54,7 +55,14 @@ def bin_width(absmax):
 
     fl(|v| / absmax) * 2048 == fl(|v| / (absmax / 2048)) when absmax / 2048 is an exact normal float:
     correctly rounded division commutes with a power-of-two scale; the quotients where it may not
-    (subnormal, below 2**-126) are far below 1 and give bin 0 either way."""
+    (subnormal, below 2**-126) are far below 1 and give bin 0 either way. Worked out once per absmax:
+    phase 2 bins every measured blob of every image over the same absmax (3.5 us a time, ~50 times
+    an image on Lite0)."""
+    return _bin_width(float(np.float32(absmax)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _bin_width(absmax):
     width = np.float32(absmax) / np.float32(NUM_BINS)
     if not (width >= np.finfo(np.float32).tiny and np.isfinite(width)) or width * np.float32(NUM_BINS) != absmax:
         return None

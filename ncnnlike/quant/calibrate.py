@@ -193,13 +193,12 @@ def _rebatch(batches, size):
             yield inputs if n <= size else {k: v[start:start + size] for k, v in inputs.items()}
 
 
-def run_shapes(net, inputs):
-    """{blob: ncnn shape} of every blob the measured blobs need, for inputs shaped like `inputs`
-    (lowered, nothing runs), or None when the measured blobs cannot be lowered in one graph (host
+def run_shapes(net, inputs, unique):
+    """{blob: ncnn shape} of every blob the measured blobs `unique` need, for inputs shaped like
+    `inputs` (lowered, nothing runs), or None when they cannot be lowered in one graph (host
     layers: staged runs)."""
     from ncnnlike.runtime.lower import lower_shapes
     from ncnnlike.runtime.staged import host_layers
-    unique = list(dict.fromkeys(_blobs_of(net).values()))
     try:
         if host_layers(net.graph, unique, inputs):
             return None
@@ -262,7 +261,7 @@ class _RunShapes:
         key = shape_key(inputs)
         with self.lock:
             if key not in self.found:
-                shapes = run_shapes(self.net, inputs)
+                shapes = run_shapes(self.net, inputs, self.unique)
                 self.found[key] = None if shapes is None else (shapes, {b: shapes[b] for b in self.unique})
             return self.found[key]
 
