@@ -12,4 +12,7 @@ setup(ext_modules=[Extension("ncnnlike.quant._bins", ["ncnnlike/quant/_bins.c"],
                              extra_compile_args=FLAGS),
                    Extension("ncnnlike.quant.methods._klest", ["ncnnlike/quant/methods/_klest.c"], depends=BUFFER,
                              optional=True, extra_compile_args=FLAGS + ["-fno-math-errno"]),
-                   Extension("ncnnlike.io._flush", ["ncnnlike/io/_flush.c"], optional=True, extra_compile_args=FLAGS)])
+                   Extension("ncnnlike.io._flush", ["ncnnlike/io/_flush.c"], optional=True, extra_compile_args=FLAGS),
+                   Extension("ncnnlike.layers._dw_vnni", ["ncnnlike/layers/_dw_vnni.c"],
+                             depends=BUFFER + ["ncnnlike/layers/_dw_vnni_kernel.h"], optional=True,
+                             extra_compile_args=FLAGS)])

@@ -23,6 +23,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from ncnnlike.layers import dw_vnni  # noqa: E402
 from tools import bench_speed, common  # noqa: E402
 
 
@@ -45,6 +46,8 @@ def profiled_session(model, external, threads, prefix):
     so.profile_file_prefix = prefix
     so.optimized_model_filepath = prefix + ".onnx"
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if dw_vnni.library():        # the fast graph's depthwise convs (layers/dw_vnni.py)
+        dw_vnni.register(so)
     if external:
         so.add_external_initializers([n for n, _ in external],
                                      [ort.OrtValue.ortvalue_from_numpy(a) for _, a in external])
@@ -110,6 +113,8 @@ def conv_kinds(path):
     shapes = {i.name: [d for d in i.dims] for i in model.graph.initializer}
     kinds = {}
     for node in model.graph.node:
+        if node.op_type == dw_vnni.OP:
+            kinds[node.name] = "depthwise"
         if node.op_type not in ("Conv", "QLinearConv", "FusedConv", "NchwcConv"):
             continue
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}

@@ -37,7 +37,7 @@ import functools
 
 import numpy as np
 
-from ncnnlike.layers import int8, int8_sim, onnx_bytes
+from ncnnlike.layers import dw_vnni, int8, int8_sim, onnx_bytes
 from ncnnlike.layers.activation import lower_fused
 from ncnnlike.layers.lowering import OPSET, UINT8, Node
 
@@ -190,7 +190,9 @@ def lower_conv(ctx, layer, p, L):
         xq = ctx.op("Pad", [xq, ctx.ints([0, 0, border[0], border[1], 0, extra, border[2], border[3]]),
                             ctx.const(np.uint8(pad_value + 128))])
         pads = [p_ - b for p_, b in zip(pads, border)]
-    if requantize_in_uint8:
+    if requantize_in_uint8 and L.group > 1 and dw_vnni.usable(p, L, pads):
+        ctx.top(layer, 0, dw_vnni.lower(ctx, p, L, xq, pads, shape), shape, quant=float(L.s_top))
+    elif requantize_in_uint8:
         ctx.top(layer, 0, qlinear_conv(ctx, p, L, xq, pads, extra), shape, quant=float(L.s_top))
     elif L.s_top is None and is_1x1(p, L, pads):
         ctx.top(layer, 0, matmul_1x1(ctx, L, xq), shape)

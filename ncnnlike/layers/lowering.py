@@ -55,6 +55,7 @@ class LowerCtx:
         self._quant = {}    # blob -> top scale when the tensor carries int8 as uint8 (+128)
         self._counter = 0
         self.nonnegative = frozenset()   # blobs provably >= 0 (runtime/nonnegative.py), for int8_fast
+        self.value_infos = []   # (tensor, elem type, dims): shapes onnxruntime cannot infer (custom ops)
 
     # --- names and constants -------------------------------------------------------------
     def fresh(self, hint):

@@ -113,9 +113,10 @@ def value_info(name, elem_type=None, dims=()):
     return _bytes(1, name) + _bytes(2, _bytes(1, tensor_type))
 
 
-def model(records, inputs, outputs, initializers, opsets, ir_version, name="ncnnlike"):
+def model(records, inputs, outputs, initializers, opsets, ir_version, name="ncnnlike", value_infos=()):
     """(ModelProto bytes, [(name, array)] of the external initializers). inputs: (name, elem_type,
-    dims); outputs: names; initializers: (name, array); opsets: (domain, version)."""
+    dims); outputs: names; initializers: (name, array); opsets: (domain, version); value_infos:
+    (name, elem_type, dims) of inner tensors."""
     external, graph = [], [b"".join(_bytes(1, node(r)) for r in records), _bytes(2, name)]
     for init_name, array in initializers:
         big = np.asarray(array).nbytes >= LARGE
@@ -123,5 +124,6 @@ def model(records, inputs, outputs, initializers, opsets, ir_version, name="ncnn
             external.append((init_name, np.ascontiguousarray(array)))
         graph.append(_bytes(5, tensor(init_name, array, external=big)))
     graph += [_bytes(11, value_info(*i)) for i in inputs] + [_bytes(12, value_info(o)) for o in outputs]
+    graph += [_bytes(13, value_info(*v)) for v in value_infos]
     body = _int(1, ir_version) + b"".join(_bytes(8, (_bytes(1, d) if d else b"") + _int(2, v)) for d, v in opsets)
     return body + _bytes(7, b"".join(graph)), external

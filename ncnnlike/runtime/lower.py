@@ -1,6 +1,7 @@
 """Lower a Graph to an in-memory ONNX model: every layer module's `lower()` in layer order."""
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.layers.base import layer_module, resolve
+from ncnnlike.layers.dw_vnni import DOMAIN as DW_DOMAIN
 from ncnnlike.layers.lowering import OPSET, LowerCtx
 from ncnnlike.runtime.nonnegative import nonnegative_blobs
 
@@ -69,11 +70,23 @@ def lower_graph(graph, input_shapes, outputs, int8=True, probe=None):
                     for blob, shape in input_shapes.items()]
     names = _output_nodes(ctx, outputs, probe, lambda t, out: helper.make_node("Identity", [t], [out], name="n_" + out))
     graph_outputs = [onnx.ValueInfoProto(name=out) for out in names]   # types left to inference
-    g = helper.make_graph(ctx.nodes, "ncnnlike", graph_inputs, graph_outputs, ctx.initializers)
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET),
-                                                helper.make_opsetid("com.microsoft", 1)])  # int8_fast.py
+    g = helper.make_graph(ctx.nodes, "ncnnlike", graph_inputs, graph_outputs, ctx.initializers,
+                          value_info=[helper.make_tensor_value_info(*v) for v in ctx.value_infos])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets(ctx)])
     model.ir_version = IR_VERSION
     return model, names, ctx
+
+
+def opsets(ctx):
+    """(domain, version) the lowered graph imports: ONNX's, com.microsoft's (int8_fast.py) and, where
+    a node uses it, ncnnlike's own (layers/dw_vnni.py: its session must load that library)."""
+    out = [("", OPSET), ("com.microsoft", 1)]
+    return out + [(DW_DOMAIN, 1)] if uses_custom_ops(ctx) else out
+
+
+def uses_custom_ops(ctx):
+    """Whether the lowered graph has a node of ncnnlike's custom-op library (layers/dw_vnni.py)."""
+    return any(node.domain == DW_DOMAIN for node in ctx.nodes)
 
 
 def _output_nodes(ctx, outputs, probe, node, direct=False):
@@ -104,6 +117,6 @@ def lower_to_bytes(graph, input_shapes, outputs, int8=True, probe=None):
     ctx = lower_layers(graph, input_shapes, outputs, int8, build="records")
     names = _output_nodes(ctx, outputs, probe, lambda t, out: Node("Identity", [t], [out], {}, "n_" + out), direct=True)
     inputs = [(blob, FLOAT, ["N", *tuple(shape)]) for blob, shape in input_shapes.items()]
-    data, external = onnx_bytes.model(ctx.nodes, inputs, names, ctx.initializers,
-                                      [("", OPSET), ("com.microsoft", 1)], IR_VERSION)
+    data, external = onnx_bytes.model(ctx.nodes, inputs, names, ctx.initializers, opsets(ctx), IR_VERSION,
+                                      value_infos=ctx.value_infos)
     return data, names, ctx, external

@@ -17,7 +17,8 @@ import numpy as np
 
 from ncnnlike.errors import (NcnnlikeError, NcnnlikeKeyError, NcnnlikeUsageError, NcnnlikeValueError)
 from ncnnlike.io.limits import check_size
-from ncnnlike.runtime.lower import lower_to_bytes
+from ncnnlike.layers import dw_vnni
+from ncnnlike.runtime.lower import lower_to_bytes, uses_custom_ops
 from ncnnlike.runtime.staged import host_layers, run_staged
 
 
@@ -146,6 +147,7 @@ class Net:
         import onnxruntime as ort
         model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe)
         providers = ["CPUExecutionProvider"]
+        custom = uses_custom_ops(ctx)
         sess = None
         if (probe is not None or any_order) and sum(array.nbytes for _, array in external) <= RELOAD_MAX_BYTES:
             from ncnnlike.runtime.reloaded import reloaded_session
@@ -154,14 +156,15 @@ class Net:
             keep = () if any_order is True or probe is not None else \
                 [name for name, blob in zip(names, outputs) if blob not in any_order]
             edit = lambda saved: edited_pieces(saved, kind, keep)[0]     # noqa: E731
-            sess = reloaded_session(ort, model, self._options(ort, spin, pattern, external),
-                                    self._options(ort, spin, pattern), providers, edit)
+            sess = reloaded_session(ort, model, self._options(ort, spin, pattern, external, custom),
+                                    self._options(ort, spin, pattern, (), custom), providers, edit)
             if sess is not None and probe is None:      # the blocked tensors' names, in the outputs' order
                 names = [o.name for o in sess.get_outputs()]
         reloaded = sess is not None
         if sess is None:
             try:
-                sess = ort.InferenceSession(model, self._options(ort, spin, pattern, external), providers=providers)
+                sess = ort.InferenceSession(model, self._options(ort, spin, pattern, external, custom),
+                                            providers=providers)
             except Exception as exc:   # onnxruntime refuses the lowered graph: one line, not its dump
                 raise NcnnlikeError("onnxruntime cannot build the model: %s" % _ort_reason(exc)) from None
         # the external arrays stay referenced as long as a session built on them: onnxruntime reads
@@ -170,9 +173,10 @@ class Net:
         kept = () if reloaded else external
         return _Session(sess, names, shapes, kept, _largest(shapes), frozenset(i.name for i in sess.get_inputs()))
 
-    def _options(self, ort, spin, pattern, external=()):
+    def _options(self, ort, spin, pattern, external=(), custom=False):
         """onnxruntime SessionOptions for this net's threads; `external`: (name, array) weights handed
-        to onnxruntime as external initializers, used in place (layers/onnx_bytes.py)."""
+        to onnxruntime as external initializers, used in place (layers/onnx_bytes.py); `custom`: the
+        graph has ncnnlike's custom ops (layers/dw_vnni.py), whose library the session loads."""
         so = ort.SessionOptions()
         so.intra_op_num_threads = max(1, int(self.opt.num_threads))
         so.inter_op_num_threads = 1
@@ -183,6 +187,8 @@ class Net:
         if external:
             so.add_external_initializers([name for name, _ in external],
                                          [ort.OrtValue.ortvalue_from_numpy(array) for _, array in external])
+        if custom:
+            dw_vnni.register(so)
         return so
 
     def run(self, inputs, outputs, probe=None, out=None, any_order=False):

@@ -1,0 +1,311 @@
+/* ncnnlike.layers._dw_vnni: ncnn's requantizing int8 depthwise convolution on AVX512-VNNI + VBMI
+ * (_dw_vnni_kernel.h), two ways in:
+ *
+ *   - as an onnxruntime custom op, DepthwiseInt8 in domain "ncnnlike", which the fast int8 path
+ *     lowers depthwise layers to (layers/dw_vnni.py). onnxruntime loads this file as a custom-op
+ *     library (SessionOptions.register_custom_ops_library) and calls RegisterCustomOps;
+ *   - from Python, run(...), for the tests.
+ *
+ * onnxruntime's wheel ships no C header. What this file uses of its C ABI (version 8, which every
+ * later onnxruntime keeps: its function table only grows) is declared below: the indices of the
+ * dozen functions called in the OrtApi table of function pointers, and the OrtCustomOp struct of
+ * that version. The kernel maps no executable memory and reads only what its checks allow.
+ */
+#include "../_buffer.h"
+#include "_dw_vnni_kernel.h"
+#include <stdlib.h>
+
+/* ---- onnxruntime's C ABI, version 8 ---- */
+
+typedef struct OrtStatus OrtStatus;
+typedef struct OrtKernelInfo OrtKernelInfo;
+typedef struct OrtKernelContext OrtKernelContext;
+typedef struct OrtValue OrtValue;
+typedef struct OrtTensorTypeAndShapeInfo OrtShape;
+typedef struct OrtSessionOptions OrtSessionOptions;
+typedef struct OrtCustomOpDomain OrtCustomOpDomain;
+typedef void *const OrtApiTable;                       /* the OrtApi struct: function pointers */
+typedef struct {
+    OrtApiTable *(*GetApi)(uint32_t version);
+    const char *(*GetVersionString)(void);
+} OrtApiBase;
+
+enum { ORT_API_VERSION_USED = 8, ORT_INVALID_ARGUMENT = 2 };
+enum { T_FLOAT = 1, T_UINT8 = 2, T_INT8 = 3, T_INT32 = 6 };      /* ONNXTensorElementDataType */
+enum {                                                            /* indices in the OrtApi table */
+    API_CreateStatus = 0, API_ReleaseStatus = 93, API_CreateCustomOpDomain = 26, API_CustomOpDomain_Add = 27,
+    API_AddCustomOpDomain = 28, API_GetTensorMutableData = 51, API_GetTensorElementType = 60,
+    API_GetDimensionsCount = 61, API_GetDimensions = 62, API_GetTensorShapeElementCount = 64,
+    API_GetTensorTypeAndShape = 65, API_KernelInfoGetAttribute_float = 85, API_KernelInfoGetAttribute_int64 = 86,
+    API_KernelContext_GetInput = 90, API_KernelContext_GetOutput = 91, API_ReleaseTensorTypeAndShapeInfo = 99,
+    API_KernelInfoGetAttributeArray_int64 = 163,
+};
+#define ORT(api, name, type) ((type)(api)[API_##name])
+
+typedef struct OrtCustomOp {
+    uint32_t version;
+    void *(*CreateKernel)(const struct OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info);
+    const char *(*GetName)(const struct OrtCustomOp *op);
+    const char *(*GetExecutionProviderType)(const struct OrtCustomOp *op);
+    int (*GetInputType)(const struct OrtCustomOp *op, size_t index);
+    size_t (*GetInputTypeCount)(const struct OrtCustomOp *op);
+    int (*GetOutputType)(const struct OrtCustomOp *op, size_t index);
+    size_t (*GetOutputTypeCount)(const struct OrtCustomOp *op);
+    void (*KernelCompute)(void *op_kernel, OrtKernelContext *context);
+    void (*KernelDestroy)(void *op_kernel);
+    int (*GetInputCharacteristic)(const struct OrtCustomOp *op, size_t index);
+    int (*GetOutputCharacteristic)(const struct OrtCustomOp *op, size_t index);
+} OrtCustomOp;
+
+/* ---- the custom op ----
+ * Inputs: x (N, H, W, C) uint8; wv int8; scale, bias float (C); corr int32 (C).
+ * Attributes: kernel_shape, strides (2 ints), pads (4 ints, ONNX order: top, left, bottom, right),
+ * bounded (int), act_lo, act_hi, s_top (floats). Output: y (N, OH, OW, C) uint8. */
+
+enum { IN_X, IN_WV, IN_SCALE, IN_BIAS, IN_CORR, N_INPUTS };
+static const int input_types[N_INPUTS] = {T_UINT8, T_INT8, T_FLOAT, T_FLOAT, T_INT32};
+
+typedef struct {
+    OrtApiTable *api;
+    int kh, kw, sh, sw, pt, pl, pb, pr, bounded, ok;
+    float act_lo, act_hi, s_top;
+} Kernel;
+
+static int ints_attribute(OrtApiTable *api, const OrtKernelInfo *info, const char *name, int64_t *out, size_t n)
+{
+    typedef OrtStatus *(*F)(const OrtKernelInfo *, const char *, int64_t *, size_t *);
+    size_t size = 0;
+    OrtStatus *st = ORT(api, KernelInfoGetAttributeArray_int64, F)(info, name, NULL, &size);
+    if (st == NULL && size == n)
+        st = ORT(api, KernelInfoGetAttributeArray_int64, F)(info, name, out, &size);
+    else if (st == NULL)
+        return 0;
+    if (st != NULL)
+        ORT(api, ReleaseStatus, void (*)(OrtStatus *))(st);
+    return st == NULL;
+}
+
+static int scalar_attributes(OrtApiTable *api, const OrtKernelInfo *info, Kernel *k)
+{
+    typedef OrtStatus *(*FF)(const OrtKernelInfo *, const char *, float *);
+    typedef OrtStatus *(*FI)(const OrtKernelInfo *, const char *, int64_t *);
+    OrtStatus *st[4];
+    int64_t bounded = 0;
+    st[0] = ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_lo", &k->act_lo);
+    st[1] = ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_hi", &k->act_hi);
+    st[2] = ORT(api, KernelInfoGetAttribute_float, FF)(info, "s_top", &k->s_top);
+    st[3] = ORT(api, KernelInfoGetAttribute_int64, FI)(info, "bounded", &bounded);
+    int ok = 1;
+    for (int i = 0; i < 4; i++)
+        if (st[i] != NULL) {
+            ORT(api, ReleaseStatus, void (*)(OrtStatus *))(st[i]);
+            ok = 0;
+        }
+    k->bounded = bounded != 0;
+    return ok;
+}
+
+/* The kernel's attributes; a kernel whose attributes are missing or out of range is marked not ok
+ * and outputs an empty tensor, which the next node refuses (this version of the ABI has no way to
+ * return an error from a kernel). */
+static void *create_kernel(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
+{
+    (void)op;
+    Kernel *k = calloc(1, sizeof(Kernel));
+    if (k == NULL)
+        return NULL;
+    int64_t ks[2], st[2], pads[4];
+    k->api = api;
+    k->ok = ints_attribute(api, info, "kernel_shape", ks, 2) && ints_attribute(api, info, "strides", st, 2)
+            && ints_attribute(api, info, "pads", pads, 4) && scalar_attributes(api, info, k);
+    for (int i = 0; i < 2; i++)
+        k->ok = k->ok && ks[i] >= 1 && ks[i] <= DW_MAX_KH && st[i] >= 1 && st[i] <= 64;
+    for (int i = 0; i < 4; i++)
+        k->ok = k->ok && pads[i] >= 0 && pads[i] <= DW_MAX_KH;
+    if (k->ok) {
+        k->kh = (int)ks[0], k->kw = (int)ks[1], k->sh = (int)st[0], k->sw = (int)st[1];
+        k->pt = (int)pads[0], k->pl = (int)pads[1], k->pb = (int)pads[2], k->pr = (int)pads[3];
+    }
+    return k;
+}
+
+/* Input `index`: its data, element count and dimensions (at most 4), checked for its type; 0 if
+ * any of it cannot be had. (A status left unreleased is a leak only on a failure path that a graph
+ * of our own lowering does not reach.) */
+static int input(OrtApiTable *api, OrtKernelContext *ctx, size_t index, void **data, size_t *count, int64_t *dims,
+                 size_t *rank)
+{
+    const OrtValue *value = NULL;
+    OrtShape *shape = NULL;
+    int type = -1;
+    *data = NULL;
+    if (ORT(api, KernelContext_GetInput, OrtStatus *(*)(OrtKernelContext *, size_t, const OrtValue **))(ctx, index, &value)
+        || value == NULL
+        || ORT(api, GetTensorTypeAndShape, OrtStatus *(*)(const OrtValue *, OrtShape **))(value, &shape))
+        return 0;
+    int good = !ORT(api, GetTensorElementType, OrtStatus *(*)(const OrtShape *, int *))(shape, &type)
+               && type == input_types[index]
+               && !ORT(api, GetTensorShapeElementCount, OrtStatus *(*)(const OrtShape *, size_t *))(shape, count)
+               && !ORT(api, GetDimensionsCount, OrtStatus *(*)(const OrtShape *, size_t *))(shape, rank) && *rank <= 4
+               && !ORT(api, GetDimensions, OrtStatus *(*)(const OrtShape *, int64_t *, size_t))(shape, dims, *rank)
+               && !ORT(api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))((OrtValue *)value, data);
+    ORT(api, ReleaseTensorTypeAndShapeInfo, void (*)(OrtShape *))(shape);
+    return good && (*data != NULL || *count == 0);
+}
+
+/* The call's arguments from the inputs; 0 where anything disagrees with the kernel's geometry. */
+static int gather(const Kernel *k, OrtKernelContext *ctx, dw_args *a)
+{
+    void *data[N_INPUTS];
+    size_t count[N_INPUTS], rank;
+    int64_t dims[4];
+    for (int i = N_INPUTS - 1; i >= 0; i--)        /* x last: its dims stay in `dims` */
+        if (!input(k->api, ctx, i, &data[i], &count[i], dims, &rank))
+            return 0;
+    if (rank != 4 || dims[0] < 0 || dims[0] > 1 << 16 || dims[1] < 1 || dims[1] > 1 << 15 || dims[2] < 1
+        || dims[2] > 1 << 15 || dims[3] < 1 || dims[3] > 1 << 20)
+        return 0;
+    *a = (dw_args){.n = (int)dims[0], .h = (int)dims[1], .w = (int)dims[2], .c = (int)dims[3], .kh = k->kh,
+                   .kw = k->kw, .sh = k->sh, .sw = k->sw, .pt = k->pt, .pl = k->pl, .bounded = k->bounded,
+                   .act_lo = k->act_lo, .act_hi = k->act_hi, .s_top = k->s_top};
+    a->oh = (a->h + k->pt + k->pb - k->kh) / k->sh + 1;
+    a->ow = (a->w + k->pl + k->pr - k->kw) / k->sw + 1;
+    size_t groups = dw_groups(a->c), c = a->c;
+    if (a->h + k->pt + k->pb < k->kh || a->w + k->pl + k->pr < k->kw || dw_check(a) != NULL
+        || count[IN_WV] != groups * a->kh * dw_nq(a->kw) * 64
+        || count[IN_SCALE] != c || count[IN_BIAS] != c || count[IN_CORR] != c)
+        return 0;
+    a->x = data[IN_X], a->wv = data[IN_WV];
+    a->scale = data[IN_SCALE], a->bias = data[IN_BIAS], a->corr = data[IN_CORR];
+    return 1;
+}
+
+static void compute(void *op_kernel, OrtKernelContext *ctx)
+{
+    typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
+    const Kernel *k = op_kernel;
+    dw_args a;
+    OrtValue *out = NULL;
+    void *y = NULL;
+    uint8_t *ring = NULL;
+    int good = k != NULL && k->ok && dw_cpu_supported() && gather(k, ctx, &a)
+               && (ring = malloc(dw_ring_bytes(&a))) != NULL;
+    int64_t dims[4] = {good ? a.n : 0, good ? a.oh : 0, good ? a.ow : 0, good ? a.c : 0};
+    OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, 4, &out);
+    if (st == NULL && good
+        && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
+        a.y = y;
+        dw_run(&a, ring);
+    }
+    if (st != NULL)
+        ORT(k->api, ReleaseStatus, void (*)(OrtStatus *))(st);
+    free(ring);
+}
+
+static void destroy(void *op_kernel) { free(op_kernel); }
+static const char *op_name(const OrtCustomOp *op) { (void)op; return "DepthwiseInt8"; }
+static const char *op_provider(const OrtCustomOp *op) { (void)op; return NULL; }      /* CPU */
+static int op_input_type(const OrtCustomOp *op, size_t i) { (void)op; return i < N_INPUTS ? input_types[i] : 0; }
+static size_t op_input_count(const OrtCustomOp *op) { (void)op; return N_INPUTS; }
+static int op_output_type(const OrtCustomOp *op, size_t i) { (void)op; (void)i; return T_UINT8; }
+static size_t op_output_count(const OrtCustomOp *op) { (void)op; return 1; }
+static int op_required(const OrtCustomOp *op, size_t i) { (void)op; (void)i; return 0; }
+
+static const OrtCustomOp depthwise_op = {ORT_API_VERSION_USED, create_kernel, op_name, op_provider, op_input_type,
+                                         op_input_count, op_output_type, op_output_count, compute, destroy,
+                                         op_required, op_required};
+
+/* onnxruntime's entry point of a custom-op library. The domain goes with the session options. */
+__attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOptions *options,
+                                                                   const OrtApiBase *base)
+{
+    typedef OrtStatus *(*CreateStatus)(int, const char *);
+    OrtApiTable *api = base->GetApi(ORT_API_VERSION_USED);
+    OrtCustomOpDomain *domain = NULL;
+    OrtStatus *st;
+    if (api == NULL)
+        return NULL;         /* no status can be made without the table; the op is then unknown */
+    if (!dw_cpu_supported())
+        return ORT(api, CreateStatus, CreateStatus)(ORT_INVALID_ARGUMENT, "DepthwiseInt8 needs AVX512-VNNI and VBMI");
+    st = ORT(api, CreateCustomOpDomain, OrtStatus *(*)(const char *, OrtCustomOpDomain **))("ncnnlike", &domain);
+    if (st == NULL)
+        st = ORT(api, CustomOpDomain_Add, OrtStatus *(*)(OrtCustomOpDomain *, const OrtCustomOp *))(domain,
+                                                                                                 &depthwise_op);
+    if (st == NULL)
+        st = ORT(api, AddCustomOpDomain, OrtStatus *(*)(OrtSessionOptions *, OrtCustomOpDomain *))(options, domain);
+    return st;
+}
+
+/* ---- from Python ---- */
+
+enum { B_X, B_WV, B_SCALE, B_BIAS, B_CORR, B_Y, NBUF };
+
+/* run(x, wv, scale, bias, corr, y, (n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, bounded),
+ *     (act_lo, act_hi, s_top)): the kernel on buffers, as the op runs it. */
+static PyObject *run(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *obj[NBUF];
+    dw_args a;
+    if (!PyArg_ParseTuple(args, "OOOOOO(iiiiiiiiiiiii)(fff)", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
+                          &a.n, &a.h, &a.w, &a.c, &a.kh, &a.kw, &a.sh, &a.sw, &a.pt, &a.pl, &a.oh, &a.ow,
+                          &a.bounded, &a.act_lo, &a.act_hi, &a.s_top))
+        return NULL;
+    if (!dw_cpu_supported()) {
+        PyErr_SetString(PyExc_RuntimeError, "this CPU lacks AVX512-VNNI or AVX512-VBMI");
+        return NULL;
+    }
+    const char *bad = dw_check(&a);
+    if (bad != NULL || a.n < 1) {
+        PyErr_Format(PyExc_ValueError, "depthwise geometry: %s", bad ? bad : "no sample");
+        return NULL;
+    }
+    Py_ssize_t c = a.c;
+    Py_ssize_t counts[NBUF] = {(Py_ssize_t)a.n * a.h * a.w * c, (Py_ssize_t)dw_groups(a.c) * a.kh * dw_nq(a.kw) * 64,
+                               c, c, c, (Py_ssize_t)a.n * a.oh * a.ow * c};
+    const char *formats[NBUF] = {"B", "b", "f", "f", "i", "B"};
+    const char *names[NBUF] = {"x", "wv", "scale", "bias", "corr", "y"};
+    Py_ssize_t sizes[NBUF] = {1, 1, 4, 4, 4, 1};
+    Py_buffer v[NBUF];
+    int held = 0, ok = 0;
+    for (; held < NBUF; held++)
+        if (get_buffer(obj[held], &v[held], held == B_Y, formats[held], sizes[held], counts[held], names[held]) < 0)
+            break;
+    uint8_t *ring = held == NBUF ? PyMem_RawMalloc(dw_ring_bytes(&a)) : NULL;
+    if (held == NBUF && ring == NULL)
+        PyErr_NoMemory();
+    if (ring != NULL) {
+        a.x = v[B_X].buf, a.wv = v[B_WV].buf, a.scale = v[B_SCALE].buf, a.bias = v[B_BIAS].buf;
+        a.corr = v[B_CORR].buf, a.y = v[B_Y].buf;
+        Py_BEGIN_ALLOW_THREADS
+        dw_run(&a, ring);
+        Py_END_ALLOW_THREADS
+        PyMem_RawFree(ring);
+        ok = 1;
+    }
+    while (held-- > 0)
+        PyBuffer_Release(&v[held]);
+    if (!ok)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *supported(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyBool_FromLong(DW_HAVE_KERNEL && dw_cpu_supported());
+}
+
+static PyMethodDef methods[] = {
+    {"run", run, METH_VARARGS, "The depthwise kernel on buffers (module comment)."},
+    {"supported", supported, METH_NOARGS, "Whether this CPU runs the kernel (AVX512-VNNI and VBMI)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_dw_vnni", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__dw_vnni(void)
+{
+    return PyModule_Create(&module);
+}
