@@ -60,14 +60,15 @@ typedef struct OrtCustomOp {
 /* ---- the custom op ----
  * Inputs: x (N, H, W, C) uint8; wv int8; scale, bias float (C); corr int32 (C).
  * Attributes: kernel_shape, strides (2 ints), pads (4 ints, ONNX order: top, left, bottom, right),
- * bounded (int), act_lo, act_hi, s_top (floats). Output: y (N, OH, OW, C) uint8. */
+ * bounded (int), act_lo, act_hi, s_top (floats), and optionally x_lo, x_hi (ints, default 0 and 255:
+ * the uint8 clamp of the input, a Clip folded in). Output: y (N, OH, OW, C) uint8. */
 
 enum { IN_X, IN_WV, IN_SCALE, IN_BIAS, IN_CORR, N_INPUTS };
 static const int input_types[N_INPUTS] = {T_UINT8, T_INT8, T_FLOAT, T_FLOAT, T_INT32};
 
 typedef struct {
     OrtApiTable *api;
-    int kh, kw, sh, sw, pt, pl, pb, pr, bounded, ok;
+    int kh, kw, sh, sw, pt, pl, pb, pr, bounded, x_lo, x_hi, ok;
     float act_lo, act_hi, s_top;
 } Kernel;
 
@@ -101,8 +102,17 @@ static int scalar_attributes(OrtApiTable *api, const OrtKernelInfo *info, Kernel
             ORT(api, ReleaseStatus, void (*)(OrtStatus *))(st[i]);
             ok = 0;
         }
+    int64_t clamp[2] = {0, 255};            /* optional: absent, the whole byte range */
+    const char *names[2] = {"x_lo", "x_hi"};
+    for (int i = 0; i < 2; i++) {
+        OrtStatus *s = ORT(api, KernelInfoGetAttribute_int64, FI)(info, names[i], &clamp[i]);
+        if (s != NULL)
+            ORT(api, ReleaseStatus, void (*)(OrtStatus *))(s);
+    }
     k->bounded = bounded != 0;
-    return ok;
+    k->x_lo = clamp[0] >= 0 && clamp[0] <= 255 ? (int)clamp[0] : -1;
+    k->x_hi = clamp[1] >= 0 && clamp[1] <= 255 ? (int)clamp[1] : -1;
+    return ok && k->x_lo >= 0 && k->x_hi >= k->x_lo;
 }
 
 /* The kernel's attributes; a kernel whose attributes are missing or out of range is marked not ok
@@ -167,6 +177,7 @@ static int gather(const Kernel *k, OrtKernelContext *ctx, dw_args *a)
         return 0;
     *a = (dw_args){.n = (int)dims[0], .h = (int)dims[1], .w = (int)dims[2], .c = (int)dims[3], .kh = k->kh,
                    .kw = k->kw, .sh = k->sh, .sw = k->sw, .pt = k->pt, .pl = k->pl, .bounded = k->bounded,
+                   .x_lo = k->x_lo, .x_hi = k->x_hi,
                    .act_lo = k->act_lo, .act_hi = k->act_hi, .s_top = k->s_top};
     a->oh = (a->h + k->pt + k->pb - k->kh) / k->sh + 1;
     a->ow = (a->w + k->pl + k->pr - k->kw) / k->sw + 1;
@@ -240,16 +251,16 @@ __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOp
 
 enum { B_X, B_WV, B_SCALE, B_BIAS, B_CORR, B_Y, NBUF };
 
-/* run(x, wv, scale, bias, corr, y, (n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, bounded),
+/* run(x, wv, scale, bias, corr, y, (n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, bounded, x_lo, x_hi),
  *     (act_lo, act_hi, s_top)): the kernel on buffers, as the op runs it. */
 static PyObject *run(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *obj[NBUF];
     dw_args a;
-    if (!PyArg_ParseTuple(args, "OOOOOO(iiiiiiiiiiiii)(fff)", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
+    if (!PyArg_ParseTuple(args, "OOOOOO(iiiiiiiiiiiiiii)(fff)", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
                           &a.n, &a.h, &a.w, &a.c, &a.kh, &a.kw, &a.sh, &a.sw, &a.pt, &a.pl, &a.oh, &a.ow,
-                          &a.bounded, &a.act_lo, &a.act_hi, &a.s_top))
+                          &a.bounded, &a.x_lo, &a.x_hi, &a.act_lo, &a.act_hi, &a.s_top))
         return NULL;
     if (!dw_cpu_supported()) {
         PyErr_SetString(PyExc_RuntimeError, "this CPU lacks AVX512-VNNI or AVX512-VBMI");

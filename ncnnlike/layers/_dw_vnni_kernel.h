@@ -30,6 +30,7 @@
 /* Everything one call needs; sizes checked by dw_check before any kernel runs. */
 typedef struct {
     int n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, bounded;
+    int x_lo, x_hi;               /* the input's bytes are clamped to [x_lo, x_hi] as they are read */
     float act_lo, act_hi, s_top;
     const uint8_t *x;             /* (n, h, w, c) */
     const int8_t *wv;             /* (groups, kh, nq, 64): lane i byte k = w[ky][4q + k][16g + i] */
@@ -68,6 +69,8 @@ static const char *dw_check(const dw_args *a)
         return "output size does not fit the input, kernel, strides and pads";
     if (a->h > 1 << 15 || a->w > 1 << 15 || a->c > 1 << 20)
         return "input too large";
+    if (a->x_lo < 0 || a->x_hi > 255 || a->x_lo > a->x_hi)
+        return "input clamp must satisfy 0 <= x_lo <= x_hi <= 255";
     return NULL;
 }
 
@@ -99,21 +102,26 @@ static void dw_fill_row(const dw_args *a, const uint8_t *x, int yp, uint8_t *dst
             memset(row + (size_t)pl * 16, 128, (size_t)w * 16);
     }
     uint8_t *base = dst + (size_t)pl * 16;
+    __m512i lo = _mm512_set1_epi8((char)a->x_lo), hi = _mm512_set1_epi8((char)a->x_hi);
+    __m128i lo16 = _mm512_castsi512_si128(lo), hi16 = _mm512_castsi512_si128(hi);
+    __mmask16 tail = (__mmask16)((1u << (c - 16 * full)) - 1);
     for (int xx = 0; xx < w; xx++) {       /* one 64-byte load for 4 groups, 4 16-byte stores */
         const uint8_t *src = src_row + (size_t)xx * c;
         uint8_t *col = base + (size_t)xx * 16;
         int g = 0;
         for (; g + 4 <= full; g += 4) {
-            __m512i v = _mm512_loadu_si512(src + 16 * g);
+            __m512i v = _mm512_min_epu8(_mm512_max_epu8(_mm512_loadu_si512(src + 16 * g), lo), hi);
             _mm_storeu_si128((__m128i *)(col + g * plane), _mm512_castsi512_si128(v));
             _mm_storeu_si128((__m128i *)(col + (g + 1) * plane), _mm512_extracti32x4_epi32(v, 1));
             _mm_storeu_si128((__m128i *)(col + (g + 2) * plane), _mm512_extracti32x4_epi32(v, 2));
             _mm_storeu_si128((__m128i *)(col + (g + 3) * plane), _mm512_extracti32x4_epi32(v, 3));
         }
         for (; g < full; g++)
-            _mm_storeu_si128((__m128i *)(col + g * plane), _mm_loadu_si128((const __m128i *)(src + 16 * g)));
+            _mm_storeu_si128((__m128i *)(col + g * plane),
+                             _mm_min_epu8(_mm_max_epu8(_mm_loadu_si128((const __m128i *)(src + 16 * g)), lo16), hi16));
         if (full < groups)
-            memcpy(col + full * plane, src + 16 * full, (size_t)(c - 16 * full));
+            _mm_mask_storeu_epi8(col + full * plane, tail,
+                                 _mm_min_epu8(_mm_max_epu8(_mm_maskz_loadu_epi8(tail, src + 16 * full), lo16), hi16));
     }
 }
 

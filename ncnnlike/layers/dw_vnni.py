@@ -103,20 +103,25 @@ def constants(L):
 def lower(ctx, p, L, xq, pads, shape):
     """The layer on uint8 q+128 NCHW `xq` -> uint8 q+128 NCHW of ncnn shape `shape` (c, h, w),
     through the custom op (NHWC). Its output's shape is stated (a value_info): onnxruntime infers
-    none for a custom op, and without one its layout transformer leaves the next convs NCHW."""
+    none for a custom op, and without one its layout transformer leaves the next convs NCHW. Where
+    `xq` is the uint8 Clip of the conv before (int8_fast.qlinear_conv: a ReLU6 and ncnn's 127
+    bounds), the kernel clamps the bytes it reads instead: one node and one pass over the blob less
+    (onnxruntime drops the Clip when nothing else reads it)."""
     lo, hi, bounded = activation_bounds(L)
+    xq, x_lo, x_hi = ctx.uint8_clips.get(xq, (xq, 0, 255))
     names = ("_dwv", "_dwscale", "_dwbias", "_dwcorr")
     inputs = [ctx.op("Transpose", [xq], perm=[0, 2, 3, 1])]
     inputs += [ctx.const(a, L.name + n) for a, n in zip(constants(L), names)]
     y = ctx.op(OP, inputs, domain=DOMAIN, kernel_shape=list(L.weight.shape[2:]), strides=[p.stride_h, p.stride_w],
                pads=list(pads), act_lo=np.float32(lo), act_hi=np.float32(hi), s_top=np.float32(L.s_top),
-               bounded=bounded)
+               bounded=bounded, x_lo=x_lo, x_hi=x_hi)
     ctx.value_infos.append((y, UINT8, ["N", shape[1], shape[2], shape[0]]))
     return ctx.op("Transpose", [y], perm=[0, 3, 1, 2])
 
 
-def run(L, x, stride, pads):
-    """The kernel on NHWC uint8 q+128 `x` (n, h, w, c), called directly (tests): (n, oh, ow, c)."""
+def run(L, x, stride, pads, x_clamp=(0, 255)):
+    """The kernel on NHWC uint8 q+128 `x` (n, h, w, c), its bytes clamped to `x_clamp`, called
+    directly (tests): (n, oh, ow, c)."""
     from ncnnlike.layers import _dw_vnni
     n, h, w, c = x.shape
     kh, kw = L.weight.shape[2:]
@@ -124,6 +129,7 @@ def run(L, x, stride, pads):
     y = np.empty((n, oh, ow, c), np.uint8)
     lo, hi, bounded = activation_bounds(L)
     _dw_vnni.run(np.ascontiguousarray(x, np.uint8), *constants(L), y,
-                 (n, h, w, c, kh, kw, stride[0], stride[1], pads[0], pads[1], oh, ow, bounded), (lo, hi, float(L.s_top)))
+                 (n, h, w, c, kh, kw, stride[0], stride[1], pads[0], pads[1], oh, ow, bounded, *x_clamp),
+                 (lo, hi, float(L.s_top)))
     return y
 

@@ -11,6 +11,9 @@ Policy, per layer (speed: docs/int8-speed.md, tools/bench_int8_kernels.py, tools
     make q differ by 1 where v*s_top lies within ~0.5*scale_in*s_top of a rounding boundary: on
     Lite0, each layer fed int8_sim's inputs, 0.012%-0.45% (mean 0.067%) of the outputs of its 34
     requantized layers, never by more than 1;
+  - requantized depthwise on a CPU with AVX512-VNNI and VBMI (and the library built): our own
+    kernel, an onnxruntime custom op (layers/dw_vnni.py), exact (ncnn's outputs), 1.5x faster than
+    QLinearConv's there, with the uint8 Clip of the conv before folded into its reads;
   - float-output 1x1 stride-1 conv and InnerProduct: MatMulIntegerToFloat (exact int32, then
     acc*scale_in + bias in two roundings: ncnn's x86 InnerProduct exactly, 1 ulp from its conv fma);
     other float-output convs: ConvInteger + DequantizeLinear + Add (same maths); depthwise ones and
@@ -24,9 +27,10 @@ exact. So weights are int8 where |w| <= 64 (pair sums stay below 2^15; ncnn's 6-
 where a one-time probe finds the u8 x s8 kernel exact (VNNI CPUs; the depthwise kernel), else uint8
 w+128 with zero point 128. The same code thus picks the kernels of the CPU it finds.
 Speed (docs/int8-speed.md): pointwise convs run about 2.5x faster than onnxruntime's fp32 ones, while
-its int8 depthwise kernel is no faster than its fp32 one (0.8-1.1x) and ncnn's [-127, 127] range
-needs a Clip wherever an activation bounds the uint8 output; on Lite0 (AVX512-VNNI, 1 thread) this
-lowering runs at 0.55-0.58x our fp32 time (CPU time), onnxruntime's own QDQ int8 model at 0.48-0.54x.
+its int8 depthwise kernel is no faster than its fp32 one (0.8-1.1x: hence dw_vnni) and ncnn's
+[-127, 127] range needs a Clip wherever an activation bounds the uint8 output; on Lite0
+(AVX512-VNNI + VBMI, 1 thread) this lowering runs at BENCH our fp32 time (CPU time), onnxruntime's own
+QDQ int8 model at QDQBENCH (0.55-0.58x before dw_vnni).
 This is the runtime's default mode (net.opt.use_int8_inference True): end to end on the 400 Lite0
 eval images the flips compound to a mean cosine of 0.99900 (min 0.9977) to pip ncnn's logits, 98.5%
 top-1 agreement and the same top-1 accuracy, about as close as pip ncnn itself with its packed
@@ -142,7 +146,9 @@ def qlinear_conv(ctx, p, L, xq, pads, extra=0):
                                ctx.const(wz, L.name + "_wz"), one, zp, ctx.const(bias, L.name + "_bq")],
                **int8.conv_attrs(p, L.group, pads))
     lo, hi = clip_bounds(L)
-    return ctx.op("Clip", [y, ctx.const(lo), ctx.const(hi)])
+    out = ctx.op("Clip", [y, ctx.const(lo), ctx.const(hi)])
+    ctx.uint8_clips[out] = (y, int(lo), int(hi))       # dw_vnni folds it into its input
+    return out
 
 
 def integer_conv(ctx, p, L, xq, pads):

@@ -56,6 +56,7 @@ class LowerCtx:
         self._counter = 0
         self.nonnegative = frozenset()   # blobs provably >= 0 (runtime/nonnegative.py), for int8_fast
         self.value_infos = []   # (tensor, elem type, dims): shapes onnxruntime cannot infer (custom ops)
+        self.uint8_clips = {}   # Clip output -> (its input, lo, hi): a uint8 clamp a consumer may fold in
 
     # --- names and constants -------------------------------------------------------------
     def fresh(self, hint):

@@ -69,6 +69,7 @@ def lower_graph(graph, input_shapes, outputs, int8=True, probe=None):
     graph_inputs = [helper.make_tensor_value_info(blob, FLOAT, ["N", *tuple(shape)])
                     for blob, shape in input_shapes.items()]
     names = _output_nodes(ctx, outputs, probe, lambda t, out: helper.make_node("Identity", [t], [out], name="n_" + out))
+    _drop_folded_clips(ctx, names)
     graph_outputs = [onnx.ValueInfoProto(name=out) for out in names]   # types left to inference
     g = helper.make_graph(ctx.nodes, "ncnnlike", graph_inputs, graph_outputs, ctx.initializers,
                           value_info=[helper.make_tensor_value_info(*v) for v in ctx.value_infos])
@@ -87,6 +88,16 @@ def opsets(ctx):
 def uses_custom_ops(ctx):
     """Whether the lowered graph has a node of ncnnlike's custom-op library (layers/dw_vnni.py)."""
     return any(node.domain == DW_DOMAIN for node in ctx.nodes)
+
+
+def _drop_folded_clips(ctx, names):
+    """Remove the uint8 Clips that a consumer folded in (ctx.uint8_clips, layers/dw_vnni.py) and that
+    nothing else reads: onnxruntime keeps a node nobody reads, and one left NCHW between NHWC
+    kernels costs two Transposes besides its own pass."""
+    read = {t for node in ctx.nodes for t in node.input} | set(names)
+    dead = {out for out in ctx.uint8_clips if out not in read}
+    if dead:
+        ctx.nodes[:] = [node for node in ctx.nodes if not (node.op_type == "Clip" and node.output[0] in dead)]
 
 
 def _output_nodes(ctx, outputs, probe, node, direct=False):
@@ -116,6 +127,7 @@ def lower_to_bytes(graph, input_shapes, outputs, int8=True, probe=None):
     from ncnnlike.layers import onnx_bytes
     ctx = lower_layers(graph, input_shapes, outputs, int8, build="records")
     names = _output_nodes(ctx, outputs, probe, lambda t, out: Node("Identity", [t], [out], {}, "n_" + out), direct=True)
+    _drop_folded_clips(ctx, names)
     inputs = [(blob, FLOAT, ["N", *tuple(shape)]) for blob, shape in input_shapes.items()]
     data, external = onnx_bytes.model(ctx.nodes, inputs, names, ctx.initializers, opsets(ctx), IR_VERSION,
                                       value_infos=ctx.value_infos)

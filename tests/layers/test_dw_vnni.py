@@ -33,15 +33,20 @@ def dw_layer(rng, c, k, stride, pads, act, act_params=(), bias=True):
 
 def reference(l, x, stride, pads, act, act_params):
     """Spec 8 in numpy: q_in, int64 sums, v = acc*scale_in then + bias, activation, float2int8."""
-    w = l.weight("weight_data").reshape(x.shape[1], -1)
-    c = x.shape[1]
+    return reference_q(l, int8.float2int8(x * S_IN), stride, pads, act, act_params)
+
+
+def reference_q(l, q, stride, pads, act, act_params):
+    """`reference` from the int8 bottom q."""
+    w = l.weight("weight_data").reshape(q.shape[1], -1)
+    c = q.shape[1]
     kh, kw = l.params[11], l.params[1]
     ws = l.weight("weight_data_int8_scales")
     scale_in = int8.scale_in_of(S_IN, ws, c % 8 == 0)
     bias = l.weight("bias_data") if l.params[5] else np.zeros(c, np.float32)
-    q = np.pad(int8.float2int8(x * S_IN).astype(np.int64), ((0, 0), (0, 0), (pads[2], pads[3]), (pads[0], pads[1])))
+    q = np.pad(q.astype(np.int64), ((0, 0), (0, 0), (pads[2], pads[3]), (pads[0], pads[1])))
     oh, ow = (q.shape[2] - kh) // stride + 1, (q.shape[3] - kw) // stride + 1
-    acc = np.zeros((x.shape[0], c, oh, ow), np.int64)
+    acc = np.zeros((q.shape[0], c, oh, ow), np.int64)
     for i in range(kh):
         for j in range(kw):
             acc += q[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride] * \
@@ -90,12 +95,47 @@ def test_the_fast_lowering_uses_the_custom_op_and_states_its_output_shape():
 
 
 @needs_kernel
+def test_the_relu6_clip_of_the_conv_before_is_folded_into_the_kernel():
+    """conv (ReLU6, requantized) -> depthwise: the depthwise clamps the conv's uint8 output as it reads
+    it, and the Clip node goes unless something else reads the conv's top."""
+    rng = np.random.default_rng(4)
+    c = 24
+    w = rng.integers(-127, 128, (c, 8, 1, 1)).astype(np.int8)
+    conv = layer("Convolution", "pw", ["x"], ["t"], {0: c, 1: 1, 5: 0, 6: w.size, 8: 101, 9: 3, 10: [0.0, 6.0]},
+                 {"weight_data": w.ravel(), "weight_data_int8_scales": rng.uniform(30, 150, c).astype(np.float32),
+                  "bottom_blob_int8_scales": np.float32([S_IN]), "top_blob_int8_scales": np.float32([S_TOP])})
+    dw = dw_layer(rng, c, (3, 3), 1, (1, 1, 1, 1), 0)
+    dw.bottoms = ["t"]
+    x = rng.normal(0, 2, (2, 8, 7, 9)).astype(np.float32)
+    both = run_layers([conv, dw], {"x": x}, ["t", "y"], int8=True)
+    assert both["t"].max() == np.round(6 * S_TOP) and both["t"].min() == 0        # the clamps acted
+    np.testing.assert_array_equal(both["y"], reference_q(dw, both["t"], 1, (1, 1, 1, 1), 0, ()))
+    np.testing.assert_array_equal(run_layers([conv, dw], {"x": x}, ["y"], int8=True)["y"], both["y"])
+    graph = Graph([layer("Input", "in", [], ["x"]), conv, dw])
+    _, _, ctx, _ = lower_to_bytes(graph, {"x": (8, 7, 9)}, ["y"], int8=True)
+    conv_out = next(n for n in ctx.nodes if n.op_type == "QLinearConv").output[0]
+    assert not any(n.op_type == "Clip" and n.input[0] == conv_out for n in ctx.nodes)
+    op = next(n for n in ctx.nodes if n.op_type == dw_vnni.OP)
+    assert (op.attrs["x_lo"], op.attrs["x_hi"]) == (128, 128 + np.round(6 * S_TOP))
+
+
+@needs_kernel
+def test_direct_call_clamps_its_input_bytes():
+    rng = np.random.default_rng(6)
+    l = dw_layer(rng, 20, (3, 3), 1, (1, 1, 1, 1), 0)
+    L = int8.int8_layer(l, resolve(l), (20, 5, 6))
+    x = rng.integers(0, 256, (2, 5, 6, 20)).astype(np.uint8)
+    np.testing.assert_array_equal(dw_vnni.run(L, x, (1, 1), (1, 1, 1, 1), (100, 180)),
+                                  dw_vnni.run(L, np.clip(x, 100, 180), (1, 1), (1, 1, 1, 1)))
+
+
+@needs_kernel
 def test_direct_call_checks_its_buffers_and_geometry():
     from ncnnlike.layers import _dw_vnni
     wv, scale, bias, corr = np.zeros(192, np.int8), np.ones(16, np.float32), np.zeros(16, np.float32), \
         np.zeros(16, np.int32)
     x, y = np.zeros((1, 4, 4, 16), np.uint8), np.zeros((1, 2, 2, 16), np.uint8)
-    geometry, act = (1, 4, 4, 16, 3, 3, 1, 1, 0, 0, 2, 2, 0), (0.0, 6.0, 1.0)
+    geometry, act = (1, 4, 4, 16, 3, 3, 1, 1, 0, 0, 2, 2, 0, 0, 255), (0.0, 6.0, 1.0)
     _dw_vnni.run(x, wv, scale, bias, corr, y, geometry, act)
     assert np.all(y == 128)                                  # q = 0 everywhere
     with pytest.raises(TypeError, match="wv must be a contiguous buffer of 192"):
@@ -103,9 +143,11 @@ def test_direct_call_checks_its_buffers_and_geometry():
     with pytest.raises(TypeError, match="y must be"):
         _dw_vnni.run(x, wv, scale, bias, corr, np.zeros((1, 3, 3, 16), np.uint8), geometry, act)
     with pytest.raises(ValueError, match="geometry"):
-        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 17, 3, 1, 1, 0, 0, 2, 2, 0), act)
+        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 17, 3, 1, 1, 0, 0, 2, 2, 0, 0, 255), act)
     with pytest.raises(ValueError, match="geometry"):
-        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 3, 3, 0, 1, 0, 0, 2, 2, 0), act)
+        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 3, 3, 0, 1, 0, 0, 2, 2, 0, 0, 255), act)
+    with pytest.raises(ValueError, match="x_lo <= x_hi"):
+        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 3, 3, 1, 1, 0, 0, 2, 2, 0, 9, 8), act)
 
 
 @needs_kernel
