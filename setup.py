@@ -1,9 +1,10 @@
 from setuptools import Extension, setup
 
-# Four small compiled kernels, all optional: without a C compiler the package still installs, and
+# Five small compiled kernels, all optional: without a C compiler the package still installs, and
 # the same results come from numpy/OpenCV (calibration's histogram, ncnnlike/quant/bins.py; its
-# image resize, ncnnlike/quant/resize.py; KL's curve estimate, ncnnlike/quant/methods/kl_bound.py)
-# and pure Python (model-optimize's flush check, ncnnlike/io/stored.py), only slower.
+# image resize, ncnnlike/quant/resize.py; KL's curve estimate, ncnnlike/quant/methods/kl_bound.py),
+# pure Python (model-optimize's flush check, ncnnlike/io/stored.py), only slower, and onnxruntime's
+# QLinearConv (the fast int8 depthwise kernel, ncnnlike/layers/dw_vnni.py: within one step of ncnn).
 FLAGS = ["-O3", "-std=c99"]
 BUFFER = ["ncnnlike/_buffer.h"]       # their shared argument check
 setup(ext_modules=[Extension("ncnnlike.quant._bins", ["ncnnlike/quant/_bins.c"], depends=BUFFER, optional=True,

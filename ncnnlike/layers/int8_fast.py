@@ -29,11 +29,12 @@ w+128 with zero point 128. The same code thus picks the kernels of the CPU it fi
 Speed (docs/int8-speed.md): pointwise convs run about 2.5x faster than onnxruntime's fp32 ones, while
 its int8 depthwise kernel is no faster than its fp32 one (0.8-1.1x: hence dw_vnni) and ncnn's
 [-127, 127] range needs a Clip wherever an activation bounds the uint8 output; on Lite0
-(AVX512-VNNI + VBMI, 1 thread) this lowering runs at BENCH our fp32 time (CPU time), onnxruntime's own
-QDQ int8 model at QDQBENCH (0.55-0.58x before dw_vnni).
+(AVX512-VNNI + VBMI, 1 thread) this lowering runs at 0.44x our fp32 time (wall and CPU), onnxruntime's own
+QDQ int8 model at 0.48x (0.55-0.58x before dw_vnni; tools/bench_speed.py).
 This is the runtime's default mode (net.opt.use_int8_inference True): end to end on the 400 Lite0
-eval images the flips compound to a mean cosine of 0.99900 (min 0.9977) to pip ncnn's logits, 98.5%
-top-1 agreement and the same top-1 accuracy, about as close as pip ncnn itself with its packed
+eval images the flips compound to a mean cosine of 0.99907 (min 0.9978) to pip ncnn's logits, 99.25%
+top-1 agreement, top-1 88.5% against ncnn's 88.75% (without dw_vnni: 0.99900, min 0.9977, 98.5%,
+88.75%), about as close as pip ncnn itself with its packed
 layout off (0.99905, min 0.9969, 99.0%): within ncnn's own answers. On ncnn's random-weight benchmark
 networks the same per-layer flips compound to output cosines of 0.97-0.9999 (tools/suite_parity.py).
 """
