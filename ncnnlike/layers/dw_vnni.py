@@ -3,7 +3,7 @@
 compiled library layers/_dw_vnni.c, on CPUs with AVX512-VNNI and AVX512-VBMI.
 
 Why: onnxruntime's own int8 depthwise kernel is no faster than its fp32 one (docs/int8-speed.md);
-this one is 1.5-1.6x faster than it on Lite0's layers, and exact: its outputs are ncnn's (our sim
+this one is 1.3-1.4x faster than it in Lite0's graph (1.5-1.6x alone), and exact: its outputs are ncnn's (our sim
 mode's), where QLinearConv + Clip differ by one step on a few outputs. It reads and writes NHWC
 uint8 q+128: the lowering wraps it in two Transposes, which cancel against those of onnxruntime's
 NHWC QLinearConv, so that the graph stays channels-last.
@@ -42,7 +42,7 @@ def register(session_options):
 def usable(p, L, pads):
     """Whether a depthwise layer that requantizes (term > 100, ReLU/Clip/no activation) runs here."""
     kh, kw = L.weight.shape[2:]
-    return (library() is not None and L.group == L.num_output == L.weight.shape[0] and L.weight.shape[1] == 1
+    return (library() is not None and L.group == L.num_output and L.weight.shape[1] == 1 and not L.fma
             and p.dilation_h == p.dilation_w == 1 and kh <= MAX_KH and kh * -(-kw // 4) <= 16
             and 1 <= p.stride_h <= 64 and 1 <= p.stride_w <= 64 and all(0 <= v <= MAX_KH for v in pads))
 

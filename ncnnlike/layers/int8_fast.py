@@ -12,8 +12,8 @@ Policy, per layer (speed: docs/int8-speed.md, tools/bench_int8_kernels.py, tools
     Lite0, each layer fed int8_sim's inputs, 0.012%-0.45% (mean 0.067%) of the outputs of its 34
     requantized layers, never by more than 1;
   - requantized depthwise on a CPU with AVX512-VNNI and VBMI (and the library built): our own
-    kernel, an onnxruntime custom op (layers/dw_vnni.py), exact (ncnn's outputs), 1.5x faster than
-    QLinearConv's there, with the uint8 Clip of the conv before folded into its reads;
+    kernel, an onnxruntime custom op (layers/dw_vnni.py), exact (ncnn's outputs), 1.3-1.4x faster than
+    QLinearConv's in Lite0's graph, with the uint8 Clip of the conv before folded into its reads;
   - float-output 1x1 stride-1 conv and InnerProduct: MatMulIntegerToFloat (exact int32, then
     acc*scale_in + bias in two roundings: ncnn's x86 InnerProduct exactly, 1 ulp from its conv fma);
     other float-output convs: ConvInteger + DequantizeLinear + Add (same maths); depthwise ones and
