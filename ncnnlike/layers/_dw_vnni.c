@@ -9,7 +9,9 @@
  * onnxruntime's wheel ships no C header. What this file uses of its C ABI (version 8, which every
  * later onnxruntime keeps: its function table only grows) is declared below: the indices of the
  * dozen functions called in the OrtApi table of function pointers, and the OrtCustomOp struct of
- * that version. The kernel maps no executable memory and reads only what its checks allow.
+ * that version; and, where onnxruntime is recent enough to hand out version 20 of the table,
+ * KernelContext_ParallelFor, which splits a layer's work over the session's intra-op threads. The
+ * kernel maps no executable memory and reads only what its checks allow.
  */
 #include "../_buffer.h"
 #include "_dw_vnni_kernel.h"
@@ -30,7 +32,7 @@ typedef struct {
     const char *(*GetVersionString)(void);
 } OrtApiBase;
 
-enum { ORT_API_VERSION_USED = 8, ORT_INVALID_ARGUMENT = 2 };
+enum { ORT_API_VERSION_USED = 8, ORT_API_VERSION_PARALLEL = 20, ORT_INVALID_ARGUMENT = 2 };
 enum { T_FLOAT = 1, T_UINT8 = 2, T_INT8 = 3, T_INT32 = 6 };      /* ONNXTensorElementDataType */
 enum {                                                            /* indices in the OrtApi table */
     API_CreateStatus = 0, API_ReleaseStatus = 93, API_CreateCustomOpDomain = 26, API_CustomOpDomain_Add = 27,
@@ -38,8 +40,13 @@ enum {                                                            /* indices in 
     API_GetDimensionsCount = 61, API_GetDimensions = 62, API_GetTensorShapeElementCount = 64,
     API_GetTensorTypeAndShape = 65, API_KernelInfoGetAttribute_float = 85, API_KernelInfoGetAttribute_int64 = 86,
     API_KernelContext_GetInput = 90, API_KernelContext_GetOutput = 91, API_ReleaseTensorTypeAndShapeInfo = 99,
-    API_KernelInfoGetAttributeArray_int64 = 163,
+    API_KernelInfoGetAttributeArray_int64 = 163, API_KernelContext_ParallelFor = 274,
 };
+typedef OrtStatus *(*ParallelFor)(const OrtKernelContext *, void (*)(void *, size_t), size_t, size_t, void *);
+
+/* The table of version ORT_API_VERSION_PARALLEL, or NULL where onnxruntime is older (set once, when
+ * onnxruntime registers the library; read by every kernel call). */
+static OrtApiTable *parallel_api;
 #define ORT(api, name, type) ((type)(api)[API_##name])
 
 typedef struct OrtCustomOp {
@@ -61,14 +68,15 @@ typedef struct OrtCustomOp {
  * Inputs: x (N, H, W, C) uint8; wv int8; scale, bias float (C); corr int32 (C).
  * Attributes: kernel_shape, strides (2 ints), pads (4 ints, ONNX order: top, left, bottom, right),
  * bounded (int), act_lo, act_hi, s_top (floats), and optionally x_lo, x_hi (ints, default 0 and 255:
- * the uint8 clamp of the input, a Clip folded in). Output: y (N, OH, OW, C) uint8. */
+ * the uint8 clamp of the input, a Clip folded in) and tasks (int, default 1: the session's threads,
+ * which a sample's channel groups are split among). Output: y (N, OH, OW, C) uint8. */
 
 enum { IN_X, IN_WV, IN_SCALE, IN_BIAS, IN_CORR, N_INPUTS };
 static const int input_types[N_INPUTS] = {T_UINT8, T_INT8, T_FLOAT, T_FLOAT, T_INT32};
 
 typedef struct {
     OrtApiTable *api;
-    int kh, kw, sh, sw, pt, pl, pb, pr, bounded, x_lo, x_hi, ok;
+    int kh, kw, sh, sw, pt, pl, pb, pr, bounded, x_lo, x_hi, parts, ok;
     float act_lo, act_hi, s_top;
 } Kernel;
 
@@ -102,17 +110,18 @@ static int scalar_attributes(OrtApiTable *api, const OrtKernelInfo *info, Kernel
             ORT(api, ReleaseStatus, void (*)(OrtStatus *))(st[i]);
             ok = 0;
         }
-    int64_t clamp[2] = {0, 255};            /* optional: absent, the whole byte range */
-    const char *names[2] = {"x_lo", "x_hi"};
-    for (int i = 0; i < 2; i++) {
-        OrtStatus *s = ORT(api, KernelInfoGetAttribute_int64, FI)(info, names[i], &clamp[i]);
+    int64_t optional[3] = {0, 255, 1};      /* absent: the whole byte range, one task */
+    const char *names[3] = {"x_lo", "x_hi", "tasks"};
+    for (int i = 0; i < 3; i++) {
+        OrtStatus *s = ORT(api, KernelInfoGetAttribute_int64, FI)(info, names[i], &optional[i]);
         if (s != NULL)
             ORT(api, ReleaseStatus, void (*)(OrtStatus *))(s);
     }
     k->bounded = bounded != 0;
-    k->x_lo = clamp[0] >= 0 && clamp[0] <= 255 ? (int)clamp[0] : -1;
-    k->x_hi = clamp[1] >= 0 && clamp[1] <= 255 ? (int)clamp[1] : -1;
-    return ok && k->x_lo >= 0 && k->x_hi >= k->x_lo;
+    k->x_lo = optional[0] >= 0 && optional[0] <= 255 ? (int)optional[0] : -1;
+    k->x_hi = optional[1] >= 0 && optional[1] <= 255 ? (int)optional[1] : -1;
+    k->parts = optional[2] >= 1 && optional[2] <= 1024 ? (int)optional[2] : 0;
+    return ok && k->x_lo >= 0 && k->x_hi >= k->x_lo && k->parts >= 1;
 }
 
 /* The kernel's attributes; a kernel whose attributes are missing or out of range is marked not ok
@@ -177,7 +186,7 @@ static int gather(const Kernel *k, OrtKernelContext *ctx, dw_args *a)
         return 0;
     *a = (dw_args){.n = (int)dims[0], .h = (int)dims[1], .w = (int)dims[2], .c = (int)dims[3], .kh = k->kh,
                    .kw = k->kw, .sh = k->sh, .sw = k->sw, .pt = k->pt, .pl = k->pl, .bounded = k->bounded,
-                   .x_lo = k->x_lo, .x_hi = k->x_hi,
+                   .x_lo = k->x_lo, .x_hi = k->x_hi, .parts = k->parts,
                    .act_lo = k->act_lo, .act_hi = k->act_hi, .s_top = k->s_top};
     a->oh = (a->h + k->pt + k->pb - k->kh) / k->sh + 1;
     a->ow = (a->w + k->pl + k->pr - k->kw) / k->sw + 1;
@@ -191,6 +200,36 @@ static int gather(const Kernel *k, OrtKernelContext *ctx, dw_args *a)
     return 1;
 }
 
+/* What the tasks of one call share. */
+typedef struct {
+    const dw_args *a;
+    uint8_t *rings;
+    size_t ring_bytes;
+} Job;
+
+static void run_task(void *user, size_t index)
+{
+    const Job *job = user;
+    dw_run_task(job->a, index, job->rings + index * job->ring_bytes);
+}
+
+/* The layer's tasks on the session's threads where onnxruntime can split them (`rings` holds one
+ * ring a task), else in turn (one ring). */
+static void run_layer(OrtKernelContext *ctx, const dw_args *a, int split, uint8_t *rings)
+{
+    if (split) {
+        Job job = {a, rings, dw_ring_bytes(a)};
+        OrtStatus *st = ORT(parallel_api, KernelContext_ParallelFor, ParallelFor)(ctx, run_task,
+                                                                                 (size_t)a->n * dw_tasks(a), 0, &job);
+        if (st == NULL)
+            return;
+        ORT(parallel_api, ReleaseStatus, void (*)(OrtStatus *))(st);
+    }
+    dw_run(a, rings);
+}
+
+/* A kernel call: the output, empty where the inputs do not fit the kernel's geometry or no memory
+ * is left for the rings (this ABI version has no way to return an error). */
 static void compute(void *op_kernel, OrtKernelContext *ctx)
 {
     typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
@@ -198,19 +237,20 @@ static void compute(void *op_kernel, OrtKernelContext *ctx)
     dw_args a;
     OrtValue *out = NULL;
     void *y = NULL;
-    uint8_t *ring = NULL;
-    int good = k != NULL && k->ok && dw_cpu_supported() && gather(k, ctx, &a)
-               && (ring = malloc(dw_ring_bytes(&a))) != NULL;
+    uint8_t *rings = NULL;
+    int good = k != NULL && k->ok && dw_cpu_supported() && gather(k, ctx, &a);
+    int split = good && parallel_api != NULL && (size_t)a.n * dw_tasks(&a) > 1;
+    good = good && (rings = malloc((split ? (size_t)a.n * dw_tasks(&a) : 1) * dw_ring_bytes(&a))) != NULL;
     int64_t dims[4] = {good ? a.n : 0, good ? a.oh : 0, good ? a.ow : 0, good ? a.c : 0};
     OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, 4, &out);
     if (st == NULL && good
         && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
         a.y = y;
-        dw_run(&a, ring);
+        run_layer(ctx, &a, split, rings);
     }
     if (st != NULL)
         ORT(k->api, ReleaseStatus, void (*)(OrtStatus *))(st);
-    free(ring);
+    free(rings);
 }
 
 static void destroy(void *op_kernel) { free(op_kernel); }
@@ -236,6 +276,7 @@ __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOp
     OrtStatus *st;
     if (api == NULL)
         return NULL;         /* no status can be made without the table; the op is then unknown */
+    parallel_api = base->GetApi(ORT_API_VERSION_PARALLEL);
     if (!dw_cpu_supported())
         return ORT(api, CreateStatus, CreateStatus)(ORT_INVALID_ARGUMENT, "DepthwiseInt8 needs AVX512-VNNI and VBMI");
     st = ORT(api, CreateCustomOpDomain, OrtStatus *(*)(const char *, OrtCustomOpDomain **))("ncnnlike", &domain);
@@ -251,16 +292,16 @@ __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOp
 
 enum { B_X, B_WV, B_SCALE, B_BIAS, B_CORR, B_Y, NBUF };
 
-/* run(x, wv, scale, bias, corr, y, (n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, bounded, x_lo, x_hi),
- *     (act_lo, act_hi, s_top)): the kernel on buffers, as the op runs it. */
+/* run(x, wv, scale, bias, corr, y, (n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, bounded, x_lo, x_hi,
+ *     parts), (act_lo, act_hi, s_top)): the kernel on buffers, as the op runs it, its tasks in turn. */
 static PyObject *run(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *obj[NBUF];
     dw_args a;
-    if (!PyArg_ParseTuple(args, "OOOOOO(iiiiiiiiiiiiiii)(fff)", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
+    if (!PyArg_ParseTuple(args, "OOOOOO(iiiiiiiiiiiiiiii)(fff)", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5],
                           &a.n, &a.h, &a.w, &a.c, &a.kh, &a.kw, &a.sh, &a.sw, &a.pt, &a.pl, &a.oh, &a.ow,
-                          &a.bounded, &a.x_lo, &a.x_hi, &a.act_lo, &a.act_hi, &a.s_top))
+                          &a.bounded, &a.x_lo, &a.x_hi, &a.parts, &a.act_lo, &a.act_hi, &a.s_top))
         return NULL;
     if (!dw_cpu_supported()) {
         PyErr_SetString(PyExc_RuntimeError, "this CPU lacks AVX512-VNNI or AVX512-VBMI");

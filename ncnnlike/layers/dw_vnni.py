@@ -114,14 +114,14 @@ def lower(ctx, p, L, xq, pads, shape):
     inputs += [ctx.const(a, L.name + n) for a, n in zip(constants(L), names)]
     y = ctx.op(OP, inputs, domain=DOMAIN, kernel_shape=list(L.weight.shape[2:]), strides=[p.stride_h, p.stride_w],
                pads=list(pads), act_lo=np.float32(lo), act_hi=np.float32(hi), s_top=np.float32(L.s_top),
-               bounded=bounded, x_lo=x_lo, x_hi=x_hi)
+               bounded=bounded, x_lo=x_lo, x_hi=x_hi, tasks=max(1, min(int(ctx.threads), 1024)))
     ctx.value_infos.append((y, UINT8, ["N", shape[1], shape[2], shape[0]]))
     return ctx.op("Transpose", [y], perm=[0, 3, 1, 2])
 
 
-def run(L, x, stride, pads, x_clamp=(0, 255)):
-    """The kernel on NHWC uint8 q+128 `x` (n, h, w, c), its bytes clamped to `x_clamp`, called
-    directly (tests): (n, oh, ow, c)."""
+def run(L, x, stride, pads, x_clamp=(0, 255), parts=1):
+    """The kernel on NHWC uint8 q+128 `x` (n, h, w, c), its bytes clamped to `x_clamp`, each sample
+    in `parts` tasks run in turn, called directly (tests): (n, oh, ow, c)."""
     from ncnnlike.layers import _dw_vnni
     n, h, w, c = x.shape
     kh, kw = L.weight.shape[2:]
@@ -129,7 +129,7 @@ def run(L, x, stride, pads, x_clamp=(0, 255)):
     y = np.empty((n, oh, ow, c), np.uint8)
     lo, hi, bounded = activation_bounds(L)
     _dw_vnni.run(np.ascontiguousarray(x, np.uint8), *constants(L), y,
-                 (n, h, w, c, kh, kw, stride[0], stride[1], pads[0], pads[1], oh, ow, bounded, *x_clamp),
+                 (n, h, w, c, kh, kw, stride[0], stride[1], pads[0], pads[1], oh, ow, bounded, *x_clamp, parts),
                  (lo, hi, float(L.s_top)))
     return y
 

@@ -39,7 +39,7 @@ class Node:
 class LowerCtx:
     """Collects nodes and initializers while the runtime walks the graph in layer order."""
 
-    def __init__(self, int8=True, build="onnx"):
+    def __init__(self, int8=True, build="onnx", threads=1):
         """`build`: "onnx" keeps onnx NodeProto / TensorProto objects (ctx.nodes, ctx.initializers);
         "records" keeps Node records and Constant(name, numpy array) pairs, which layers/onnx_bytes.py
         serializes without importing onnx; "shapes" walks the lowering for the blob shapes alone
@@ -57,6 +57,7 @@ class LowerCtx:
         self.nonnegative = frozenset()   # blobs provably >= 0 (runtime/nonnegative.py), for int8_fast
         self.value_infos = []   # (tensor, elem type, dims): shapes onnxruntime cannot infer (custom ops)
         self.uint8_clips = {}   # Clip output -> (its input, lo, hi): a uint8 clamp a consumer may fold in
+        self.threads = threads  # the session's intra-op threads, which a kernel of ours may split among
 
     # --- names and constants -------------------------------------------------------------
     def fresh(self, hint):

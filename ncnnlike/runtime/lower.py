@@ -25,11 +25,11 @@ def needed_layers(graph, outputs, available=()):
     return keep[::-1]
 
 
-def lower_layers(graph, input_shapes, outputs, int8=True, build="onnx"):
+def lower_layers(graph, input_shapes, outputs, int8=True, build="onnx", threads=1):
     """The LowerCtx after lowering the layers that `outputs` need, from inputs of ncnn shapes
     `input_shapes` (blob -> shape without batch). Any blob may be an input (an Input layer's top,
     or a value computed elsewhere, e.g. by a host layer): the layers before it are not lowered."""
-    ctx = LowerCtx(int8=int8, build=build)
+    ctx = LowerCtx(int8=int8, build=build, threads=threads)
     for blob, shape in input_shapes.items():
         ctx.bind(blob, blob, tuple(shape))
     layers = needed_layers(graph, outputs, input_shapes)
@@ -119,13 +119,14 @@ def _output_nodes(ctx, outputs, probe, node, direct=False):
     return names
 
 
-def lower_to_bytes(graph, input_shapes, outputs, int8=True, probe=None):
+def lower_to_bytes(graph, input_shapes, outputs, int8=True, probe=None, threads=1):
     """lower_graph for the runtime, without the onnx package: (serialized model, output names, ctx,
     [(name, array)] of the weights to hand to onnxruntime as external initializers), see
-    layers/onnx_bytes.py."""
+    layers/onnx_bytes.py. `threads`: the session's intra-op threads (layers/dw_vnni.py splits its
+    work among them)."""
     from ncnnlike.layers.lowering import Node
     from ncnnlike.layers import onnx_bytes
-    ctx = lower_layers(graph, input_shapes, outputs, int8, build="records")
+    ctx = lower_layers(graph, input_shapes, outputs, int8, build="records", threads=threads)
     names = _output_nodes(ctx, outputs, probe, lambda t, out: Node("Identity", [t], [out], {}, "n_" + out), direct=True)
     _drop_folded_clips(ctx, names)
     inputs = [(blob, FLOAT, ["N", *tuple(shape)]) for blob, shape in input_shapes.items()]

@@ -145,7 +145,8 @@ class Net:
         smaller), without the reorders that the probe's min and max or the outputs in any order
         do not need (runtime/reorders.py), when that works out."""
         import onnxruntime as ort
-        model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe)
+        model, names, ctx, external = lower_to_bytes(self.graph, input_shapes, outputs, int8=mode, probe=probe,
+                                                     threads=max(1, int(self.opt.num_threads)))
         providers = ["CPUExecutionProvider"]
         custom = uses_custom_ops(ctx)
         sess = None

@@ -81,6 +81,7 @@ def test_fast_depthwise_equals_ncnn_bit_for_bit(c, k, stride, pads, act, act_par
     fast = run_layers([l], {"x": x}, int8=True)["y"]
     np.testing.assert_array_equal(fast, reference(l, x, stride, pads, act, act_params))
     np.testing.assert_array_equal(fast, run_layers([l], {"x": x}, int8="sim")["y"])
+    np.testing.assert_array_equal(fast, run_layers([l], {"x": x}, int8=True, threads=2)["y"])   # tasks split
     assert np.abs(fast).max() == 127 or act == 3          # the clamps were reached
 
 
@@ -120,6 +121,18 @@ def test_the_relu6_clip_of_the_conv_before_is_folded_into_the_kernel():
 
 
 @needs_kernel
+@pytest.mark.parametrize("parts", [2, 3, 7, 100])
+def test_a_sample_split_into_tasks_gives_the_same_outputs(parts):
+    """Tasks take contiguous ranges of channel groups (at most one a group), each its own ring."""
+    rng = np.random.default_rng(parts)
+    l = dw_layer(rng, 100, (5, 5), 2, (2, 2, 2, 2), 0)
+    L = int8.int8_layer(l, resolve(l), (100, 9, 11))
+    x = rng.integers(0, 256, (2, 9, 11, 100)).astype(np.uint8)
+    np.testing.assert_array_equal(dw_vnni.run(L, x, (2, 2), (2, 2, 2, 2), parts=parts),
+                                  dw_vnni.run(L, x, (2, 2), (2, 2, 2, 2)))
+
+
+@needs_kernel
 def test_direct_call_clamps_its_input_bytes():
     rng = np.random.default_rng(6)
     l = dw_layer(rng, 20, (3, 3), 1, (1, 1, 1, 1), 0)
@@ -135,7 +148,7 @@ def test_direct_call_checks_its_buffers_and_geometry():
     wv, scale, bias, corr = np.zeros(192, np.int8), np.ones(16, np.float32), np.zeros(16, np.float32), \
         np.zeros(16, np.int32)
     x, y = np.zeros((1, 4, 4, 16), np.uint8), np.zeros((1, 2, 2, 16), np.uint8)
-    geometry, act = (1, 4, 4, 16, 3, 3, 1, 1, 0, 0, 2, 2, 0, 0, 255), (0.0, 6.0, 1.0)
+    geometry, act = (1, 4, 4, 16, 3, 3, 1, 1, 0, 0, 2, 2, 0, 0, 255, 1), (0.0, 6.0, 1.0)
     _dw_vnni.run(x, wv, scale, bias, corr, y, geometry, act)
     assert np.all(y == 128)                                  # q = 0 everywhere
     with pytest.raises(TypeError, match="wv must be a contiguous buffer of 192"):
@@ -143,11 +156,11 @@ def test_direct_call_checks_its_buffers_and_geometry():
     with pytest.raises(TypeError, match="y must be"):
         _dw_vnni.run(x, wv, scale, bias, corr, np.zeros((1, 3, 3, 16), np.uint8), geometry, act)
     with pytest.raises(ValueError, match="geometry"):
-        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 17, 3, 1, 1, 0, 0, 2, 2, 0, 0, 255), act)
+        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 17, 3, 1, 1, 0, 0, 2, 2, 0, 0, 255, 1), act)
     with pytest.raises(ValueError, match="geometry"):
-        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 3, 3, 0, 1, 0, 0, 2, 2, 0, 0, 255), act)
+        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 3, 3, 0, 1, 0, 0, 2, 2, 0, 0, 255, 1), act)
     with pytest.raises(ValueError, match="x_lo <= x_hi"):
-        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 3, 3, 1, 1, 0, 0, 2, 2, 0, 9, 8), act)
+        _dw_vnni.run(x, wv, scale, bias, corr, y, (1, 4, 4, 16, 3, 3, 1, 1, 0, 0, 2, 2, 0, 9, 8, 1), act)
 
 
 @needs_kernel
