@@ -6,6 +6,9 @@
  *     library (SessionOptions.register_custom_ops_library) and calls RegisterCustomOps;
  *   - from Python, run(...), for the tests.
  *
+ * The library also holds QuantizeInt8 (_quantize_op.h): ncnn's float -> int8 of the fast path's
+ * float bottoms (layers/quantize_op.py).
+ *
  * onnxruntime's wheel ships no C header. What this file uses of its C ABI (version 8, which every
  * later onnxruntime keeps: its function table only grows) is declared below: the indices of the
  * dozen functions called in the OrtApi table of function pointers, and the OrtCustomOp struct of
@@ -148,11 +151,12 @@ static void *create_kernel(const OrtCustomOp *op, OrtApiTable *api, const OrtKer
     return k;
 }
 
-/* Input `index`: its data, element count and dimensions (at most 4), checked for its type; 0 if
- * any of it cannot be had. (A status left unreleased is a leak only on a failure path that a graph
- * of our own lowering does not reach.) */
-static int input(OrtApiTable *api, OrtKernelContext *ctx, size_t index, void **data, size_t *count, int64_t *dims,
-                 size_t *rank)
+/* Input `index`: its data, element count and dimensions (at most MAX_RANK), checked to be of
+ * `type`; 0 if any of it cannot be had. (A status left unreleased is a leak only on a failure path
+ * that a graph of our own lowering does not reach.) */
+#define MAX_RANK 8
+static int input(OrtApiTable *api, OrtKernelContext *ctx, size_t index, int expected, void **data, size_t *count,
+                 int64_t *dims, size_t *rank)
 {
     const OrtValue *value = NULL;
     OrtShape *shape = NULL;
@@ -163,9 +167,9 @@ static int input(OrtApiTable *api, OrtKernelContext *ctx, size_t index, void **d
         || ORT(api, GetTensorTypeAndShape, OrtStatus *(*)(const OrtValue *, OrtShape **))(value, &shape))
         return 0;
     int good = !ORT(api, GetTensorElementType, OrtStatus *(*)(const OrtShape *, int *))(shape, &type)
-               && type == input_types[index]
+               && type == expected
                && !ORT(api, GetTensorShapeElementCount, OrtStatus *(*)(const OrtShape *, size_t *))(shape, count)
-               && !ORT(api, GetDimensionsCount, OrtStatus *(*)(const OrtShape *, size_t *))(shape, rank) && *rank <= 4
+               && !ORT(api, GetDimensionsCount, OrtStatus *(*)(const OrtShape *, size_t *))(shape, rank) && *rank <= MAX_RANK
                && !ORT(api, GetDimensions, OrtStatus *(*)(const OrtShape *, int64_t *, size_t))(shape, dims, *rank)
                && !ORT(api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))((OrtValue *)value, data);
     ORT(api, ReleaseTensorTypeAndShapeInfo, void (*)(OrtShape *))(shape);
@@ -177,9 +181,9 @@ static int gather(const Kernel *k, OrtKernelContext *ctx, dw_args *a)
 {
     void *data[N_INPUTS];
     size_t count[N_INPUTS], rank;
-    int64_t dims[4];
+    int64_t dims[MAX_RANK];
     for (int i = N_INPUTS - 1; i >= 0; i--)        /* x last: its dims stay in `dims` */
-        if (!input(k->api, ctx, i, &data[i], &count[i], dims, &rank))
+        if (!input(k->api, ctx, i, input_types[i], &data[i], &count[i], dims, &rank))
             return 0;
     if (rank != 4 || dims[0] < 0 || dims[0] > 1 << 16 || dims[1] < 1 || dims[1] > 1 << 15 || dims[2] < 1
         || dims[2] > 1 << 15 || dims[3] < 1 || dims[3] > 1 << 20)
@@ -238,6 +242,8 @@ static void compute(void *op_kernel, OrtKernelContext *ctx)
     OrtValue *out = NULL;
     void *y = NULL;
     uint8_t *rings = NULL;
+    if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
+        return;
     int good = k != NULL && k->ok && dw_cpu_supported() && gather(k, ctx, &a);
     int split = good && parallel_api != NULL && (size_t)a.n * dw_tasks(&a) > 1;
     good = good && (rings = malloc((split ? (size_t)a.n * dw_tasks(&a) : 1) * dw_ring_bytes(&a))) != NULL;
@@ -266,6 +272,8 @@ static const OrtCustomOp depthwise_op = {ORT_API_VERSION_USED, create_kernel, op
                                          op_input_count, op_output_type, op_output_count, compute, destroy,
                                          op_required, op_required};
 
+#include "_quantize_op.h"
+
 /* onnxruntime's entry point of a custom-op library. The domain goes with the session options. */
 __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOptions *options,
                                                                    const OrtApiBase *base)
@@ -278,11 +286,11 @@ __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOp
         return NULL;         /* no status can be made without the table; the op is then unknown */
     parallel_api = base->GetApi(ORT_API_VERSION_PARALLEL);
     if (!dw_cpu_supported())
-        return ORT(api, CreateStatus, CreateStatus)(ORT_INVALID_ARGUMENT, "DepthwiseInt8 needs AVX512-VNNI and VBMI");
+        return ORT(api, CreateStatus, CreateStatus)(ORT_INVALID_ARGUMENT, "ncnnlike's ops need AVX512-VNNI and VBMI");
     st = ORT(api, CreateCustomOpDomain, OrtStatus *(*)(const char *, OrtCustomOpDomain **))("ncnnlike", &domain);
-    if (st == NULL)
-        st = ORT(api, CustomOpDomain_Add, OrtStatus *(*)(OrtCustomOpDomain *, const OrtCustomOp *))(domain,
-                                                                                                 &depthwise_op);
+    for (int i = 0; i < 2 && st == NULL; i++)
+        st = ORT(api, CustomOpDomain_Add, OrtStatus *(*)(OrtCustomOpDomain *, const OrtCustomOp *))(
+            domain, i == 0 ? &depthwise_op : &quantize_op);
     if (st == NULL)
         st = ORT(api, AddCustomOpDomain, OrtStatus *(*)(OrtSessionOptions *, OrtCustomOpDomain *))(options, domain);
     return st;
@@ -342,6 +350,30 @@ static PyObject *run(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* quantize(x, scale, y): dw_quantize on float32 x into uint8 y of as many items. */
+static PyObject *quantize(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *xo, *yo;
+    float scale;
+    Py_buffer x, y;
+    if (!PyArg_ParseTuple(args, "OfO", &xo, &scale, &yo) || get_buffer(xo, &x, 0, "f", 4, -1, "x") < 0)
+        return NULL;
+    if (get_buffer(yo, &y, 1, "B", 1, x.len / 4, "y") < 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    if (dw_cpu_supported())
+        dw_quantize(x.buf, scale, y.buf, 0, (size_t)y.len);
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&y);
+    if (!dw_cpu_supported()) {
+        PyErr_SetString(PyExc_RuntimeError, "this CPU lacks AVX512-VNNI or AVX512-VBMI");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *supported(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -351,6 +383,7 @@ static PyObject *supported(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS, "The depthwise kernel on buffers (module comment)."},
+    {"quantize", quantize, METH_VARARGS, "ncnn's float2int8 of x * scale as uint8 q + 128 (_quantize_op.h)."},
     {"supported", supported, METH_NOARGS, "Whether this CPU runs the kernel (AVX512-VNNI and VBMI)."},
     {NULL, NULL, 0, NULL},
 };

@@ -249,6 +249,25 @@ static void dw_task(const dw_args *a, const uint8_t *x, uint8_t *y, int t, uint8
     }
 }
 
+/* ncnn's x86 float2int8 of x * scale as uint8 q + 128, elements lo..hi-1: t = x * scale clamped to
+ * [-127, 127] (a NaN to -127, as the x86 conversion's INT_MIN is clamped), then
+ * trunc(t + copysign(0.5, t)). Clamping first changes nothing else: rounding is monotone. */
+static void dw_quantize(const float *x, float scale, uint8_t *y, size_t lo, size_t hi)
+{
+    __m512 s = _mm512_set1_ps(scale), top = _mm512_set1_ps(127.0f), bottom = _mm512_set1_ps(-127.0f);
+    __m512 half = _mm512_set1_ps(0.5f);
+    __m512i sign = _mm512_set1_epi32((int)0x80000000u), offset = _mm512_set1_epi32(128);
+    for (size_t i = lo; i < hi; i += 16) {
+        __mmask16 m = hi - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (hi - i)) - 1);
+        __m512 t = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), s);
+        t = _mm512_min_ps(_mm512_max_ps(t, bottom), top);          /* max(NaN, -127) is -127 */
+        __m512 h = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(half),
+                                                       _mm512_and_si512(_mm512_castps_si512(t), sign)));
+        __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(_mm512_add_ps(t, h)), offset);
+        _mm512_mask_cvtusepi32_storeu_epi8(y + i, m, q);
+    }
+}
+
 #pragma GCC pop_options
 
 /* Whether this CPU runs the kernel. */
@@ -272,6 +291,10 @@ static void dw_run_task(const dw_args *a, size_t index, uint8_t *ring)
 #define DW_HAVE_KERNEL 0
 static int dw_cpu_supported(void) { return 0; }
 static void dw_run_task(const dw_args *a, size_t index, uint8_t *ring) { (void)a; (void)index; (void)ring; }
+static void dw_quantize(const float *x, float scale, uint8_t *y, size_t lo, size_t hi)
+{
+    (void)x; (void)scale; (void)y; (void)lo; (void)hi;
+}
 #endif
 
 /* The whole layer on the calling thread. */

@@ -42,7 +42,7 @@ import functools
 
 import numpy as np
 
-from ncnnlike.layers import dw_vnni, int8, int8_sim, onnx_bytes
+from ncnnlike.layers import dw_vnni, int8, int8_sim, onnx_bytes, quantize_op
 from ncnnlike.layers.activation import lower_fused
 from ncnnlike.layers.lowering import OPSET, UINT8, Node
 
@@ -84,10 +84,14 @@ def kernel_weights(L, weight, depthwise=False):
     return (weight.astype(np.int16) + 128).astype(np.uint8), np.full(L.num_output, 128, np.uint8)
 
 
-def quantize(ctx, x, scale, nonnegative=False):
-    """float -> uint8 q+128, q = clamp(round(x*scale), -127, 127): QuantizeLinear rounds x/(1/scale)
-    half to even, then a uint8 Clip keeps ncnn's -127 floor, left out for an x proven >= 0 (inert
-    there). Differs from ncnn's round half away only where x*scale lies within an ulp of k+0.5."""
+def quantize(ctx, x, scale, nonnegative=False, shape=None, channels_last=True):
+    """float -> uint8 q+128, q = clamp(round(x*scale), -127, 127): on our own op where the CPU runs
+    it (layers/quantize_op.py: ncnn's rounding, one pass; `shape` is x's ncnn shape), else
+    QuantizeLinear, which rounds x/(1/scale) half to even, then a uint8 Clip for ncnn's -127 floor,
+    left out for an x proven >= 0 (inert there): that differs from ncnn's round half away only
+    where x*scale lies within an ulp of k+0.5."""
+    if quantize_op.usable(shape):
+        return quantize_op.lower(ctx, x, scale, shape, channels_last)
     q = ctx.op("QuantizeLinear", [x, ctx.const(np.float32(1) / np.float32(scale)), ctx.const(np.uint8(128))])
     return q if nonnegative else ctx.op("Clip", [q, ctx.const(np.uint8(1)), ctx.const(np.uint8(255))])
 
@@ -97,7 +101,8 @@ def bottom(ctx, layer, L):
     tensor, quant = ctx.bottom_q(layer)
     if quant is not None:
         return tensor
-    return quantize(ctx, tensor, L.s_in, layer.bottoms[0] in ctx.nonnegative)
+    blob = layer.bottoms[0]        # a network input's tensor is named after its blob
+    return quantize(ctx, tensor, L.s_in, blob in ctx.nonnegative, ctx.shape(blob), channels_last=tensor != blob)
 
 
 def clip_bounds(L):
@@ -208,7 +213,7 @@ def lower_conv(ctx, layer, p, L):
         if L.s_top is None:
             ctx.top(layer, 0, v, shape)
         else:
-            ctx.top(layer, 0, quantize(ctx, v, L.s_top), shape, quant=float(L.s_top))
+            ctx.top(layer, 0, quantize(ctx, v, L.s_top, shape=shape), shape, quant=float(L.s_top))
 
 
 def lower_innerproduct(ctx, layer, L):
