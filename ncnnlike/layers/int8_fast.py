@@ -18,7 +18,8 @@ Policy, per layer (speed: docs/int8-speed.md, tools/bench_int8_kernels.py, tools
     acc*scale_in + bias in two roundings: ncnn's x86 InnerProduct exactly, 1 ulp from its conv fma);
     other float-output convs: ConvInteger + DequantizeLinear + Add (same maths); depthwise ones and
     other activations before a requantize: int8_sim (grouped ConvInteger is a slow path);
-  - float bottoms: QuantizeLinear(x, 1/s_in) (half to even) + uint8 Clip for ncnn's -127 floor, left
+  - float bottoms: our own op where the CPU runs it (layers/quantize_op.py: ncnn's rounding, one
+    pass), else QuantizeLinear(x, 1/s_in) (half to even) + uint8 Clip for ncnn's -127 floor, left
     out where x is provably >= 0 (runtime/nonnegative.py: after ReLU, ReLU6, sigmoid, pooling...):
     differs from ncnn only where x*s_in lies within an ulp of k+0.5.
 Weights: without VNNI, onnxruntime's u8 x s8 GEMM adds pairs of products in int16 and saturates
@@ -30,7 +31,7 @@ Speed (docs/int8-speed.md): pointwise convs run about 2.5x faster than onnxrunti
 its int8 depthwise kernel is no faster than its fp32 one (0.8-1.1x: hence dw_vnni) and ncnn's
 [-127, 127] range needs a Clip wherever an activation bounds the uint8 output; on Lite0
 (AVX512-VNNI + VBMI, 1 thread) this lowering runs at 0.44x our fp32 time (wall and CPU), onnxruntime's own
-QDQ int8 model at 0.48x (0.55-0.58x before dw_vnni; tools/bench_speed.py).
+QDQ int8 model at 0.49x (0.55-0.58x on onnxruntime's kernels alone; tools/bench_speed.py).
 This is the runtime's default mode (net.opt.use_int8_inference True): end to end on the 400 Lite0
 eval images the flips compound to a mean cosine of 0.99907 (min 0.9978) to pip ncnn's logits, 99.25%
 top-1 agreement, top-1 88.5% against ncnn's 88.75% (without dw_vnni: 0.99900, min 0.9977, 98.5%,
