@@ -83,18 +83,22 @@ typedef struct {
     float act_lo, act_hi, s_top;
 } Kernel;
 
+/* A status let go of; 1 where there was none (success). */
+static int release(OrtApiTable *api, OrtStatus *st)
+{
+    if (st != NULL)
+        ORT(api, ReleaseStatus, void (*)(OrtStatus *))(st);
+    return st == NULL;
+}
+
+/* The int array attribute `name` of exactly n values into `out`; 0 if absent or of another size. */
 static int ints_attribute(OrtApiTable *api, const OrtKernelInfo *info, const char *name, int64_t *out, size_t n)
 {
     typedef OrtStatus *(*F)(const OrtKernelInfo *, const char *, int64_t *, size_t *);
     size_t size = 0;
-    OrtStatus *st = ORT(api, KernelInfoGetAttributeArray_int64, F)(info, name, NULL, &size);
-    if (st == NULL && size == n)
-        st = ORT(api, KernelInfoGetAttributeArray_int64, F)(info, name, out, &size);
-    else if (st == NULL)
+    if (!release(api, ORT(api, KernelInfoGetAttributeArray_int64, F)(info, name, NULL, &size)) || size != n)
         return 0;
-    if (st != NULL)
-        ORT(api, ReleaseStatus, void (*)(OrtStatus *))(st);
-    return st == NULL;
+    return release(api, ORT(api, KernelInfoGetAttributeArray_int64, F)(info, name, out, &size));
 }
 
 static int scalar_attributes(OrtApiTable *api, const OrtKernelInfo *info, Kernel *k)
@@ -109,17 +113,11 @@ static int scalar_attributes(OrtApiTable *api, const OrtKernelInfo *info, Kernel
     st[3] = ORT(api, KernelInfoGetAttribute_int64, FI)(info, "bounded", &bounded);
     int ok = 1;
     for (int i = 0; i < 4; i++)
-        if (st[i] != NULL) {
-            ORT(api, ReleaseStatus, void (*)(OrtStatus *))(st[i]);
-            ok = 0;
-        }
+        ok = release(api, st[i]) && ok;
     int64_t optional[3] = {0, 255, 1};      /* absent: the whole byte range, one task */
     const char *names[3] = {"x_lo", "x_hi", "tasks"};
-    for (int i = 0; i < 3; i++) {
-        OrtStatus *s = ORT(api, KernelInfoGetAttribute_int64, FI)(info, names[i], &optional[i]);
-        if (s != NULL)
-            ORT(api, ReleaseStatus, void (*)(OrtStatus *))(s);
-    }
+    for (int i = 0; i < 3; i++)
+        release(api, ORT(api, KernelInfoGetAttribute_int64, FI)(info, names[i], &optional[i]));
     k->bounded = bounded != 0;
     k->x_lo = optional[0] >= 0 && optional[0] <= 255 ? (int)optional[0] : -1;
     k->x_hi = optional[1] >= 0 && optional[1] <= 255 ? (int)optional[1] : -1;
@@ -221,15 +219,11 @@ static void run_task(void *user, size_t index)
  * ring a task), else in turn (one ring). */
 static void run_layer(OrtKernelContext *ctx, const dw_args *a, int split, uint8_t *rings)
 {
-    if (split) {
-        Job job = {a, rings, dw_ring_bytes(a)};
-        OrtStatus *st = ORT(parallel_api, KernelContext_ParallelFor, ParallelFor)(ctx, run_task,
-                                                                                 (size_t)a->n * dw_tasks(a), 0, &job);
-        if (st == NULL)
-            return;
-        ORT(parallel_api, ReleaseStatus, void (*)(OrtStatus *))(st);
-    }
-    dw_run(a, rings);
+    Job job = {a, rings, dw_ring_bytes(a)};
+    if (split && release(parallel_api, ORT(parallel_api, KernelContext_ParallelFor, ParallelFor)(
+                                           ctx, run_task, (size_t)a->n * dw_tasks(a), 0, &job)))
+        return;
+    dw_run(a, rings);            /* no split, or onnxruntime refused it: every task here, in turn */
 }
 
 /* A kernel call: the output, empty where the inputs do not fit the kernel's geometry or no memory
@@ -254,8 +248,7 @@ static void compute(void *op_kernel, OrtKernelContext *ctx)
         a.y = y;
         run_layer(ctx, &a, split, rings);
     }
-    if (st != NULL)
-        ORT(k->api, ReleaseStatus, void (*)(OrtStatus *))(st);
+    release(k->api, st);
     free(rings);
 }
 

@@ -27,11 +27,8 @@ static void *q_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelIn
     OrtStatus *pt = ORT(api, KernelInfoGetAttribute_int64, FI)(info, "tasks", &parts);   /* optional */
     k->api = api;
     k->parts = parts >= 1 && parts <= 1024 ? (int)parts : 1;
-    k->ok = st == NULL;
-    if (st != NULL)
-        ORT(api, ReleaseStatus, void (*)(OrtStatus *))(st);
-    if (pt != NULL)
-        ORT(api, ReleaseStatus, void (*)(OrtStatus *))(pt);
+    k->ok = release(api, st);
+    release(api, pt);
     return k;
 }
 
@@ -68,16 +65,12 @@ static void q_compute(void *op_kernel, OrtKernelContext *ctx)
         && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
         QuantizeJob job = {x, k->scale, y, count};
         size_t tasks = (count + Q_CHUNK - 1) / Q_CHUNK;
-        OrtStatus *pf = NULL;
-        if (parallel_api != NULL && k->parts > 1 && tasks > 1)
-            pf = ORT(parallel_api, KernelContext_ParallelFor, ParallelFor)(ctx, q_task, tasks, 0, &job);
-        if (parallel_api == NULL || k->parts <= 1 || tasks <= 1 || pf != NULL)
+        int split = parallel_api != NULL && k->parts > 1 && tasks > 1;
+        if (!split || !release(k->api, ORT(parallel_api, KernelContext_ParallelFor, ParallelFor)(ctx, q_task, tasks,
+                                                                                              0, &job)))
             dw_quantize(x, k->scale, y, 0, count);
-        if (pf != NULL)
-            ORT(k->api, ReleaseStatus, void (*)(OrtStatus *))(pf);
     }
-    if (st != NULL)
-        ORT(k->api, ReleaseStatus, void (*)(OrtStatus *))(st);
+    release(k->api, st);
 }
 
 static const char *q_name(const OrtCustomOp *op) { (void)op; return "QuantizeInt8"; }
