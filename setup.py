@@ -15,5 +15,6 @@ setup(ext_modules=[Extension("ncnnlike.quant._bins", ["ncnnlike/quant/_bins.c"],
                              optional=True, extra_compile_args=FLAGS + ["-fno-math-errno"]),
                    Extension("ncnnlike.io._flush", ["ncnnlike/io/_flush.c"], optional=True, extra_compile_args=FLAGS),
                    Extension("ncnnlike.layers._dw_vnni", ["ncnnlike/layers/_dw_vnni.c"],
-                             depends=BUFFER + ["ncnnlike/layers/_dw_vnni_kernel.h", "ncnnlike/layers/_quantize_op.h"], optional=True,
+                             depends=BUFFER + ["ncnnlike/layers/" + h for h in ("_dw_vnni_kernel.h", "_quantize_op.h",
+                                                                        "_pw_vnni_kernel.h", "_pointwise_op.h")], optional=True,
                              extra_compile_args=FLAGS)])

@@ -7,7 +7,8 @@
  *   - from Python, run(...), for the tests.
  *
  * The library also holds QuantizeInt8 (_quantize_op.h): ncnn's float -> int8 of the fast path's
- * float bottoms (layers/quantize_op.py).
+ * float bottoms (layers/quantize_op.py), and PointwiseInt8 (_pointwise_op.h): its 1x1 convolutions
+ * with a float top (layers/pw_vnni.py).
  *
  * onnxruntime's wheel ships no C header. What this file uses of its C ABI (version 8, which every
  * later onnxruntime keeps: its function table only grows) is declared below: the indices of the
@@ -266,6 +267,8 @@ static const OrtCustomOp depthwise_op = {ORT_API_VERSION_USED, create_kernel, op
                                          op_required, op_required};
 
 #include "_quantize_op.h"
+#include "_pw_vnni_kernel.h"
+#include "_pointwise_op.h"
 
 /* onnxruntime's entry point of a custom-op library. The domain goes with the session options. */
 __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOptions *options,
@@ -281,9 +284,9 @@ __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOp
     if (!dw_cpu_supported())
         return ORT(api, CreateStatus, CreateStatus)(ORT_INVALID_ARGUMENT, "ncnnlike's ops need AVX512-VNNI and VBMI");
     st = ORT(api, CreateCustomOpDomain, OrtStatus *(*)(const char *, OrtCustomOpDomain **))("ncnnlike", &domain);
-    for (int i = 0; i < 2 && st == NULL; i++)
-        st = ORT(api, CustomOpDomain_Add, OrtStatus *(*)(OrtCustomOpDomain *, const OrtCustomOp *))(
-            domain, i == 0 ? &depthwise_op : &quantize_op);
+    const OrtCustomOp *ops[] = {&depthwise_op, &quantize_op, &pointwise_op};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0] && st == NULL; i++)
+        st = ORT(api, CustomOpDomain_Add, OrtStatus *(*)(OrtCustomOpDomain *, const OrtCustomOp *))(domain, ops[i]);
     if (st == NULL)
         st = ORT(api, AddCustomOpDomain, OrtStatus *(*)(OrtSessionOptions *, OrtCustomOpDomain *))(options, domain);
     return st;
@@ -367,6 +370,49 @@ static PyObject *quantize(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* pointwise(x, w, scale, bias, corr, y, (m, k, n), (act_lo, act_hi)): the 1x1 kernel on buffers
+ * (y float32), its pixels in one task. */
+static PyObject *pointwise(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *obj[6];
+    pw_args a;
+    if (!PyArg_ParseTuple(args, "OOOOOO(iii)(ff)", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5], &a.m, &a.k,
+                          &a.n, &a.act_lo, &a.act_hi))
+        return NULL;
+    const char *bad = pw_check(&a);
+    if (bad != NULL) {
+        PyErr_Format(PyExc_ValueError, "pointwise geometry: %s", bad);
+        return NULL;
+    }
+    if (!dw_cpu_supported()) {
+        PyErr_SetString(PyExc_RuntimeError, "this CPU lacks AVX512-VNNI or AVX512-VBMI");
+        return NULL;
+    }
+    Py_ssize_t n = a.n, m = a.m;
+    Py_ssize_t counts[6] = {m * a.k, (Py_ssize_t)((a.n + 15) / 16) * a.k * 16, n, n, n, m * n};
+    const char *formats[6] = {"B", "b", "f", "f", "i", "f"};
+    const char *names[6] = {"x", "w", "scale", "bias", "corr", "y"};
+    Py_ssize_t sizes[6] = {1, 1, 4, 4, 4, 4};
+    Py_buffer v[6];
+    int held = 0;
+    for (; held < 6; held++)
+        if (get_buffer(obj[held], &v[held], held == 5, formats[held], sizes[held], counts[held], names[held]) < 0)
+            break;
+    if (held == 6) {
+        a.x = v[0].buf, a.w = v[1].buf, a.scale = v[2].buf, a.bias = v[3].buf, a.corr = v[4].buf, a.y = v[5].buf;
+        Py_BEGIN_ALLOW_THREADS
+        pw_run_task(&a, 0, 1);
+        Py_END_ALLOW_THREADS
+    }
+    int ok = held == 6;
+    while (held-- > 0)
+        PyBuffer_Release(&v[held]);
+    if (!ok)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *supported(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -376,6 +422,7 @@ static PyObject *supported(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"run", run, METH_VARARGS, "The depthwise kernel on buffers (module comment)."},
+    {"pointwise", pointwise, METH_VARARGS, "The 1x1 convolution kernel on buffers (_pw_vnni_kernel.h)."},
     {"quantize", quantize, METH_VARARGS, "ncnn's float2int8 of x * scale as uint8 q + 128 (_quantize_op.h)."},
     {"supported", supported, METH_NOARGS, "Whether this CPU runs the kernel (AVX512-VNNI and VBMI)."},
     {NULL, NULL, 0, NULL},

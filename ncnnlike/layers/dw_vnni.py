@@ -80,12 +80,13 @@ def largest_below_128(s_top):
     return float(np.array([lo], np.uint32).view(np.float32)[0])
 
 
-def activation_bounds(L):
-    """(act_lo, act_hi, bounded) of the float clamp before requantization: ReLU [0, inf), Clip
-    [a, b], none (-inf, inf); act_hi lowered to largest_below_128 where that makes the clamp inert."""
+def activation_bounds(L, requantized=True):
+    """(act_lo, act_hi, bounded) of the float clamp of the activation: ReLU [0, inf), Clip [a, b],
+    none (-inf, inf); before a requantization, act_hi lowered to largest_below_128 where that makes
+    the +-127 clamp inert."""
     lo, hi = ((float(L.activation_params[0]), float(L.activation_params[1])) if L.activation_type == 3 else
               (0.0, float("inf")) if L.activation_type == 1 else (float("-inf"), float("inf")))
-    top = largest_below_128(L.s_top) if lo >= 0 else None
+    top = largest_below_128(L.s_top) if lo >= 0 and requantized else None
     if top is not None and top <= hi:
         return lo, top, 1
     return lo, hi, 0

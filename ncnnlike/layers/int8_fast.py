@@ -14,7 +14,12 @@ Policy, per layer (speed: docs/int8-speed.md, tools/bench_int8_kernels.py, tools
   - requantized depthwise on a CPU with AVX512-VNNI and VBMI (and the library built): our own
     kernel, an onnxruntime custom op (layers/dw_vnni.py), exact (ncnn's outputs), 1.3-1.4x faster than
     QLinearConv's in Lite0's graph, with the uint8 Clip of the conv before folded into its reads;
-  - float-output 1x1 stride-1 conv and InnerProduct: MatMulIntegerToFloat (exact int32, then
+  - float-output 1x1 stride-1 conv with ReLU / Clip / no activation, on a CPU with AVX512-VNNI and
+    VBMI: our own kernel (layers/pw_vnni.py: exact, one fma as ncnn; 0.89x of MatMulIntegerToFloat's
+    time on Lite0's 15 such layers in its graph). Requantized 1x1 convs stay on QLinearConv: the
+    same kernel with ncnn's requantization (a prototype, not kept) took 1.04x of its time there,
+    1.2-1.4x on the layers with few inputs and many outputs, where requantizing is most of the work;
+  - other float-output 1x1 stride-1 convs and InnerProduct: MatMulIntegerToFloat (exact int32, then
     acc*scale_in + bias in two roundings: ncnn's x86 InnerProduct exactly, 1 ulp from its conv fma);
     other float-output convs: ConvInteger + DequantizeLinear + Add (same maths); depthwise ones and
     other activations before a requantize: int8_sim (grouped ConvInteger is a slow path);
@@ -43,7 +48,7 @@ import functools
 
 import numpy as np
 
-from ncnnlike.layers import dw_vnni, int8, int8_sim, onnx_bytes, quantize_op
+from ncnnlike.layers import dw_vnni, int8, int8_sim, onnx_bytes, pw_vnni, quantize_op
 from ncnnlike.layers.activation import lower_fused
 from ncnnlike.layers.lowering import OPSET, UINT8, Node
 
@@ -205,6 +210,8 @@ def lower_conv(ctx, layer, p, L):
         pads = [p_ - b for p_, b in zip(pads, border)]
     if requantize_in_uint8 and L.group > 1 and dw_vnni.usable(p, L, pads):
         ctx.top(layer, 0, dw_vnni.lower(ctx, p, L, xq, pads, shape), shape, quant=float(L.s_top))
+    elif L.s_top is None and pw_vnni.usable(p, L, pads):
+        ctx.top(layer, 0, pw_vnni.lower(ctx, L, xq, shape), shape)
     elif requantize_in_uint8:
         ctx.top(layer, 0, qlinear_conv(ctx, p, L, xq, pads, extra), shape, quant=float(L.s_top))
     elif L.s_top is None and is_1x1(p, L, pads):

@@ -1,0 +1,104 @@
+/* PointwiseInt8 (domain "ncnnlike"), the third op of the custom-op library _dw_vnni.c: ncnn's int8
+ * 1x1 convolution with a float top (_pw_vnni_kernel.h) for the fast int8 path (layers/pw_vnni.py).
+ * Inputs: x (N, H, W, K) uint8; w int8 (packed); scale, bias float (C); corr int32 (C).
+ * Attributes: act_lo, act_hi (floats), tasks (int, default 1: the session's threads, among which
+ * the pixels are split). Output: y (N, H, W, C) float. Included by _dw_vnni.c, after its
+ * declarations of onnxruntime's ABI. */
+
+enum { PW_X_IN, PW_W_IN, PW_SCALE_IN, PW_BIAS_IN, PW_CORR_IN, PW_INPUTS };
+static const int pw_input_types[PW_INPUTS] = {T_UINT8, T_INT8, T_FLOAT, T_FLOAT, T_INT32};
+
+typedef struct {
+    OrtApiTable *api;
+    int parts, ok;
+    float act_lo, act_hi;
+} PointwiseKernel;
+
+static void *pw_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
+{
+    typedef OrtStatus *(*FF)(const OrtKernelInfo *, const char *, float *);
+    typedef OrtStatus *(*FI)(const OrtKernelInfo *, const char *, int64_t *);
+    (void)op;
+    PointwiseKernel *k = calloc(1, sizeof(PointwiseKernel));
+    if (k == NULL)
+        return NULL;
+    int64_t parts = 1;
+    k->api = api;
+    k->ok = release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_lo", &k->act_lo))
+            & release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_hi", &k->act_hi));
+    release(api, ORT(api, KernelInfoGetAttribute_int64, FI)(info, "tasks", &parts));       /* optional */
+    k->parts = parts >= 1 && parts <= 1024 ? (int)parts : 1;
+    return k;
+}
+
+/* The call's arguments; 0 where the inputs disagree with each other. `dims`: x's. */
+static int pw_gather(const PointwiseKernel *k, OrtKernelContext *ctx, pw_args *a, int64_t *dims)
+{
+    void *data[PW_INPUTS];
+    size_t count[PW_INPUTS], rank = 0;
+    int64_t d[MAX_RANK];
+    for (int i = PW_INPUTS - 1; i >= 0; i--)       /* x last: its dims stay in `d` */
+        if (!input(k->api, ctx, i, pw_input_types[i], &data[i], &count[i], d, &rank))
+            return 0;
+    if (rank != 4 || d[0] < 0 || d[1] < 0 || d[2] < 0 || d[3] < 4 || count[PW_SCALE_IN] < 1
+        || d[0] * d[1] * d[2] > (1LL << 31) - 1)
+        return 0;
+    *a = (pw_args){.m = (int)(d[0] * d[1] * d[2]), .k = (int)d[3], .n = (int)count[PW_SCALE_IN],
+                   .act_lo = k->act_lo, .act_hi = k->act_hi, .x = data[PW_X_IN], .w = data[PW_W_IN], .scale = data[PW_SCALE_IN],
+                   .bias = data[PW_BIAS_IN], .corr = data[PW_CORR_IN]};
+    if (pw_check(a) != NULL || count[PW_BIAS_IN] != (size_t)a->n || count[PW_CORR_IN] != (size_t)a->n
+        || count[PW_W_IN] != (size_t)((a->n + 15) / 16) * a->k * 16)
+        return 0;
+    for (int i = 0; i < 3; i++)
+        dims[i] = d[i];
+    dims[3] = a->n;
+    return 1;
+}
+
+typedef struct {
+    const pw_args *a;
+    size_t tasks;
+} PointwiseJob;
+
+static void pw_task(void *user, size_t index)
+{
+    const PointwiseJob *job = user;
+    pw_run_task(job->a, index, job->tasks);
+}
+
+/* The output: (N, H, W, C), or empty where the inputs do not fit (this ABI cannot fail a call). */
+static void pw_compute(void *op_kernel, OrtKernelContext *ctx)
+{
+    typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
+    const PointwiseKernel *k = op_kernel;
+    pw_args a;
+    int64_t dims[4] = {0, 0, 0, 0};
+    OrtValue *out = NULL;
+    void *y = NULL;
+    if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
+        return;
+    int good = k->ok && dw_cpu_supported() && pw_gather(k, ctx, &a, dims);
+    if (!good)
+        dims[0] = dims[1] = dims[2] = dims[3] = 0;
+    OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, 4, &out);
+    if (st == NULL && good && a.m > 0
+        && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
+        a.y = y;
+        size_t tiles = ((size_t)a.m + PW_TILE - 1) / PW_TILE;
+        PointwiseJob job = {&a, (size_t)k->parts < tiles ? (size_t)k->parts : tiles};
+        if (job.tasks <= 1 || parallel_api == NULL
+            || !release(k->api, ORT(parallel_api, KernelContext_ParallelFor, ParallelFor)(ctx, pw_task, job.tasks,
+                                                                                       0, &job)))
+            pw_run_task(&a, 0, 1);
+    }
+    release(k->api, st);
+}
+
+static const char *pw_name(const OrtCustomOp *op) { (void)op; return "PointwiseInt8"; }
+static int pw_input_type(const OrtCustomOp *op, size_t i) { (void)op; return i < PW_INPUTS ? pw_input_types[i] : 0; }
+static size_t pw_input_count(const OrtCustomOp *op) { (void)op; return PW_INPUTS; }
+static int pw_output_type(const OrtCustomOp *op, size_t i) { (void)op; (void)i; return T_FLOAT; }
+
+static const OrtCustomOp pointwise_op = {ORT_API_VERSION_USED, pw_create, pw_name, op_provider, pw_input_type,
+                                         pw_input_count, pw_output_type, op_output_count, pw_compute, destroy,
+                                         op_required, op_required};
