@@ -23,7 +23,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from ncnnlike.layers import dw_vnni  # noqa: E402
+from ncnnlike.layers import dw_vnni, pw_vnni  # noqa: E402
 from tools import bench_speed, common  # noqa: E402
 
 
@@ -115,6 +115,8 @@ def conv_kinds(path):
     for node in model.graph.node:
         if node.op_type == dw_vnni.OP:
             kinds[node.name] = "depthwise"
+        if node.op_type == pw_vnni.OP:
+            kinds[node.name] = "pointwise"
         if node.op_type not in ("Conv", "QLinearConv", "FusedConv", "NchwcConv"):
             continue
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
