@@ -92,6 +92,16 @@ static int release(OrtApiTable *api, OrtStatus *st)
     return st == NULL;
 }
 
+/* The optional attribute `tasks` (the session's threads a call may split its work among): 1 to 1024,
+ * 1 when absent or out of range. */
+static int tasks_attribute(OrtApiTable *api, const OrtKernelInfo *info)
+{
+    int64_t parts = 1;
+    release(api, ORT(api, KernelInfoGetAttribute_int64, OrtStatus *(*)(const OrtKernelInfo *, const char *, int64_t *))(
+                     info, "tasks", &parts));
+    return parts >= 1 && parts <= 1024 ? (int)parts : 1;
+}
+
 /* The int array attribute `name` of exactly n values into `out`; 0 if absent or of another size. */
 static int ints_attribute(OrtApiTable *api, const OrtKernelInfo *info, const char *name, int64_t *out, size_t n)
 {
@@ -115,15 +125,15 @@ static int scalar_attributes(OrtApiTable *api, const OrtKernelInfo *info, Kernel
     int ok = 1;
     for (int i = 0; i < 4; i++)
         ok = release(api, st[i]) && ok;
-    int64_t optional[3] = {0, 255, 1};      /* absent: the whole byte range, one task */
-    const char *names[3] = {"x_lo", "x_hi", "tasks"};
-    for (int i = 0; i < 3; i++)
+    int64_t optional[2] = {0, 255};         /* absent: the whole byte range */
+    const char *names[2] = {"x_lo", "x_hi"};
+    for (int i = 0; i < 2; i++)
         release(api, ORT(api, KernelInfoGetAttribute_int64, FI)(info, names[i], &optional[i]));
     k->bounded = bounded != 0;
     k->x_lo = optional[0] >= 0 && optional[0] <= 255 ? (int)optional[0] : -1;
     k->x_hi = optional[1] >= 0 && optional[1] <= 255 ? (int)optional[1] : -1;
-    k->parts = optional[2] >= 1 && optional[2] <= 1024 ? (int)optional[2] : 0;
-    return ok && k->x_lo >= 0 && k->x_hi >= k->x_lo && k->parts >= 1;
+    k->parts = tasks_attribute(api, info);
+    return ok && k->x_lo >= 0 && k->x_hi >= k->x_lo;
 }
 
 /* The kernel's attributes; a kernel whose attributes are missing or out of range is marked not ok

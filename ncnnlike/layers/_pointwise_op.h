@@ -17,17 +17,14 @@ typedef struct {
 static void *pw_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
 {
     typedef OrtStatus *(*FF)(const OrtKernelInfo *, const char *, float *);
-    typedef OrtStatus *(*FI)(const OrtKernelInfo *, const char *, int64_t *);
     (void)op;
     PointwiseKernel *k = calloc(1, sizeof(PointwiseKernel));
     if (k == NULL)
         return NULL;
-    int64_t parts = 1;
     k->api = api;
     k->ok = release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_lo", &k->act_lo))
             & release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_hi", &k->act_hi));
-    release(api, ORT(api, KernelInfoGetAttribute_int64, FI)(info, "tasks", &parts));       /* optional */
-    k->parts = parts >= 1 && parts <= 1024 ? (int)parts : 1;
+    k->parts = tasks_attribute(api, info);
     return k;
 }
 

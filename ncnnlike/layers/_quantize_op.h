@@ -17,18 +17,13 @@ typedef struct {
 static void *q_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
 {
     typedef OrtStatus *(*FF)(const OrtKernelInfo *, const char *, float *);
-    typedef OrtStatus *(*FI)(const OrtKernelInfo *, const char *, int64_t *);
     (void)op;
     QuantizeKernel *k = calloc(1, sizeof(QuantizeKernel));
     if (k == NULL)
         return NULL;
-    int64_t parts = 1;
-    OrtStatus *st = ORT(api, KernelInfoGetAttribute_float, FF)(info, "scale", &k->scale);
-    OrtStatus *pt = ORT(api, KernelInfoGetAttribute_int64, FI)(info, "tasks", &parts);   /* optional */
     k->api = api;
-    k->parts = parts >= 1 && parts <= 1024 ? (int)parts : 1;
-    k->ok = release(api, st);
-    release(api, pt);
+    k->ok = release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "scale", &k->scale));
+    k->parts = tasks_attribute(api, info);
     return k;
 }
 
