@@ -249,7 +249,7 @@ static void compute(void *op_kernel, OrtKernelContext *ctx)
     uint8_t *rings = NULL;
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
-    int good = k != NULL && k->ok && dw_cpu_supported() && gather(k, ctx, &a);
+    int good = k->ok && dw_cpu_supported() && gather(k, ctx, &a);
     int split = good && parallel_api != NULL && (size_t)a.n * dw_tasks(&a) > 1;
     good = good && (rings = malloc((split ? (size_t)a.n * dw_tasks(&a) : 1) * dw_ring_bytes(&a))) != NULL;
     int64_t dims[4] = {good ? a.n : 0, good ? a.oh : 0, good ? a.ow : 0, good ? a.c : 0};
@@ -304,6 +304,35 @@ __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOp
 
 /* ---- from Python ---- */
 
+/* The n buffers of `obj` (the last one written to), each of counts[i] items of formats[i], sizes[i]
+ * bytes; 0 with all of them held, else -1 with none held and the error set. */
+static int get_buffers(PyObject **obj, Py_buffer *v, int n, const char *const *formats, const Py_ssize_t *sizes,
+                       const Py_ssize_t *counts, const char *const *names)
+{
+    for (int i = 0; i < n; i++)
+        if (get_buffer(obj[i], &v[i], i == n - 1, formats[i], sizes[i], counts[i], names[i]) < 0) {
+            while (i-- > 0)
+                PyBuffer_Release(&v[i]);
+            return -1;
+        }
+    return 0;
+}
+
+static void release_buffers(Py_buffer *v, int n)
+{
+    while (n-- > 0)
+        PyBuffer_Release(&v[n]);
+}
+
+/* 0 where this CPU runs the kernels, else -1 with RuntimeError set. */
+static int cpu_or_error(void)
+{
+    if (dw_cpu_supported())
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError, "this CPU lacks AVX512-VNNI or AVX512-VBMI");
+    return -1;
+}
+
 enum { B_X, B_WV, B_SCALE, B_BIAS, B_CORR, B_Y, NBUF };
 
 /* run(x, wv, scale, bias, corr, y, (n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, bounded, x_lo, x_hi,
@@ -317,10 +346,8 @@ static PyObject *run(PyObject *self, PyObject *args)
                           &a.n, &a.h, &a.w, &a.c, &a.kh, &a.kw, &a.sh, &a.sw, &a.pt, &a.pl, &a.oh, &a.ow,
                           &a.bounded, &a.x_lo, &a.x_hi, &a.parts, &a.act_lo, &a.act_hi, &a.s_top))
         return NULL;
-    if (!dw_cpu_supported()) {
-        PyErr_SetString(PyExc_RuntimeError, "this CPU lacks AVX512-VNNI or AVX512-VBMI");
+    if (cpu_or_error() < 0)
         return NULL;
-    }
     const char *bad = dw_check(&a);
     if (bad != NULL || a.n < 1) {
         PyErr_Format(PyExc_ValueError, "depthwise geometry: %s", bad ? bad : "no sample");
@@ -329,17 +356,13 @@ static PyObject *run(PyObject *self, PyObject *args)
     Py_ssize_t c = a.c;
     Py_ssize_t counts[NBUF] = {(Py_ssize_t)a.n * a.h * a.w * c, (Py_ssize_t)dw_groups(a.c) * a.kh * dw_nq(a.kw) * 64,
                                c, c, c, (Py_ssize_t)a.n * a.oh * a.ow * c};
-    const char *formats[NBUF] = {"B", "b", "f", "f", "i", "B"};
-    const char *names[NBUF] = {"x", "wv", "scale", "bias", "corr", "y"};
-    Py_ssize_t sizes[NBUF] = {1, 1, 4, 4, 4, 1};
+    const char *const formats[NBUF] = {"B", "b", "f", "f", "i", "B"};
+    const char *const names[NBUF] = {"x", "wv", "scale", "bias", "corr", "y"};
+    const Py_ssize_t sizes[NBUF] = {1, 1, 4, 4, 4, 1};
     Py_buffer v[NBUF];
-    int held = 0, ok = 0;
-    for (; held < NBUF; held++)
-        if (get_buffer(obj[held], &v[held], held == B_Y, formats[held], sizes[held], counts[held], names[held]) < 0)
-            break;
-    uint8_t *ring = held == NBUF ? PyMem_RawMalloc(dw_ring_bytes(&a)) : NULL;
-    if (held == NBUF && ring == NULL)
-        PyErr_NoMemory();
+    if (get_buffers(obj, v, NBUF, formats, sizes, counts, names) < 0)
+        return NULL;
+    uint8_t *ring = PyMem_RawMalloc(dw_ring_bytes(&a));
     if (ring != NULL) {
         a.x = v[B_X].buf, a.wv = v[B_WV].buf, a.scale = v[B_SCALE].buf, a.bias = v[B_BIAS].buf;
         a.corr = v[B_CORR].buf, a.y = v[B_Y].buf;
@@ -347,12 +370,10 @@ static PyObject *run(PyObject *self, PyObject *args)
         dw_run(&a, ring);
         Py_END_ALLOW_THREADS
         PyMem_RawFree(ring);
-        ok = 1;
     }
-    while (held-- > 0)
-        PyBuffer_Release(&v[held]);
-    if (!ok)
-        return NULL;
+    release_buffers(v, NBUF);
+    if (ring == NULL)
+        return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -363,20 +384,16 @@ static PyObject *quantize(PyObject *self, PyObject *args)
     PyObject *xo, *yo;
     float scale;
     Py_buffer x, y;
-    if (!PyArg_ParseTuple(args, "OfO", &xo, &scale, &yo) || get_buffer(xo, &x, 0, "f", 4, -1, "x") < 0)
+    if (!PyArg_ParseTuple(args, "OfO", &xo, &scale, &yo) || cpu_or_error() < 0
+        || get_buffer(xo, &x, 0, "f", 4, -1, "x") < 0)
         return NULL;
     if (get_buffer(yo, &y, 1, "B", 1, x.len / 4, "y") < 0) {
         PyBuffer_Release(&x);
         return NULL;
     }
-    if (dw_cpu_supported())
-        dw_quantize(x.buf, scale, y.buf, 0, (size_t)y.len);
+    dw_quantize(x.buf, scale, y.buf, 0, (size_t)y.len);
     PyBuffer_Release(&x);
     PyBuffer_Release(&y);
-    if (!dw_cpu_supported()) {
-        PyErr_SetString(PyExc_RuntimeError, "this CPU lacks AVX512-VNNI or AVX512-VBMI");
-        return NULL;
-    }
     Py_RETURN_NONE;
 }
 
@@ -395,31 +412,21 @@ static PyObject *pointwise(PyObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "pointwise geometry: %s", bad);
         return NULL;
     }
-    if (!dw_cpu_supported()) {
-        PyErr_SetString(PyExc_RuntimeError, "this CPU lacks AVX512-VNNI or AVX512-VBMI");
+    if (cpu_or_error() < 0)
         return NULL;
-    }
     Py_ssize_t n = a.n, m = a.m;
-    Py_ssize_t counts[6] = {m * a.k, (Py_ssize_t)((a.n + 15) / 16) * a.k * 16, n, n, n, m * n};
-    const char *formats[6] = {"B", "b", "f", "f", "i", "f"};
-    const char *names[6] = {"x", "w", "scale", "bias", "corr", "y"};
-    Py_ssize_t sizes[6] = {1, 1, 4, 4, 4, 4};
+    const Py_ssize_t counts[6] = {m * a.k, (Py_ssize_t)((a.n + 15) / 16) * a.k * 16, n, n, n, m * n};
+    const char *const formats[6] = {"B", "b", "f", "f", "i", "f"};
+    const char *const names[6] = {"x", "w", "scale", "bias", "corr", "y"};
+    const Py_ssize_t sizes[6] = {1, 1, 4, 4, 4, 4};
     Py_buffer v[6];
-    int held = 0;
-    for (; held < 6; held++)
-        if (get_buffer(obj[held], &v[held], held == 5, formats[held], sizes[held], counts[held], names[held]) < 0)
-            break;
-    if (held == 6) {
-        a.x = v[0].buf, a.w = v[1].buf, a.scale = v[2].buf, a.bias = v[3].buf, a.corr = v[4].buf, a.y = v[5].buf;
-        Py_BEGIN_ALLOW_THREADS
-        pw_run_task(&a, 0, 1);
-        Py_END_ALLOW_THREADS
-    }
-    int ok = held == 6;
-    while (held-- > 0)
-        PyBuffer_Release(&v[held]);
-    if (!ok)
+    if (get_buffers(obj, v, 6, formats, sizes, counts, names) < 0)
         return NULL;
+    a.x = v[0].buf, a.w = v[1].buf, a.scale = v[2].buf, a.bias = v[3].buf, a.corr = v[4].buf, a.y = v[5].buf;
+    Py_BEGIN_ALLOW_THREADS
+    pw_run_task(&a, 0, 1);
+    Py_END_ALLOW_THREADS
+    release_buffers(v, 6);
     Py_RETURN_NONE;
 }
 

@@ -34,6 +34,11 @@ def library():
     return _dw_vnni.__file__ if _dw_vnni.supported() else None
 
 
+def tasks(ctx):
+    """The ops' `tasks` attribute: the session's intra-op threads (LowerCtx.threads), 1 to 1024."""
+    return max(1, min(int(ctx.threads), 1024))
+
+
 def register(session_options):
     """Let an onnxruntime session of a graph with DepthwiseInt8 nodes load the library."""
     session_options.register_custom_ops_library(library())
@@ -115,7 +120,7 @@ def lower(ctx, p, L, xq, pads, shape):
     inputs += [ctx.const(a, L.name + n) for a, n in zip(constants(L), names)]
     y = ctx.op(OP, inputs, domain=DOMAIN, kernel_shape=list(L.weight.shape[2:]), strides=[p.stride_h, p.stride_w],
                pads=list(pads), act_lo=np.float32(lo), act_hi=np.float32(hi), s_top=np.float32(L.s_top),
-               bounded=bounded, x_lo=x_lo, x_hi=x_hi, tasks=max(1, min(int(ctx.threads), 1024)))
+               bounded=bounded, x_lo=x_lo, x_hi=x_hi, tasks=tasks(ctx))
     ctx.value_infos.append((y, UINT8, ["N", shape[1], shape[2], shape[0]]))
     return ctx.op("Transpose", [y], perm=[0, 3, 1, 2])
 

@@ -47,7 +47,7 @@ def lower(ctx, L, xq, shape):
     inputs += [ctx.const(a, L.name + n) for a, n in zip(constants(L), names)]
     lo, hi, _ = dw_vnni.activation_bounds(L, requantized=False)
     y = ctx.op(OP, inputs, domain=dw_vnni.DOMAIN, act_lo=np.float32(lo), act_hi=np.float32(hi),
-               tasks=max(1, min(int(ctx.threads), 1024)))
+               tasks=dw_vnni.tasks(ctx))
     ctx.value_infos.append((y, FLOAT, ["N", shape[1], shape[2], shape[0]]))
     return ctx.op("Transpose", [y], perm=[0, 3, 1, 2])
 

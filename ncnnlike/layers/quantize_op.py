@@ -25,7 +25,7 @@ def lower(ctx, x, scale, shape, channels_last=True):
     """uint8 q+128 of the float tensor `x` (ncnn shape `shape`, batch first in the tensor); a 4-D one
     channels-last unless `channels_last` is off (a network input: onnxruntime would then move the
     uint8 Pad of a stem after the transposes, where its channel pad costs 0.5 ms on Lite0)."""
-    attrs = dict(domain=dw_vnni.DOMAIN, scale=np.float32(scale), tasks=max(1, min(int(ctx.threads), 1024)))
+    attrs = dict(domain=dw_vnni.DOMAIN, scale=np.float32(scale), tasks=dw_vnni.tasks(ctx))
     if len(shape) != 3 or not channels_last:
         y = ctx.op(OP, [x], **attrs)
         ctx.value_infos.append((y, UINT8, ["N", *shape]))
