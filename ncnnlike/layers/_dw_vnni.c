@@ -8,7 +8,9 @@
  *
  * The library also holds QuantizeInt8 (_quantize_op.h): ncnn's float -> int8 of the fast path's
  * float bottoms (layers/quantize_op.py), and PointwiseInt8 (_pointwise_op.h): its 1x1 convolutions
- * with a float top (layers/pw_vnni.py).
+ * with a float top (layers/pw_vnni.py); and, registered on any CPU (the three int8 ops only where
+ * it has AVX512-VNNI and VBMI), Histogram (_histogram_op.h): calibration's pass-2 binning of a blob
+ * inside the graph that made it (quant/histogram_op.py).
  *
  * onnxruntime's wheel ships no C header. What this file uses of its C ABI (version 8, which every
  * later onnxruntime keeps: its function table only grows) is declared below: the indices of the
@@ -36,10 +38,10 @@ typedef struct {
     const char *(*GetVersionString)(void);
 } OrtApiBase;
 
-enum { ORT_API_VERSION_USED = 8, ORT_API_VERSION_PARALLEL = 20, ORT_INVALID_ARGUMENT = 2 };
+enum { ORT_API_VERSION_USED = 8, ORT_API_VERSION_PARALLEL = 20 };
 enum { T_FLOAT = 1, T_UINT8 = 2, T_INT8 = 3, T_INT32 = 6 };      /* ONNXTensorElementDataType */
 enum {                                                            /* indices in the OrtApi table */
-    API_CreateStatus = 0, API_ReleaseStatus = 93, API_CreateCustomOpDomain = 26, API_CustomOpDomain_Add = 27,
+    API_ReleaseStatus = 93, API_CreateCustomOpDomain = 26, API_CustomOpDomain_Add = 27,
     API_AddCustomOpDomain = 28, API_GetTensorMutableData = 51, API_GetTensorElementType = 60,
     API_GetDimensionsCount = 61, API_GetDimensions = 62, API_GetTensorShapeElementCount = 64,
     API_GetTensorTypeAndShape = 65, API_KernelInfoGetAttribute_float = 85, API_KernelInfoGetAttribute_int64 = 86,
@@ -279,23 +281,22 @@ static const OrtCustomOp depthwise_op = {ORT_API_VERSION_USED, create_kernel, op
 #include "_quantize_op.h"
 #include "_pw_vnni_kernel.h"
 #include "_pointwise_op.h"
+#include "_histogram_op.h"
 
 /* onnxruntime's entry point of a custom-op library. The domain goes with the session options. */
 __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOptions *options,
                                                                    const OrtApiBase *base)
 {
-    typedef OrtStatus *(*CreateStatus)(int, const char *);
     OrtApiTable *api = base->GetApi(ORT_API_VERSION_USED);
     OrtCustomOpDomain *domain = NULL;
     OrtStatus *st;
     if (api == NULL)
         return NULL;         /* no status can be made without the table; the op is then unknown */
     parallel_api = base->GetApi(ORT_API_VERSION_PARALLEL);
-    if (!dw_cpu_supported())
-        return ORT(api, CreateStatus, CreateStatus)(ORT_INVALID_ARGUMENT, "ncnnlike's ops need AVX512-VNNI and VBMI");
     st = ORT(api, CreateCustomOpDomain, OrtStatus *(*)(const char *, OrtCustomOpDomain **))("ncnnlike", &domain);
-    const OrtCustomOp *ops[] = {&depthwise_op, &quantize_op, &pointwise_op};
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0] && st == NULL; i++)
+    const OrtCustomOp *ops[] = {&histogram_op, &depthwise_op, &quantize_op, &pointwise_op};
+    size_t n_ops = dw_cpu_supported() ? sizeof ops / sizeof ops[0] : 1;    /* the int8 ops need VNNI and VBMI */
+    for (size_t i = 0; i < n_ops && st == NULL; i++)
         st = ORT(api, CustomOpDomain_Add, OrtStatus *(*)(OrtCustomOpDomain *, const OrtCustomOp *))(domain, ops[i]);
     if (st == NULL)
         st = ORT(api, AddCustomOpDomain, OrtStatus *(*)(OrtSessionOptions *, OrtCustomOpDomain *))(options, domain);

@@ -23,15 +23,23 @@ MAX_KH = 16                       # kernel rows the kernel holds (_dw_vnni_kerne
 
 
 @functools.lru_cache(maxsize=None)
-def library():
-    """Path of the custom-op library when this machine runs it, else None."""
-    if os.environ.get("NCNNLIKE_DW_VNNI", "1") == "0":
-        return None
+def library_file():
+    """Path of the custom-op library where it was built, else None. Any CPU loads it; its int8 ops
+    are registered only where the CPU runs them (library())."""
     try:
         from ncnnlike.layers import _dw_vnni
     except ImportError:
         return None
-    return _dw_vnni.__file__ if _dw_vnni.supported() else None
+    return _dw_vnni.__file__
+
+
+@functools.lru_cache(maxsize=None)
+def library():
+    """Path of the custom-op library when this machine runs its int8 ops, else None."""
+    if os.environ.get("NCNNLIKE_DW_VNNI", "1") == "0" or library_file() is None:
+        return None
+    from ncnnlike.layers import _dw_vnni
+    return library_file() if _dw_vnni.supported() else None
 
 
 def tasks(ctx):
@@ -40,8 +48,8 @@ def tasks(ctx):
 
 
 def register(session_options):
-    """Let an onnxruntime session of a graph with DepthwiseInt8 nodes load the library."""
-    session_options.register_custom_ops_library(library())
+    """Let an onnxruntime session of a graph with nodes of the library's ops load it."""
+    session_options.register_custom_ops_library(library_file())
 
 
 def usable(p, L, pads):

@@ -58,6 +58,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
+from ncnnlike.quant import histogram_op
 from ncnnlike.quant.images import iter_batches
 from ncnnlike.quant.input_cache import InputCache as _InputCache
 from ncnnlike.quant.segments import SegmentArrays, SegmentPlans, run_segments, shape_key
@@ -76,16 +77,9 @@ def measured_blobs(graph):
     return OrderedDict((layer.name, layer.bottoms[0]) for layer in graph if layer.type in CONV_TYPES)
 
 
-def _measured_flat(ctx, blob, x):
-    """(N, K) view of what ncnn2table reads of a blob: a 4-D blob's d axis is ignored (only d = 0)."""
-    if len(ctx.shape(blob)) == 4:
-        x = ctx.op("Gather", [x, ctx.ints(0)], axis=2)
-    return ctx.op("Flatten", [x], axis=1)
-
-
 def extrema_probe(ctx, blob, x):
     """Phase 1 in the graph: per-sample min and max of the measured blob."""
-    flat = _measured_flat(ctx, blob, x)
+    flat = histogram_op.measured_flat(ctx, blob, x)
     return [ctx.op("ReduceMin", [flat], axes=[1], keepdims=0), ctx.op("ReduceMax", [flat], axes=[1], keepdims=0)]
 
 
@@ -329,6 +323,14 @@ class _HistogramWorker:
             except NcnnlikeError as e:
                 raise NcnnlikeError("layer %s: %s" % (name, e)) from None
 
+    def add(self, blobs, probe, outputs, counts, n):
+        """A run binned in the graph (histogram_op.HistogramProbe): its counts added."""
+        for name, blob in blobs.items():
+            try:
+                probe.add_to(self.stats[name].histogram, blob, outputs[blob], counts[blob] * n)
+            except NcnnlikeError as e:
+                raise NcnnlikeError("layer %s: %s" % (name, e)) from None
+
 
 def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, progress=True, batches=None,
                        samples=None):
@@ -344,11 +346,19 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
     shapes, gate = _RunShapes(net), InOrder()
+    in_graph = samples is None and histogram_op.available()
+    probe = histogram_op.HistogramProbe({blob: absmax[name].absmax.absmax for name, blob in blobs.items()}) \
+        if in_graph else None
     plans = SegmentPlans(net, unique, SEGMENT_BYTES, shapes.lowered) \
-        if samples is None else None
+        if samples is None and not in_graph else None
 
     def work(worker, index, inputs):
         n = _samples(inputs)
+        if in_graph:
+            outputs, counts = shapes.run(inputs, unique, probe=probe)
+            worker.add(blobs, probe, outputs, counts, n)
+            bar.update(n)
+            return
         plan = None if plans is None else plans.ready(inputs)
         if plan is not None and len(plan[0]) > 1:
             run_segments(net, plan, worker.segment_arrays, inputs, lambda made: worker.bin(

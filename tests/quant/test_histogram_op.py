@@ -1,0 +1,129 @@
+"""Calibration's pass 2 binned inside the graph (quant/histogram_op.py, the op ncnnlike.Histogram of
+layers/_histogram_op.h): the same bins as stats.Histogram, whole statistics equal to taking the
+blobs out, one clear error for nan, and the blocked layout's reorders left out. Skipped where the
+custom-op library was not built."""
+import os
+
+import numpy as np
+import pytest
+
+from helpers import REFERENCE, random_benchmark
+from ncnnlike.errors import NcnnlikeError
+from ncnnlike.io.model import load_model
+from ncnnlike.layers import dw_vnni
+from ncnnlike.quant import calibrate, histogram_op
+from ncnnlike.quant.calibrate import collect_absmax, collect_histograms, measured_blobs
+from ncnnlike.quant.stats import Histogram
+from ncnnlike.runtime import Net, reorders
+
+LITE0 = os.path.join(REFERENCE, "lite0", "lite0-opt")
+pytestmark = pytest.mark.skipif(dw_vnni.library_file() is None, reason="the custom-op library was not built")
+
+
+def _session(absmax):
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+    node = helper.make_node("Histogram", ["x"], ["h"], domain="ncnnlike", absmax=float(absmax))
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("h", TensorProto.INT64, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ncnnlike", 1)])
+    so = ort.SessionOptions()
+    dw_vnni.register(so)
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("absmax", [6.1234567, 0.37, 1e-30, 3e38, 2.0 ** -120, 6.0])
+def test_the_op_bins_as_ncnns_float32_formula_on_bin_edges(absmax):
+    absmax = np.float32(absmax)
+    rng = np.random.default_rng(7)
+    edges = (np.arange(2049, dtype=np.float32) / np.float32(2048) * absmax).astype(np.float32)
+    v = np.concatenate([edges, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.float32(np.inf)), -edges,
+                        rng.uniform(-absmax, absmax, 50000).astype(np.float32), [0.0, -0.0, 1e-45, -1e-40]])
+    v = np.clip(v.astype(np.float32), -absmax, absmax)
+    out = _session(absmax).run(None, {"x": v.reshape(2, -1)})[0]
+    assert out.shape == (2050,) and out[2049] == 0
+    nonzero = v[v != 0]
+    ncnn = np.minimum((np.abs(nonzero) / absmax * np.float32(2048)).astype(np.int64), 2047)   # float32 ops
+    expected = np.bincount(ncnn, minlength=2048)
+    expected[0] += v.size - nonzero.size
+    assert np.array_equal(out[:2048], expected) and out[2048] == v.size - nonzero.size
+    ours = Histogram(absmax)
+    histogram_op.HistogramProbe({"b": absmax}).add_to(ours, "b", [out], v.size)
+    reference = Histogram(absmax)
+    reference.update(v[None])
+    assert ours == reference
+
+
+def test_a_nan_and_a_bad_absmax_are_refused_in_one_line():
+    x = np.ones((1, 100), np.float32)
+    x[0, 7] = np.nan
+    out = _session(1.0).run(None, {"x": x})[0]
+    assert out[2049] == 1 and not out[:2049].any()
+    probe = histogram_op.HistogramProbe({"b": 1.0})
+    with pytest.raises(NcnnlikeError, match="nan"):
+        probe.add_to(Histogram(1.0), "b", [out], 100)
+    for bad in (-1.0, float("inf")):
+        empty = _session(bad).run(None, {"x": x})[0]
+        assert empty.shape == (0,)
+        with pytest.raises(NcnnlikeError, match="gave no counts"):
+            probe.add_to(Histogram(1.0), "b", [empty], 100)
+
+
+def _both_ways(net, batches, monkeypatch):
+    """Pass 2 of `batches` binned in the graph, and with the blobs taken out of the whole graph (not in
+    segments, whose cut blobs may run other kernels: quant/segments.py)."""
+    monkeypatch.setattr(calibrate, "SEGMENT_BYTES", 1 << 40)
+    absmax = collect_absmax(net, None, None, threads=2, progress=False, batches=batches)
+    results = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("NCNNLIKE_HISTOGRAM_OP", flag)
+        assert histogram_op.available() == (flag == "1")
+        results.append(collect_histograms(net, None, None, absmax, threads=2, progress=False, batches=batches))
+    return results
+
+
+def _batches(graph, shape, count, seed):
+    rng = np.random.default_rng(seed)
+    return [{graph.input_names()[0]: rng.uniform(-1, 1, (2,) + shape).astype(np.float32)} for _ in range(count)]
+
+
+def test_lite0_histograms_in_the_graph_equal_the_blobs_taken_out(monkeypatch):
+    net = Net.from_graph(load_model(LITE0 + ".param", LITE0 + ".bin"))
+    net.opt.use_int8_inference = False
+    in_graph, taken_out = _both_ways(net, _batches(net.graph, (3, 224, 224), 2, 4), monkeypatch)
+    assert in_graph == taken_out
+    assert all(layer.histogram.total() > 0 for layer in in_graph.values())
+
+
+@pytest.mark.parametrize("name", ["mobilenet_ssd", "yolo-fastest-1.1"])
+def test_benchmark_histograms_in_the_graph_equal_the_blobs_taken_out(tmp_path, monkeypatch, name):
+    graph, shape = random_benchmark(name, tmp_path)
+    net = Net.from_graph(graph)
+    net.opt.use_int8_inference = False
+    in_graph, taken_out = _both_ways(net, _batches(graph, shape, 2, 3), monkeypatch)
+    assert in_graph == taken_out
+
+
+def test_the_blocked_layout_reaches_the_op_without_its_reorders(monkeypatch):
+    """Lite0's blobs of 16k channels are binned in onnxruntime's blocked layout (runtime/reorders.py),
+    with the same counts as the blobs taken out."""
+    removed, real = [], reorders.edited_pieces
+
+    def counted(model, kind, keep=()):
+        pieces, found = real(model, kind, keep)
+        removed.append(found)
+        return pieces, found
+    monkeypatch.setattr(reorders, "edited_pieces", counted)
+    net = Net.from_graph(load_model(LITE0 + ".param", LITE0 + ".bin"))
+    net.opt.num_threads, net.opt.use_int8_inference = 1, False
+    blobs = list(dict.fromkeys(measured_blobs(net.graph).values()))
+    probe = histogram_op.HistogramProbe({blob: 8.0 for blob in blobs})
+    inputs = {net.graph.input_names()[0]: np.random.default_rng(0).uniform(-1, 1, (1, 3, 224, 224)).astype(np.float32)}
+    outputs = net.run(inputs, blobs, probe=probe)
+    assert removed and removed[0] >= 40
+    whole = net.run(inputs, blobs)
+    for blob in blobs:
+        ours, reference = Histogram(8.0), Histogram(8.0)
+        probe.add_to(ours, blob, outputs[blob], whole[blob].size)
+        reference.update(whole[blob])
+        assert ours == reference, blob
