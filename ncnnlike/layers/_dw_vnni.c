@@ -398,15 +398,15 @@ static PyObject *quantize(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* pointwise(x, w, scale, bias, corr, y, (m, k, n), (act_lo, act_hi)): the 1x1 kernel on buffers
+/* pointwise(x, w, scale, bias, corr, y, (m, k, n), (act_lo, act_hi)[, fma]): the 1x1 kernel on buffers
  * (y float32), its pixels in one task. */
 static PyObject *pointwise(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *obj[6];
-    pw_args a;
-    if (!PyArg_ParseTuple(args, "OOOOOO(iii)(ff)", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5], &a.m, &a.k,
-                          &a.n, &a.act_lo, &a.act_hi))
+    pw_args a = {.fma = 1};
+    if (!PyArg_ParseTuple(args, "OOOOOO(iii)(ff)|p", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &obj[5], &a.m, &a.k,
+                          &a.n, &a.act_lo, &a.act_hi, &a.fma))
         return NULL;
     const char *bad = pw_check(&a);
     if (bad != NULL) {

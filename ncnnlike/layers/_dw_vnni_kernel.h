@@ -268,6 +268,33 @@ static void dw_quantize(const float *x, float scale, uint8_t *y, size_t lo, size
     }
 }
 
+/* dw_quantize of the c (1 to 3) planes of one NCHW sample (`plane` floats apart), pixels lo..hi-1,
+ * written channels-last four bytes a pixel: channel k's byte k, `pad` in bytes c..3 (an image
+ * stem's input, its channels padded to 4 for onnxruntime's QLinearConv, in one pass). */
+static void dw_quantize_pack4(const float *x, size_t plane, int c, float scale, uint8_t pad, uint8_t *y, size_t lo,
+                              size_t hi)
+{
+    __m512 s = _mm512_set1_ps(scale), top = _mm512_set1_ps(127.0f), bottom = _mm512_set1_ps(-127.0f);
+    __m512 half = _mm512_set1_ps(0.5f);
+    __m512i sign = _mm512_set1_epi32((int)0x80000000u), offset = _mm512_set1_epi32(128);
+    uint32_t fill = 0;
+    for (int k = c; k < 4; k++)
+        fill |= (uint32_t)pad << (8 * k);
+    for (size_t i = lo; i < hi; i += 16) {
+        __mmask16 m = hi - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (hi - i)) - 1);
+        __m512i v = _mm512_set1_epi32((int)fill);
+        for (int k = 0; k < c; k++) {
+            __m512 t = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + k * plane + i), s);
+            t = _mm512_min_ps(_mm512_max_ps(t, bottom), top);
+            __m512 h = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(half),
+                                                           _mm512_and_si512(_mm512_castps_si512(t), sign)));
+            __m512i q = _mm512_add_epi32(_mm512_cvttps_epi32(_mm512_add_ps(t, h)), offset);
+            v = _mm512_or_si512(v, _mm512_sllv_epi32(q, _mm512_set1_epi32(8 * k)));
+        }
+        _mm512_mask_storeu_epi32(y + 4 * i, m, v);
+    }
+}
+
 #pragma GCC pop_options
 
 /* Whether this CPU runs the kernel. */
@@ -294,6 +321,11 @@ static void dw_run_task(const dw_args *a, size_t index, uint8_t *ring) { (void)a
 static void dw_quantize(const float *x, float scale, uint8_t *y, size_t lo, size_t hi)
 {
     (void)x; (void)scale; (void)y; (void)lo; (void)hi;
+}
+static void dw_quantize_pack4(const float *x, size_t plane, int c, float scale, uint8_t pad, uint8_t *y, size_t lo,
+                              size_t hi)
+{
+    (void)x; (void)plane; (void)c; (void)scale; (void)pad; (void)y; (void)lo; (void)hi;
 }
 #endif
 

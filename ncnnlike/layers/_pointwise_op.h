@@ -1,16 +1,17 @@
 /* PointwiseInt8 (domain "ncnnlike"), the third op of the custom-op library _dw_vnni.c: ncnn's int8
  * 1x1 convolution with a float top (_pw_vnni_kernel.h) for the fast int8 path (layers/pw_vnni.py).
- * Inputs: x (N, H, W, K) uint8; w int8 (packed); scale, bias float (C); corr int32 (C).
- * Attributes: act_lo, act_hi (floats), tasks (int, default 1: the session's threads, among which
- * the pixels are split). Output: y (N, H, W, C) float. Included by _dw_vnni.c, after its
- * declarations of onnxruntime's ABI. */
+ * Inputs: x (N, H, W, K) uint8, or (N, K) / (N, H, K): InnerProduct's rows; w int8 (packed); scale,
+ * bias float (C); corr int32 (C). Attributes: act_lo, act_hi (floats), fma (int, default 1: one
+ * rounding as ncnn's Convolution; 0: two, as its InnerProduct), tasks (int, default 1: the
+ * session's threads, among which the pixels are split). Output: y, x's shape with C for K, float.
+ * Included by _dw_vnni.c, after its declarations of onnxruntime's ABI. */
 
 enum { PW_X_IN, PW_W_IN, PW_SCALE_IN, PW_BIAS_IN, PW_CORR_IN, PW_INPUTS };
 static const int pw_input_types[PW_INPUTS] = {T_UINT8, T_INT8, T_FLOAT, T_FLOAT, T_INT32};
 
 typedef struct {
     OrtApiTable *api;
-    int parts, ok;
+    int parts, ok, fma;
     float act_lo, act_hi;
 } PointwiseKernel;
 
@@ -25,30 +26,36 @@ static void *pw_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelI
     k->ok = release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_lo", &k->act_lo))
             & release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_hi", &k->act_hi));
     k->parts = tasks_attribute(api, info);
+    int64_t fma = 1;
+    release(api, ORT(api, KernelInfoGetAttribute_int64, OrtStatus *(*)(const OrtKernelInfo *, const char *, int64_t *))(
+                     info, "fma", &fma));
+    k->fma = fma != 0;
     return k;
 }
 
-/* The call's arguments; 0 where the inputs disagree with each other. `dims`: x's. */
-static int pw_gather(const PointwiseKernel *k, OrtKernelContext *ctx, pw_args *a, int64_t *dims)
+/* The call's arguments; 0 where the inputs disagree with each other. `dims`, `rank`: y's. */
+static int pw_gather(const PointwiseKernel *k, OrtKernelContext *ctx, pw_args *a, int64_t *dims, size_t *rank)
 {
     void *data[PW_INPUTS];
-    size_t count[PW_INPUTS], rank = 0;
-    int64_t d[MAX_RANK];
-    for (int i = PW_INPUTS - 1; i >= 0; i--)       /* x last: its dims stay in `d` */
-        if (!input(k->api, ctx, i, pw_input_types[i], &data[i], &count[i], d, &rank))
+    size_t count[PW_INPUTS];
+    int64_t pixels = 1;
+    for (int i = PW_INPUTS - 1; i >= 0; i--)       /* x last: its dims stay in `dims` */
+        if (!input(k->api, ctx, i, pw_input_types[i], &data[i], &count[i], dims, rank))
             return 0;
-    if (rank != 4 || d[0] < 0 || d[1] < 0 || d[2] < 0 || d[3] < 4 || count[PW_SCALE_IN] < 1
-        || d[0] * d[1] * d[2] > (1LL << 31) - 1)
+    if (*rank < 2 || *rank > 4 || dims[*rank - 1] < 4 || count[PW_SCALE_IN] < 1)
         return 0;
-    *a = (pw_args){.m = (int)(d[0] * d[1] * d[2]), .k = (int)d[3], .n = (int)count[PW_SCALE_IN],
+    for (size_t i = 0; i + 1 < *rank; i++) {
+        if (dims[i] < 0 || (dims[i] > 0 && pixels > ((1LL << 31) - 1) / dims[i]))
+            return 0;
+        pixels *= dims[i];
+    }
+    *a = (pw_args){.m = (int)pixels, .k = (int)dims[*rank - 1], .n = (int)count[PW_SCALE_IN], .fma = k->fma,
                    .act_lo = k->act_lo, .act_hi = k->act_hi, .x = data[PW_X_IN], .w = data[PW_W_IN], .scale = data[PW_SCALE_IN],
                    .bias = data[PW_BIAS_IN], .corr = data[PW_CORR_IN]};
     if (pw_check(a) != NULL || count[PW_BIAS_IN] != (size_t)a->n || count[PW_CORR_IN] != (size_t)a->n
         || count[PW_W_IN] != (size_t)((a->n + 15) / 16) * a->k * 16)
         return 0;
-    for (int i = 0; i < 3; i++)
-        dims[i] = d[i];
-    dims[3] = a->n;
+    dims[*rank - 1] = a->n;
     return 1;
 }
 
@@ -63,21 +70,22 @@ static void pw_task(void *user, size_t index)
     pw_run_task(job->a, index, job->tasks);
 }
 
-/* The output: (N, H, W, C), or empty where the inputs do not fit (this ABI cannot fail a call). */
+/* The output: x's shape with C for K, or empty where the inputs do not fit (this ABI cannot fail a call). */
 static void pw_compute(void *op_kernel, OrtKernelContext *ctx)
 {
     typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
     const PointwiseKernel *k = op_kernel;
     pw_args a;
-    int64_t dims[4] = {0, 0, 0, 0};
+    int64_t dims[MAX_RANK] = {0};
+    size_t rank = 0;
     OrtValue *out = NULL;
     void *y = NULL;
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
-    int good = k->ok && dw_cpu_supported() && pw_gather(k, ctx, &a, dims);
+    int good = k->ok && dw_cpu_supported() && pw_gather(k, ctx, &a, dims, &rank);
     if (!good)
-        dims[0] = dims[1] = dims[2] = dims[3] = 0;
-    OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, 4, &out);
+        rank = 1, dims[0] = 0;
+    OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, rank, &out);
     if (st == NULL && good && a.m > 0
         && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
         a.y = y;

@@ -5,6 +5,8 @@
  * q + 128 in; per output channel n of a pixel
  *     s = sum over k of q_in[k] * w[n][k]                           (int32, exact)
  *     v = fma(float(s), scale[n], bias[n]);  v = min(max(v, act_lo), act_hi)     (float32 out)
+ * or, with fma off, v = float(s) * scale[n] + bias[n] in two roundings: ncnn's x86 int8
+ * InnerProduct, whose rows are this kernel's pixels.
  *
  * How: out[pixel][16 channels] += vpdpbusd(4 input bytes of the pixel broadcast to every lane,
  * the 16 channels' weights of those 4 inputs). Six pixels and 32 output channels at a time: 12
@@ -17,7 +19,7 @@
 #define PW_TILE 6             /* pixels of a tile */
 
 typedef struct {
-    int m, k, n;
+    int m, k, n, fma;         /* fma: one rounding (Convolution), else two (InnerProduct) */
     float act_lo, act_hi;
     const uint8_t *x;         /* (m, k) */
     const int8_t *w;          /* (ceil(n / 16), k / 4, 16 lanes, 4 bytes): lane i byte j = w[16b + i][4t + j] */
@@ -61,7 +63,8 @@ static void pw_block_constants(const pw_args *a, int b, pw_block *r)
 static inline __attribute__((always_inline)) void pw_store(const pw_args *a, size_t row, int b, __m512i acc,
                                                            const pw_block *r)
 {
-    __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), r->scale, r->bias);
+    __m512 f = _mm512_cvtepi32_ps(acc);
+    __m512 v = a->fma ? _mm512_fmadd_ps(f, r->scale, r->bias) : _mm512_add_ps(_mm512_mul_ps(f, r->scale), r->bias);
     _mm512_mask_storeu_ps(a->y + row * a->n + 16 * (size_t)b, r->m, _mm512_min_ps(_mm512_max_ps(v, r->lo), r->hi));
 }
 

@@ -3,15 +3,18 @@
  * (dw_quantize in _dw_vnni_kernel.h), for the fast int8 path's float bottoms (layers/quantize_op.py).
  * In one pass where QuantizeLinear (half to even, x / (1 / scale)) and a Clip for ncnn's -127
  * floor took two, and rounding as ncnn does. Attributes: scale (float), tasks (int, default 1:
- * the session's threads, among which large tensors are split). Included by _dw_vnni.c, after
- * its declarations of onnxruntime's ABI. */
+ * the session's threads, among which large tensors are split), pad (int, default -1): where 0 to
+ * 255, x is an NCHW image of 1 to 3 channels and the output its NHWC bytes with the channels
+ * padded to 4 with `pad` (N, H, W, 4): a stem's input, which a Pad and a Transpose took two more
+ * passes to make (dw_quantize_pack4). Included by _dw_vnni.c, after its declarations of
+ * onnxruntime's ABI. */
 
 #define Q_CHUNK 65536        /* elements of one task of a split tensor */
 
 typedef struct {
     OrtApiTable *api;
     float scale;
-    int parts, ok;
+    int parts, ok, pad;       /* pad: -1, or the byte of the channels a packed output adds */
 } QuantizeKernel;
 
 static void *q_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
@@ -22,7 +25,12 @@ static void *q_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelIn
     if (k == NULL)
         return NULL;
     k->api = api;
+    int64_t pad = -1;
     k->ok = release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "scale", &k->scale));
+    release(api, ORT(api, KernelInfoGetAttribute_int64, OrtStatus *(*)(const OrtKernelInfo *, const char *, int64_t *))(
+                     info, "pad", &pad));
+    k->ok = k->ok && pad >= -1 && pad <= 255;
+    k->pad = (int)pad;
     k->parts = tasks_attribute(api, info);
     return k;
 }
@@ -31,17 +39,46 @@ typedef struct {
     const float *x;
     float scale;
     uint8_t *y;
-    size_t count;
+    size_t count;             /* elements of a sample (its pixels where packed) */
+    size_t chunks;            /* tasks of a sample */
+    int c, pad;               /* packed: the sample's channels and the pad byte; else c = 0 */
 } QuantizeJob;
 
+/* Task `index`: one chunk of one sample. */
 static void q_task(void *user, size_t index)
 {
     const QuantizeJob *job = user;
-    size_t lo = index * Q_CHUNK, hi = lo + Q_CHUNK < job->count ? lo + Q_CHUNK : job->count;
-    dw_quantize(job->x, job->scale, job->y, lo, hi);
+    size_t sample = index / job->chunks, lo = index % job->chunks * Q_CHUNK;
+    size_t hi = lo + Q_CHUNK < job->count ? lo + Q_CHUNK : job->count;
+    if (job->c == 0)
+        dw_quantize(job->x + sample * job->count, job->scale, job->y + sample * job->count, lo, hi);
+    else
+        dw_quantize_pack4(job->x + sample * job->count * job->c, job->count, job->c, job->scale,
+                          (uint8_t)job->pad, job->y + sample * job->count * 4, lo, hi);
 }
 
-/* The output: x's shape, or empty where x cannot be read (this ABI version cannot fail a call). */
+/* The job of a call on x (`dims`, `rank`, `count` elements); for a packed output its dims (N, H,
+ * W, 4) replace `dims`. 0 where a packed x is not an image of 1 to 3 channels. */
+static int q_job(const QuantizeKernel *k, const float *x, uint8_t *y, int64_t *dims, size_t *rank, size_t count,
+                 QuantizeJob *job)
+{
+    *job = (QuantizeJob){.x = x, .scale = k->scale, .y = y, .count = count, .c = 0, .pad = k->pad};
+    size_t samples = 1;
+    if (k->pad >= 0) {
+        if (*rank != 4 || dims[0] < 0 || dims[1] < 1 || dims[1] > 3 || dims[2] < 0 || dims[3] < 0)
+            return 0;
+        samples = (size_t)dims[0], job->c = (int)dims[1];
+        job->count = (size_t)dims[2] * (size_t)dims[3];
+        dims[1] = dims[2], dims[2] = dims[3], dims[3] = 4;
+    }
+    job->chunks = samples == 0 ? 1 : (job->count + Q_CHUNK - 1) / Q_CHUNK;
+    if (job->chunks == 0)
+        job->chunks = 1;
+    return 1;
+}
+
+/* The output: x's shape (packed: (N, H, W, 4)), or empty where x cannot be read (this ABI version
+ * cannot fail a call). */
 static void q_compute(void *op_kernel, OrtKernelContext *ctx)
 {
     typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
@@ -52,18 +89,21 @@ static void q_compute(void *op_kernel, OrtKernelContext *ctx)
     OrtValue *out = NULL;
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
-    int good = k->ok && dw_cpu_supported() && input(k->api, ctx, 0, T_FLOAT, &x, &count, dims, &rank);
+    QuantizeJob job;
+    int good = k->ok && dw_cpu_supported() && input(k->api, ctx, 0, T_FLOAT, &x, &count, dims, &rank)
+               && q_job(k, x, NULL, dims, &rank, count, &job);
     if (!good)
         rank = 1, dims[0] = 0;
     OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, rank, &out);
     if (st == NULL && good && count > 0
         && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
-        QuantizeJob job = {x, k->scale, y, count};
-        size_t tasks = (count + Q_CHUNK - 1) / Q_CHUNK;
+        job.y = y;
+        size_t tasks = job.chunks * (count / (job.count * (job.c ? (size_t)job.c : 1)));
         int split = parallel_api != NULL && k->parts > 1 && tasks > 1;
         if (!split || !release(k->api, ORT(parallel_api, KernelContext_ParallelFor, ParallelFor)(ctx, q_task, tasks,
                                                                                               0, &job)))
-            dw_quantize(x, k->scale, y, 0, count);
+            for (size_t i = 0; i < tasks; i++)
+                q_task(&job, i);
     }
     release(k->api, st);
 }

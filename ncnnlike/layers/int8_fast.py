@@ -111,6 +111,16 @@ def bottom(ctx, layer, L):
     return quantize(ctx, tensor, L.s_in, blob in ctx.nonnegative, ctx.shape(blob), channels_last=tensor != blob)
 
 
+def packed_input(ctx, layer, L, extra):
+    """A network input quantized straight into its channels padded by `extra` to 4 (a stem's:
+    quantize_op.lower_packed), or None where that op does not apply."""
+    tensor, quant = ctx.bottom_q(layer)
+    blob = layer.bottoms[0]
+    if quant is not None or tensor != blob or not quantize_op.usable_packed(ctx.shape(blob), extra):
+        return None
+    return quantize_op.lower_packed(ctx, tensor, L.s_in, ctx.shape(blob))
+
+
 def clip_bounds(L):
     """uint8 bounds equal to the fused activation followed by requantization (ReLU, Clip)."""
     lo, hi = -127, 127
@@ -194,20 +204,30 @@ def is_1x1(p, L, pads):
             and not any(pads))
 
 
+def conv_input(ctx, layer, p, L, pads, extra):
+    """(uint8 q+128 input, pads left to the conv): the bottom with `extra` zero channels, and the
+    border where ncnn pads with a value other than the zero point."""
+    pad_value = int8.pad_int8(p)
+    packed = packed_input(ctx, layer, L, extra) if extra and not (pad_value and any(pads)) else None
+    if packed is not None:
+        return packed, pads
+    xq = bottom(ctx, layer, L)
+    if (pad_value and any(pads)) or extra:
+        border = pads if pad_value else [0, 0, 0, 0]
+        xq = ctx.op("Pad", [xq, ctx.ints([0, 0, border[0], border[1], 0, extra, border[2], border[3]]),
+                            ctx.const(np.uint8(pad_value + 128))])
+        pads = [p_ - b for p_, b in zip(pads, border)]
+    return xq, pads
+
+
 def lower_conv(ctx, layer, p, L):
     """Convolution / ConvolutionDepthWise on the fast kernels; the policy is the module docstring's."""
     requantize_in_uint8 = L.s_top is not None and L.activation_type in CLIP_ACTIVATIONS
     if L.group > 1 and not requantize_in_uint8:
         return int8_sim.lower_conv(ctx, layer, p, L)   # grouped ConvInteger is a slow path
     pads, shape = int8.conv_geometry(p, ctx.in_shape(layer))
-    xq = bottom(ctx, layer, L)
-    pad_value = int8.pad_int8(p)
     extra = channel_padding(L) if requantize_in_uint8 else 0
-    if (pad_value and any(pads)) or extra:
-        border = pads if pad_value else [0, 0, 0, 0]
-        xq = ctx.op("Pad", [xq, ctx.ints([0, 0, border[0], border[1], 0, extra, border[2], border[3]]),
-                            ctx.const(np.uint8(pad_value + 128))])
-        pads = [p_ - b for p_, b in zip(pads, border)]
+    xq, pads = conv_input(ctx, layer, p, L, pads, extra)
     if requantize_in_uint8 and L.group > 1 and dw_vnni.usable(p, L, pads):
         ctx.top(layer, 0, dw_vnni.lower(ctx, p, L, xq, pads, shape), shape, quant=float(L.s_top))
     elif L.s_top is None and pw_vnni.usable(p, L, pads):
@@ -230,4 +250,7 @@ def lower_innerproduct(ctx, layer, L):
     xq = bottom(ctx, layer, L)
     if flatten:
         xq = ctx.op("Flatten", [xq], axis=1)
-    ctx.top(layer, 0, matmul_to_float(ctx, L, xq, L.weight), shape)
+    if pw_vnni.usable_ip(L):
+        ctx.top(layer, 0, pw_vnni.lower_ip(ctx, L, xq, shape), shape)
+    else:
+        ctx.top(layer, 0, matmul_to_float(ctx, L, xq, L.weight), shape)

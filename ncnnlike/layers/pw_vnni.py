@@ -1,7 +1,9 @@
 """The fast int8 path's 1x1 convolutions with a float top on our own kernel: ncnn's int8
 Convolution (1x1, stride 1, no padding, one group, ReLU / ReLU6-Clip / no activation, not
 requantized) as the onnxruntime custom op ncnnlike.PointwiseInt8 of the library
-layers/_dw_vnni.c, on the same CPUs as the depthwise op (AVX512-VNNI and VBMI).
+layers/_dw_vnni.c, on the same CPUs as the depthwise op (AVX512-VNNI and VBMI); and ncnn's int8
+InnerProduct (the same activations), each row a pixel, in its two roundings (the op's fma=0):
+Lite0's classifier in 0.0XX ms against MatMulIntegerToFloat's 0.11 (tools/profile_int8.py).
 
 Why: exact, where MatMulIntegerToFloat dequantizes in two roundings and ncnn's conv in one (fma);
 and faster: on Lite0's 15 such layers (its projections), 0.89x of MatMulIntegerToFloat's kernel
@@ -24,6 +26,12 @@ def usable(p, L, pads):
             and L.weight.shape[1] % 4 == 0 and L.activation_type in (0, 1, 3))
 
 
+def usable_ip(L):
+    """Whether an int8 InnerProduct runs here: inputs a multiple of 4, ReLU / Clip / no activation."""
+    return (dw_vnni.library() is not None and L.kind == "ip" and L.s_top is None and not L.fma
+            and L.weight.shape[1] % 4 == 0 and L.activation_type in (0, 1, 3))
+
+
 def pack(weight):
     """(ceil(n/16), k/4, 16, 4) int8: lane i byte j of block b, quad t = w[16b + i][4t + j]."""
     n, k = weight.shape
@@ -34,22 +42,33 @@ def pack(weight):
 
 def constants(L):
     """(w, scale, bias, corr) arrays of the op's inputs."""
-    w = L.weight[:, :, 0, 0].astype(np.int8)
+    w = L.weight.reshape(L.num_output, -1).astype(np.int8)
     bias = np.zeros(L.num_output, np.float32) if L.bias is None else np.asarray(L.bias, np.float32)
     corr = (128 * w.astype(np.int32).sum(1)).astype(np.int32)
     return pack(w), np.asarray(L.scale_in, np.float32), bias, corr
 
 
+def _op(ctx, L, x):
+    """The op on uint8 q+128 `x` (.., k), k last -> float (.., num_output)."""
+    names = ("_pww", "_pwscale", "_pwbias", "_pwcorr")
+    inputs = [x] + [ctx.const(a, L.name + n) for a, n in zip(constants(L), names)]
+    lo, hi, _ = dw_vnni.activation_bounds(L, requantized=False)
+    return ctx.op(OP, inputs, domain=dw_vnni.DOMAIN, act_lo=np.float32(lo), act_hi=np.float32(hi),
+                  fma=int(L.fma), tasks=dw_vnni.tasks(ctx))
+
+
 def lower(ctx, L, xq, shape):
     """The layer on uint8 q+128 NCHW `xq` -> float NCHW of ncnn shape `shape` (c, h, w)."""
-    names = ("_pww", "_pwscale", "_pwbias", "_pwcorr")
-    inputs = [ctx.op("Transpose", [xq], perm=[0, 2, 3, 1])]
-    inputs += [ctx.const(a, L.name + n) for a, n in zip(constants(L), names)]
-    lo, hi, _ = dw_vnni.activation_bounds(L, requantized=False)
-    y = ctx.op(OP, inputs, domain=dw_vnni.DOMAIN, act_lo=np.float32(lo), act_hi=np.float32(hi),
-               tasks=dw_vnni.tasks(ctx))
+    y = _op(ctx, L, ctx.op("Transpose", [xq], perm=[0, 2, 3, 1]))
     ctx.value_infos.append((y, FLOAT, ["N", shape[1], shape[2], shape[0]]))
     return ctx.op("Transpose", [y], perm=[0, 3, 1, 2])
+
+
+def lower_ip(ctx, L, xq, shape):
+    """InnerProduct on uint8 q+128 rows `xq` (N, .., k) -> float of ncnn shape `shape` (.., num_output)."""
+    y = _op(ctx, L, xq)
+    ctx.value_infos.append((y, FLOAT, ["N", *shape]))
+    return y
 
 
 def run(L, x):
@@ -58,5 +77,6 @@ def run(L, x):
     n, h, w, k = x.shape
     y = np.empty((n, h, w, L.num_output), np.float32)
     lo, hi, _ = dw_vnni.activation_bounds(L, requantized=False)
-    _dw_vnni.pointwise(np.ascontiguousarray(x, np.uint8), *constants(L), y, (n * h * w, k, L.num_output), (lo, hi))
+    _dw_vnni.pointwise(np.ascontiguousarray(x, np.uint8), *constants(L), y, (n * h * w, k, L.num_output), (lo, hi),
+                       bool(L.fma))
     return y

@@ -36,6 +36,23 @@ def lower(ctx, x, scale, shape, channels_last=True):
     return ctx.op("Transpose", [y], perm=[0, 3, 1, 2])
 
 
+def usable_packed(shape, extra):
+    """Whether a network input of ncnn shape `shape` quantizes straight into the channels-last
+    bytes of a stem whose input channels are padded by `extra` to 4 (lower_packed)."""
+    return usable(shape) and len(shape) == 3 and 1 <= shape[0] <= 3 and shape[0] + extra == 4
+
+
+def lower_packed(ctx, x, scale, shape):
+    """uint8 q+128 of the NCHW network input `x` (ncnn shape (c, h, w), c < 4) with zero channels
+    (byte 128) up to 4, as NCHW over the op's NHWC output: onnxruntime's NHWC QLinearConv cancels
+    the Transpose. One pass where quantizing, a Pad of the channels and that Transpose took three
+    (Lite0's stem: 44 + 27 + 58 us)."""
+    c, h, w = shape
+    y = ctx.op(OP, [x], domain=dw_vnni.DOMAIN, scale=np.float32(scale), tasks=dw_vnni.tasks(ctx), pad=128)
+    ctx.value_infos.append((y, UINT8, ["N", h, w, 4]))
+    return ctx.op("Transpose", [y], perm=[0, 3, 1, 2])
+
+
 def run(x, scale):
     """The kernel on a float32 array, called directly (tests): uint8 q+128 of x's shape."""
     from ncnnlike.layers import _dw_vnni

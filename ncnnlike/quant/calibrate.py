@@ -14,9 +14,14 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
   with the blobs reduced in onnxruntime's blocked layout, runtime/reorders.py). Its session
   is released before phase 2 builds its own (release_sessions: dropped and malloc_trim'd, else
   glibc kept 50 MB of it through phase 2).
-- Phase 2: each worker takes the blobs into its own set of output arrays, reused batch after batch
-  (no fresh allocation, no page faults: Lite0's blobs are 27 MB per image), and bins them before
-  its next run. Where they are more than SEGMENT_BYTES a sample, the graph runs in segments
+- Phase 2 bins inside the runtime graph where the custom-op library is built (quant/histogram_op.py):
+  each measured blob goes to the op ncnnlike.Histogram over its phase-1 absmax, in the blocked
+  layout as phase 1's reductions, and a run returns only counts. One session, as phase 1, and no
+  blob memory (Lite0 on 100 PNG: 0.73x ncnn2table's wall against 0.79-0.85x taking the blobs out,
+  in one bench run each). Without the library, or when samples of the blobs are kept, each worker
+  takes the blobs into its own set of output arrays, reused batch after batch (no fresh
+  allocation, no page faults: Lite0's blobs are 27 MB per image), and bins them before its next
+  run. Where they are more than SEGMENT_BYTES a sample, the graph then runs in segments
   (quant/segments.py), each taking out and binning its part of the blobs: Lite0 in three, at most
   10 MB a worker (peak RSS 204 -> 176-185 MB on 100 images). Unless samples are kept, the blobs come out in whatever order of each sample's
   values onnxruntime holds them (runtime/reorders.py: Lite0 15-16 -> 10.6-10.7 ms a run), which

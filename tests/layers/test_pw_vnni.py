@@ -73,3 +73,41 @@ def test_direct_call_checks_its_buffers_and_geometry():
         _dw_vnni.pointwise(x, w[:-1], scale, bias, corr, y, (3, 8, 20), (-1e30, 1e30))
     with pytest.raises(ValueError, match="multiple of 4"):
         _dw_vnni.pointwise(x, w, scale, bias, corr, y, (4, 6, 20), (-1e30, 1e30))
+
+
+def innerproduct(rng, k, n, act, act_params=(), bias=True):
+    """An int8 InnerProduct (always a float top)."""
+    w = rng.integers(-127, 128, (n, k)).astype(np.int8)
+    params = {0: n, 1: int(bias), 2: w.size, 8: 1, 9: act}
+    if act_params:
+        params[10] = list(act_params)
+    weights = {"weight_data": w.ravel(), "weight_data_int8_scales": rng.uniform(30, 150, n).astype(np.float32),
+               "bottom_blob_int8_scales": np.float32([23.7])}
+    if bias:
+        weights["bias_data"] = rng.normal(0, 3, n).astype(np.float32)
+    return layer("InnerProduct", "ip", ["x"], ["y"], params, weights)
+
+
+@needs_kernel
+@pytest.mark.parametrize("k,n,act,act_params,bias", CASES + [(1280, 1000, 0, (), True)])
+@pytest.mark.parametrize("shape", ["flat", "rows", "chw"])
+def test_innerproduct_equals_sim_mode_bit_for_bit_in_two_roundings(k, n, act, act_params, bias, shape):
+    """ncnn's InnerProduct dequantizes in a mul and an add (the op's fma=0), not one fma as its conv:
+    the kernel follows it on a flat bottom, on rows (h, w == num_input) and on a (c, h, w) bottom
+    flattened (Lite0's classifier: 1280 -> 1000)."""
+    rng = np.random.default_rng(k * n)
+    l = innerproduct(rng, k, n, act, act_params, bias)
+    x = {"flat": rng.normal(0, 2, (3, k)), "rows": rng.normal(0, 2, (2, 5, k)),
+         "chw": rng.normal(0, 2, (2, k // 4, 2, 2))}[shape].astype(np.float32)
+    sim = run_layers([l], {"x": x}, int8="sim")["y"]
+    for threads in (1, 2):
+        np.testing.assert_array_equal(run_layers([l], {"x": x}, int8=True, threads=threads)["y"], sim)
+    graph = Graph([layer("Input", "in", [], ["x"]), l])
+    _, _, ctx, _ = lower_to_bytes(graph, {"x": x.shape[1:]}, ["y"], int8=True)
+    assert [n.op_type for n in ctx.nodes if n.op_type in (pw_vnni.OP, "MatMulIntegerToFloat")] == [pw_vnni.OP]
+    L = int8.int8_layer(l, resolve(l), x.shape[1:])
+    q = rng.integers(0, 256, (1, 1, 7, k)).astype(np.uint8)
+    acc = (q.astype(np.int64) - 128) @ L.weight.reshape(n, k).astype(np.int64).T
+    f = acc.astype(np.float32) * np.float32(L.scale_in) + (0 if L.bias is None else L.bias)     # two roundings
+    lo, hi, _ = pw_vnni.dw_vnni.activation_bounds(L, requantized=False)
+    np.testing.assert_array_equal(pw_vnni.run(L, q), np.clip(f, np.float32(lo), np.float32(hi)))

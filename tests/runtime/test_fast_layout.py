@@ -1,7 +1,8 @@
 """The fast int8 Lite0 graph runs channels-last from its first convolution to its last in onnxruntime:
 its layout transformer turns every QLinearConv into com.microsoft's NHWC kernel (the symmetric VNNI
-depthwise one among them) and the transposes of the lowering cancel, leaving the input's and the
-pooled output's. Measured with tools/proto_dw_int8.py: the same graph without that transformer
+depthwise one among them) and the transposes of the lowering cancel, leaving the pooled output's and,
+where our QuantizeInt8 cannot write the stem's input channels-last (layers/quantize_op.lower_packed),
+the input's. Measured with tools/proto_dw_int8.py: the same graph without that transformer
 (ORT_ENABLE_EXTENDED, 30 Transposes) runs at 0.62x our fp32 time instead of 0.52x."""
 import os
 
@@ -40,4 +41,5 @@ def test_every_quantized_conv_runs_channels_last_and_only_two_transposes_remain(
     assert len(convs) + len(ours) == 34 and len(ours) == (16 if dw_vnni.library() else 0)
     assert all(n.domain == "com.microsoft" and any(a.name == "channels_last" and a.i == 1 for a in n.attribute)
                for n in convs)
-    assert sum(n.op_type == "Transpose" for n in graph.node) == 2
+    assert sum(n.op_type == "Transpose" for n in graph.node) == (1 if dw_vnni.library() else 2)
+    assert sum(n.op_type == "Pad" for n in graph.node) == (0 if dw_vnni.library() else 1)
