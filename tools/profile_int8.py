@@ -27,12 +27,13 @@ from ncnnlike.layers import dw_vnni, pw_vnni  # noqa: E402
 from tools import bench_speed, common  # noqa: E402
 
 
-def our_model(param, binfile, int8):
-    """(serialized model, external initializers) of our lowering of a model file pair, batch 1."""
+def our_model(param, binfile, int8, threads):
+    """(serialized model, external initializers) of our lowering of a model file pair, batch 1, for a
+    session of `threads` intra-op threads (our ops split their work among them)."""
     from ncnnlike.runtime.lower import lower_to_bytes
     net = common.our_net(param, binfile, int8, 1)
     data, _, _, external = lower_to_bytes(net.graph, {common.INPUT: (3, 224, 224)}, [common.OUTPUT],
-                                          int8="fast" if int8 else False)
+                                          int8="fast" if int8 else False, threads=threads)
     return data, external
 
 
@@ -80,8 +81,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         int8_pair = common.make_int8(args.table, os.path.join(tmp, "int8.param"), os.path.join(tmp, "int8.bin"))
         qdq, qdq_input = bench_speed.make_qdq(tmp)
-        models = {"our fp32": our_model(common.FP32_PARAM, common.FP32_BIN, False) + ({common.INPUT: image[None]},),
-                  "our fast int8": our_model(*int8_pair, True) + ({common.INPUT: image[None]},),
+        models = {"our fp32": our_model(common.FP32_PARAM, common.FP32_BIN, False, args.threads) + ({common.INPUT: image[None]},),
+                  "our fast int8": our_model(*int8_pair, True, args.threads) + ({common.INPUT: image[None]},),
                   "onnxruntime QDQ int8": (qdq, None, {qdq_input: image[None]})}
         sessions = {name: (profiled_session(m, ext, args.threads, os.path.join(tmp, "p%d" % i)), feed)
                     for i, (name, (m, ext, feed)) in enumerate(models.items())}

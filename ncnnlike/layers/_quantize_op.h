@@ -40,7 +40,7 @@ typedef struct {
     float scale;
     uint8_t *y;
     size_t count;             /* elements of a sample (its pixels where packed) */
-    size_t chunks;            /* tasks of a sample */
+    size_t chunk, chunks;     /* elements (pixels) of a task, tasks of a sample */
     int c, pad;               /* packed: the sample's channels and the pad byte; else c = 0 */
 } QuantizeJob;
 
@@ -48,8 +48,8 @@ typedef struct {
 static void q_task(void *user, size_t index)
 {
     const QuantizeJob *job = user;
-    size_t sample = index / job->chunks, lo = index % job->chunks * Q_CHUNK;
-    size_t hi = lo + Q_CHUNK < job->count ? lo + Q_CHUNK : job->count;
+    size_t sample = index / job->chunks, lo = index % job->chunks * job->chunk;
+    size_t hi = lo + job->chunk < job->count ? lo + job->chunk : job->count;
     if (job->c == 0)
         dw_quantize(job->x + sample * job->count, job->scale, job->y + sample * job->count, lo, hi);
     else
@@ -62,16 +62,17 @@ static void q_task(void *user, size_t index)
 static int q_job(const QuantizeKernel *k, const float *x, uint8_t *y, int64_t *dims, size_t *rank, size_t count,
                  QuantizeJob *job)
 {
-    *job = (QuantizeJob){.x = x, .scale = k->scale, .y = y, .count = count, .c = 0, .pad = k->pad};
+    *job = (QuantizeJob){.x = x, .scale = k->scale, .y = y, .count = count, .chunk = Q_CHUNK, .c = 0, .pad = k->pad};
     size_t samples = 1;
     if (k->pad >= 0) {
         if (*rank != 4 || dims[0] < 0 || dims[1] < 1 || dims[1] > 3 || dims[2] < 0 || dims[3] < 0)
             return 0;
         samples = (size_t)dims[0], job->c = (int)dims[1];
         job->count = (size_t)dims[2] * (size_t)dims[3];
+        job->chunk = Q_CHUNK / 4;        /* the same bytes of output a task */
         dims[1] = dims[2], dims[2] = dims[3], dims[3] = 4;
     }
-    job->chunks = samples == 0 ? 1 : (job->count + Q_CHUNK - 1) / Q_CHUNK;
+    job->chunks = samples == 0 ? 1 : (job->count + job->chunk - 1) / job->chunk;
     if (job->chunks == 0)
         job->chunks = 1;
     return 1;
