@@ -9,8 +9,9 @@
  * The library also holds QuantizeInt8 (_quantize_op.h): ncnn's float -> int8 of the fast path's
  * float bottoms (layers/quantize_op.py), and PointwiseInt8 (_pointwise_op.h): its 1x1 convolutions
  * with a float top (layers/pw_vnni.py); and, registered on any CPU (the three int8 ops only where
- * it has AVX512-VNNI and VBMI), Histogram (_histogram_op.h): calibration's pass-2 binning of a blob
- * inside the graph that made it (quant/histogram_op.py).
+ * it has AVX512-VNNI and VBMI), calibration's reductions inside the graph that makes its blobs
+ * (quant/probes.py): Extrema (_extrema_op.h, pass 1's per-sample min and max) and Histogram
+ * (_histogram_op.h, pass 2's bins).
  *
  * onnxruntime's wheel ships no C header. What this file uses of its C ABI (version 8, which every
  * later onnxruntime keeps: its function table only grows) is declared below: the indices of the
@@ -282,6 +283,7 @@ static const OrtCustomOp depthwise_op = {ORT_API_VERSION_USED, create_kernel, op
 #include "_pw_vnni_kernel.h"
 #include "_pointwise_op.h"
 #include "_histogram_op.h"
+#include "_extrema_op.h"
 
 /* onnxruntime's entry point of a custom-op library. The domain goes with the session options. */
 __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOptions *options,
@@ -294,8 +296,8 @@ __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOp
         return NULL;         /* no status can be made without the table; the op is then unknown */
     parallel_api = base->GetApi(ORT_API_VERSION_PARALLEL);
     st = ORT(api, CreateCustomOpDomain, OrtStatus *(*)(const char *, OrtCustomOpDomain **))("ncnnlike", &domain);
-    const OrtCustomOp *ops[] = {&histogram_op, &depthwise_op, &quantize_op, &pointwise_op};
-    size_t n_ops = dw_cpu_supported() ? sizeof ops / sizeof ops[0] : 1;    /* the int8 ops need VNNI and VBMI */
+    const OrtCustomOp *ops[] = {&histogram_op, &extrema_op, &depthwise_op, &quantize_op, &pointwise_op};
+    size_t n_ops = dw_cpu_supported() ? sizeof ops / sizeof ops[0] : 2;    /* the int8 ops need VNNI and VBMI */
     for (size_t i = 0; i < n_ops && st == NULL; i++)
         st = ORT(api, CustomOpDomain_Add, OrtStatus *(*)(OrtCustomOpDomain *, const OrtCustomOp *))(domain, ops[i]);
     if (st == NULL)

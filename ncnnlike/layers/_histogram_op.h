@@ -1,5 +1,5 @@
 /* Histogram (domain "ncnnlike"), an op of the custom-op library _dw_vnni.c for calibration's pass 2
- * (quant/histogram_op.py): a float tensor x (any shape, any order of its values) -> int64 (2050,):
+ * (quant/probes.py): a float tensor x (any shape, any order of its values) -> int64 (2050,):
  * the counts of ncnn2table's 2048 bins of |x| over [0, absmax] (exact zeros in bin 0), then the
  * count of exact zeros, then 1 if x holds a nan (the counts are then all 0), else 0.
  * Attribute: absmax (float, positive and finite). The blob is binned inside the graph that made it,

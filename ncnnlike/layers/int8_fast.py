@@ -19,12 +19,16 @@ Policy, per layer (speed: docs/int8-speed.md, tools/bench_int8_kernels.py, tools
     time on Lite0's 15 such layers in its graph). Requantized 1x1 convs stay on QLinearConv: the
     same kernel with ncnn's requantization (a prototype, not kept) took 1.04x of its time there,
     1.2-1.4x on the layers with few inputs and many outputs, where requantizing is most of the work;
+  - InnerProduct with ReLU / Clip / no activation on those CPUs: the same 1x1 kernel, each row a
+    pixel, in ncnn's two roundings (pw_vnni.lower_ip: exact; Lite0's classifier 76 us against
+    MatMulIntegerToFloat's 113);
   - other float-output 1x1 stride-1 convs and InnerProduct: MatMulIntegerToFloat (exact int32, then
     acc*scale_in + bias in two roundings: ncnn's x86 InnerProduct exactly, 1 ulp from its conv fma);
     other float-output convs: ConvInteger + DequantizeLinear + Add (same maths); depthwise ones and
     other activations before a requantize: int8_sim (grouped ConvInteger is a slow path);
   - float bottoms: our own op where the CPU runs it (layers/quantize_op.py: ncnn's rounding, one
-    pass), else QuantizeLinear(x, 1/s_in) (half to even) + uint8 Clip for ncnn's -127 floor, left
+    pass; a stem's 1-3 channel network input straight into the 4-channel NHWC bytes its QLinearConv
+    reads, where a Pad and a Transpose followed), else QuantizeLinear(x, 1/s_in) (half to even) + uint8 Clip for ncnn's -127 floor, left
     out where x is provably >= 0 (runtime/nonnegative.py: after ReLU, ReLU6, sigmoid, pooling...):
     differs from ncnn only where x*s_in lies within an ulp of k+0.5.
 Weights: without VNNI, onnxruntime's u8 x s8 GEMM adds pairs of products in int16 and saturates
@@ -35,8 +39,8 @@ w+128 with zero point 128. The same code thus picks the kernels of the CPU it fi
 Speed (docs/int8-speed.md): pointwise convs run about 2.5x faster than onnxruntime's fp32 ones, while
 its int8 depthwise kernel is no faster than its fp32 one (0.8-1.1x: hence dw_vnni) and ncnn's
 [-127, 127] range needs a Clip wherever an activation bounds the uint8 output; on Lite0
-(AVX512-VNNI + VBMI, 1 thread) this lowering runs at 0.44x our fp32 time (wall and CPU), onnxruntime's own
-QDQ int8 model at 0.49x (0.55-0.58x on onnxruntime's kernels alone; tools/bench_speed.py).
+(AVX512-VNNI + VBMI, 1 thread) this lowering runs at 0.43-0.44x our fp32 time (wall and CPU), onnxruntime's own
+QDQ int8 model at 0.48-0.49x (0.55-0.58x on onnxruntime's kernels alone; tools/bench_speed.py).
 This is the runtime's default mode (net.opt.use_int8_inference True): end to end on the 400 Lite0
 eval images the flips compound to a mean cosine of 0.99907 (min 0.9978) to pip ncnn's logits, 99.25%
 top-1 agreement, top-1 88.5% against ncnn's 88.75% (without dw_vnni: 0.99900, min 0.9977, 98.5%,

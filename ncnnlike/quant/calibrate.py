@@ -14,7 +14,7 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
   with the blobs reduced in onnxruntime's blocked layout, runtime/reorders.py). Its session
   is released before phase 2 builds its own (release_sessions: dropped and malloc_trim'd, else
   glibc kept 50 MB of it through phase 2).
-- Phase 2 bins inside the runtime graph where the custom-op library is built (quant/histogram_op.py):
+- Phase 2 bins inside the runtime graph where the custom-op library is built (quant/probes.py):
   each measured blob goes to the op ncnnlike.Histogram over its phase-1 absmax, in the blocked
   layout as phase 1's reductions, and a run returns only counts. One session, as phase 1, and no
   blob memory (Lite0 on 100 PNG: 0.73x ncnn2table's wall against 0.79-0.85x taking the blobs out,
@@ -63,7 +63,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
-from ncnnlike.quant import histogram_op
+from ncnnlike.quant import probes
+from ncnnlike.quant.probes import extrema_probe
 from ncnnlike.quant.images import iter_batches
 from ncnnlike.quant.input_cache import InputCache as _InputCache
 from ncnnlike.quant.segments import SegmentArrays, SegmentPlans, run_segments, shape_key
@@ -80,12 +81,6 @@ SEGMENT_BYTES = 12 << 20            # measured blobs a pass-2 run takes out per 
 def measured_blobs(graph):
     """OrderedDict layer name -> the bottom blob ncnn2table measures for it, in param order."""
     return OrderedDict((layer.name, layer.bottoms[0]) for layer in graph if layer.type in CONV_TYPES)
-
-
-def extrema_probe(ctx, blob, x):
-    """Phase 1 in the graph: per-sample min and max of the measured blob."""
-    flat = histogram_op.measured_flat(ctx, blob, x)
-    return [ctx.op("ReduceMin", [flat], axes=[1], keepdims=0), ctx.op("ReduceMax", [flat], axes=[1], keepdims=0)]
 
 
 def _blobs_of(net):
@@ -329,7 +324,7 @@ class _HistogramWorker:
                 raise NcnnlikeError("layer %s: %s" % (name, e)) from None
 
     def add(self, blobs, probe, outputs, counts, n):
-        """A run binned in the graph (histogram_op.HistogramProbe): its counts added."""
+        """A run binned in the graph (probes.HistogramProbe): its counts added."""
         for name, blob in blobs.items():
             try:
                 probe.add_to(self.stats[name].histogram, blob, outputs[blob], counts[blob] * n)
@@ -351,8 +346,8 @@ def collect_histograms(net, lists, preprocess, absmax, batch_size=4, threads=1, 
     if batches is None:
         batches = iter_batches(lists, preprocess, batch_size, threads)
     shapes, gate = _RunShapes(net), InOrder()
-    in_graph = samples is None and histogram_op.available()
-    probe = histogram_op.HistogramProbe({blob: absmax[name].absmax.absmax for name, blob in blobs.items()}) \
+    in_graph = samples is None and probes.available()
+    probe = probes.HistogramProbe({blob: absmax[name].absmax.absmax for name, blob in blobs.items()}) \
         if in_graph else None
     plans = SegmentPlans(net, unique, SEGMENT_BYTES, shapes.lowered) \
         if samples is None and not in_graph else None

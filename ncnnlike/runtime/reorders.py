@@ -164,9 +164,9 @@ def _output_edit(graph, keep=frozenset()):
 
 
 def _sample_reduction(node):
-    """A ReduceMin or ReduceMax over axis 1 of (samples, values), or our Histogram op (pass 2 binned in
-    the graph, quant/histogram_op.py): they do not see the order of a sample's values."""
-    if node.op_type == b"Histogram" and node.domain == b"ncnnlike":
+    """A ReduceMin or ReduceMax over axis 1 of (samples, values), or our Extrema or Histogram op
+    (quant/probes.py): they do not see the order of a sample's values."""
+    if node.op_type in (b"Extrema", b"Histogram") and node.domain == b"ncnnlike":
         return len(node.inputs) == 1
     return (node.op_type in (b"ReduceMin", b"ReduceMax") and node.domain == b"" and len(node.inputs) == 1
             and node.lists.get(b"axes") in ([1], [-1]))
@@ -237,7 +237,7 @@ def edited_pieces(model, kind, keep=()):
     blocked tensor itself, under its name, in the same place among the graph's outputs, except the
     outputs named in `keep` (str), which stay in order. "probes":
     every ReorderOutput whose tensor is only flattened per sample and reduced to a min or max
-    (calibrate.extrema_probe) or binned (quant/histogram_op.py) goes; the Flatten nodes read the
+    or binned (quant/probes.py) goes; the Flatten nodes read the
     blocked tensor, with the same results."""
     model = memoryview(model)
     find = EDITS[kind]

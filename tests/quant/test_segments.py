@@ -112,7 +112,7 @@ def test_a_blob_handed_across_several_cuts_is_binned_once(monkeypatch):
 def _histograms(net, batches, monkeypatch, limits):
     """Pass 2's statistics of `batches` in one run and in segments of SEGMENT_BYTES `limits`, the
     blobs taken out of the graph (the path without the in-graph Histogram op)."""
-    monkeypatch.setenv("NCNNLIKE_HISTOGRAM_OP", "0")
+    monkeypatch.setenv("NCNNLIKE_CALIB_OPS", "0")
     absmax = collect_absmax(net, None, None, threads=2, progress=False, batches=batches)
     results = []
     for limit in limits:

@@ -1,16 +1,21 @@
-"""Calibration's pass 2 binned inside the runtime graph: each measured blob goes, in the graph that
-made it, to the onnxruntime op ncnnlike.Histogram (layers/_histogram_op.h, in the custom-op library
-layers/_dw_vnni.c), which returns its 2048 counts, its exact zeros and a nan flag; no blob leaves
-the graph.
+"""Calibration's reductions inside the runtime graph (Net.run probes, runtime/lower.py): each
+measured blob is reduced in the graph that made it, by ops of ours in the custom-op library
+layers/_dw_vnni.c that any CPU loads:
+- pass 1, extrema_probe: ncnnlike.Extrema (layers/_extrema_op.h), each sample's min and max in one
+  pass (onnxruntime's ReduceMin and ReduceMax, where the library was not built, take two);
+- pass 2, HistogramProbe: ncnnlike.Histogram (layers/_histogram_op.h), the 2048 counts, the exact
+  zeros and a nan flag of a run.
 
-Why: taking Lite0's 50 blobs out (27 MB a sample) cost the copies, the output arrays each worker
-holds, and, to keep those within SEGMENT_BYTES, the graph cut in three segments, each a session
-to build (quant/segments.py). Binned where they are made, the blobs are read once while in the
-cache, pass 2 builds one session as pass 1 does, and holds no blob memory. The bins are the same:
-the op runs quant/_bins_kernel.h, quant/bins.py's kernel, on |v| / absmax * 2048 in float32.
+Why pass 2 in the graph: taking Lite0's 50 blobs out (27 MB a sample) cost the copies, the output
+arrays each worker holds, and, to keep those within SEGMENT_BYTES, the graph cut in three segments,
+each a session to build (quant/segments.py). Binned where they are made, the blobs are read once
+while in the cache, pass 2 builds one session as pass 1 does, and holds no blob memory. The bins
+are the same: the op runs quant/_bins_kernel.h, quant/bins.py's kernel, on |v| / absmax * 2048 in
+float32. Both ops read onnxruntime's blocked layout as it is (runtime/reorders.py).
 
-Where the library was not built (no C compiler), NCNNLIKE_HISTOGRAM_OP=0, or samples of the blobs
-are kept (method=auto, correct=), pass 2 takes the blobs out and bins them in Python as before."""
+Where the library was not built (no C compiler), NCNNLIKE_CALIB_OPS=0, or samples of the blobs are
+kept (method=auto, correct=), pass 2 takes the blobs out and bins them in Python, and pass 1
+reduces with onnxruntime's ops."""
 import os
 
 import numpy as np
@@ -24,9 +29,9 @@ _NAN = "non-finite value (nan) in a calibration blob"
 
 
 def available():
-    """Whether pass 2 can bin in the graph here: the custom-op library is built and not turned off."""
+    """Whether our ops reduce in the graph here: the custom-op library is built and not turned off."""
     from ncnnlike.layers import dw_vnni
-    return os.environ.get("NCNNLIKE_HISTOGRAM_OP", "1") != "0" and dw_vnni.library_file() is not None
+    return os.environ.get("NCNNLIKE_CALIB_OPS", "1") != "0" and dw_vnni.library_file() is not None
 
 
 def measured_flat(ctx, blob, x):
@@ -34,6 +39,14 @@ def measured_flat(ctx, blob, x):
     if len(ctx.shape(blob)) == 4:
         x = ctx.op("Gather", [x, ctx.ints(0)], axis=2)
     return ctx.op("Flatten", [x], axis=1)
+
+
+def extrema_probe(ctx, blob, x):
+    """Phase 1 in the graph: per-sample min and max of the measured blob."""
+    flat = measured_flat(ctx, blob, x)
+    if available():
+        return ctx.op("Extrema", [flat], n_out=2, domain=DOMAIN)
+    return [ctx.op("ReduceMin", [flat], axes=[1], keepdims=0), ctx.op("ReduceMax", [flat], axes=[1], keepdims=0)]
 
 
 class HistogramProbe:
