@@ -28,16 +28,19 @@ With --clean, our side runs from a regular install of this checkout in a fresh v
 runs two site-packages .pth hooks at every start (the editable-install finder, ~15 ms, and a
 certifi patch of the sandbox, ~13 ms) that a user's does not.
 
-Where calibration stands and why (Lite0, 2 cores; CPU ms per image in a real kl run on 100 PNG,
-per-function thread CPU): pass 1 ~11.3 (min/max reduced in the graph, in onnxruntime's own saved
-optimized model, each blob reduced still in its blocked NCHWc layout: runtime/reloaded.py,
-runtime/reorders.py), pass 2 ~12.6 (the 50 blobs taken out in that layout, in three segments),
-binning 7.2 (6.8 M values, ~1.06 ns each, by the compiled kernel quant/_bins.c; numpy and OpenCV's
-8-bit histogram, the path of installs without a C compiler, took 15-24), decoding a 256x341 PNG
-2.0-2.2 and resizing it 0.4 (ncnn's bilinear compiled, quant/_resize.c; 0.7-1.5 in numpy), once:
-kept for pass 2; fixed costs ~0.3 s of imports, ~0.3 s for the sessions (pass 1's 0.14-0.17 s of
-wall, pass 2's three 0.085), ~0.15 s of CPU (0.08-0.1 s of wall) for the KL searches (their
-estimates compiled, quant/methods/_klest.c; 0.47 s of CPU and 0.29-0.38 of wall in numpy). Engines measured instead (`python tools/calib_engines.py`, 1 thread, random inputs): the
+Where calibration stands and why (Lite0, 2 cores; CPU ms per image). Both passes reduce each blob
+inside the graph that made it, by ops of ours (quant/probes.py: Extrema for pass 1's min and max,
+Histogram for pass 2's bins), in onnxruntime's own saved optimized model, each blob still in its
+blocked NCHWc layout (runtime/reloaded.py, runtime/reorders.py): one run of pass 2 took 14.3 ms of
+CPU against 17.0 taking the 50 blobs out and binning them in Python (6.8 M values, ~0.8-1.06 ns
+each in the compiled kernel; numpy and OpenCV's 8-bit histogram, the path of installs without a C
+compiler, took 15-24), Extrema 18 us on 200K values against ReduceMin + ReduceMax's 38; A/B in one
+run (ours only, NCNNLIKE_CALIB_OPS=0 for the other): aciq on 500 images 9% less wall and CPU, kl on
+100 10%, on 500 11.5% with the histogram op alone. Decoding a 256x341 PNG 2.0-2.2 and resizing it
+0.4 (ncnn's bilinear compiled, quant/_resize.c; 0.7-1.5 in numpy), once: kept for pass 2; fixed
+costs ~0.3 s of imports, ~0.3 s for the two sessions, ~0.15 s of CPU (0.08-0.1 s of wall) for the
+KL searches (their estimates compiled, quant/methods/_klest.c; 0.47 s of CPU and 0.29-0.38 of wall
+in numpy). Engines measured instead (`python tools/calib_engines.py`, 1 thread, random inputs): the
 network output alone 10.6-11.8 in onnxruntime, 12.1-12.9 in pip ncnn, 10.1-12.1 in OpenVINO 2026.4
 (a registry wheel, not a dependency); pass 1 11.5 in ours, 24.6 in pip ncnn (extract the 50 blobs,
 reduce them), 13.2-19.3 in OpenVINO; the 50 blobs out 12.6 in ours, 16.8-24.0 in OpenVINO. A
@@ -48,15 +51,16 @@ image, decoding and resizing (2.4-2.6 PNG) and the network alone in the fastest 
 already take 12.5-12.7 ms, at or above the budget (0.8 x ncnn2table's 1.87-2.09 s of CPU, less our
 ~0.45 s of imports and session: 10.5-12.2 ms an image); and in wall, ~0.35 s of start-up and
 session build on about one core plus 100 x 12.5 ms on two cores already exceed 0.8 x its 0.96-1.12
-s. On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run, pass 1 12.5) aciq stands at
-0.85-0.90x wall and 0.80-0.84x CPU. kl on 500 images meets 0.8x since the binning kernel; on 100 it
-reaches 0.72-0.77x of the CPU and 0.795-0.88x of the wall: the start-up, session builds and KL
-(~0.5 s of wall, on 1.2-1.6 cores) weigh 5x more per image than on 500.
+s. On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run) aciq stands at 0.85x wall and
+0.79x CPU with the Extrema op (one run; 0.85-0.92x / 0.81-0.88x without): at the edge of the CPU
+target and just over the wall one, where our runs keep the two cores busy on average 1.83 of 2
+(ncnn2table 1.97: our start-up, ~0.35 s, runs on about one core). kl meets 0.8x on 100 and on 500
+images (0.68-0.79x wall, 0.65-0.73x CPU on 100 in this session's four runs with the histogram op).
 Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, onnxruntime's code once run ~20, the
 graph's weights 19, a reloaded session ~15 MB of heap (building one takes ~45 MB for a moment:
 onnxruntime's optimizing session and its saved model), and per concurrent run onnxruntime's
-activations and, in pass 2, the blobs of one segment (quant/segments.py: Lite0 in three, at most
-10 MB of its 27 an image); the decoded images kept for pass 2 are in a temporary file
+activations (in pass 2 without our histogram op, also the blobs of one segment: quant/segments.py,
+Lite0 in three, at most 10 MB of its 27 an image); the decoded images kept for pass 2 are in a temporary file
 (quant/input_cache.py), not in memory; one glibc arena for all threads (runtime/heap.py). kl's
 peak is now a session build or pass 2 (164-166 MB on 100 images, 187-193 on 500), against
 ncnn2table's 92-117; before the segments and the file, pass 2's two workers held 27 MB of blobs
