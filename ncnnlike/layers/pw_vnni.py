@@ -3,7 +3,7 @@ Convolution (1x1, stride 1, no padding, one group, ReLU / ReLU6-Clip / no activa
 requantized) as the onnxruntime custom op ncnnlike.PointwiseInt8 of the library
 layers/_dw_vnni.c, on the same CPUs as the depthwise op (AVX512-VNNI and VBMI); and ncnn's int8
 InnerProduct (the same activations), each row a pixel, in its two roundings (the op's fma=0):
-Lite0's classifier in 0.0XX ms against MatMulIntegerToFloat's 0.11 (tools/profile_int8.py).
+Lite0's classifier in 0.076 ms against MatMulIntegerToFloat's 0.113 (tools/profile_int8.py --nodes).
 
 Why: exact, where MatMulIntegerToFloat dequantizes in two roundings and ncnn's conv in one (fma);
 and faster: on Lite0's 15 such layers (its projections), 0.89x of MatMulIntegerToFloat's kernel
