@@ -21,6 +21,26 @@ MODELS = os.path.join(SHARED, "models")
 DATA = os.path.join(SHARED, "data")
 
 
+BIN_EDGE_ABSMAX = [6.1234567, 0.37, 1e-30, 3e38, 2.0 ** -120]
+
+
+def bin_edge_values(absmax, seed):
+    """float32 values in [-absmax, absmax] on and beside each of ncnn2table's 2048 bin edges, random
+    ones, zeros of both signs and subnormals: where binning by another formula would differ."""
+    rng = np.random.default_rng(seed)
+    edges = (np.arange(2049, dtype=np.float32) / np.float32(2048) * absmax).astype(np.float32)
+    v = np.concatenate([edges, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.float32(np.inf)), -edges,
+                        rng.uniform(-absmax, absmax, 50000).astype(np.float32), [0.0, -0.0, 1e-45, -1e-40]])
+    return np.clip(v.astype(np.float32), -absmax, absmax)
+
+
+def ncnn_bins(v, absmax):
+    """(counts of the non-zero values' bins by ncnn2table's formula in float32 ops, exact zeros)."""
+    nonzero = v[v != 0]
+    ncnn = np.minimum((np.abs(nonzero) / absmax * np.float32(2048)).astype(np.int64), 2047)
+    return np.bincount(ncnn, minlength=2048), v.size - nonzero.size
+
+
 def random_benchmark(name, folder):
     """(graph, input (c, h, w)) of an ncnn benchmark network with seeded random weights, its files
     written in `folder` (tools/suite_parity.make_pair)."""

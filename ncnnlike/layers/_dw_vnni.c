@@ -95,13 +95,26 @@ static int release(OrtApiTable *api, OrtStatus *st)
     return st == NULL;
 }
 
+/* The float attribute `name` into `out`; 0 (`out` untouched) where absent. */
+static int float_attribute(OrtApiTable *api, const OrtKernelInfo *info, const char *name, float *out)
+{
+    typedef OrtStatus *(*F)(const OrtKernelInfo *, const char *, float *);
+    return release(api, ORT(api, KernelInfoGetAttribute_float, F)(info, name, out));
+}
+
+/* The int attribute `name` into `out`; 0 (`out` untouched) where absent. */
+static int int_attribute(OrtApiTable *api, const OrtKernelInfo *info, const char *name, int64_t *out)
+{
+    typedef OrtStatus *(*F)(const OrtKernelInfo *, const char *, int64_t *);
+    return release(api, ORT(api, KernelInfoGetAttribute_int64, F)(info, name, out));
+}
+
 /* The optional attribute `tasks` (the session's threads a call may split its work among): 1 to 1024,
  * 1 when absent or out of range. */
 static int tasks_attribute(OrtApiTable *api, const OrtKernelInfo *info)
 {
     int64_t parts = 1;
-    release(api, ORT(api, KernelInfoGetAttribute_int64, OrtStatus *(*)(const OrtKernelInfo *, const char *, int64_t *))(
-                     info, "tasks", &parts));
+    int_attribute(api, info, "tasks", &parts);
     return parts >= 1 && parts <= 1024 ? (int)parts : 1;
 }
 
@@ -117,21 +130,14 @@ static int ints_attribute(OrtApiTable *api, const OrtKernelInfo *info, const cha
 
 static int scalar_attributes(OrtApiTable *api, const OrtKernelInfo *info, Kernel *k)
 {
-    typedef OrtStatus *(*FF)(const OrtKernelInfo *, const char *, float *);
-    typedef OrtStatus *(*FI)(const OrtKernelInfo *, const char *, int64_t *);
-    OrtStatus *st[4];
     int64_t bounded = 0;
-    st[0] = ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_lo", &k->act_lo);
-    st[1] = ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_hi", &k->act_hi);
-    st[2] = ORT(api, KernelInfoGetAttribute_float, FF)(info, "s_top", &k->s_top);
-    st[3] = ORT(api, KernelInfoGetAttribute_int64, FI)(info, "bounded", &bounded);
-    int ok = 1;
-    for (int i = 0; i < 4; i++)
-        ok = release(api, st[i]) && ok;
+    int ok = float_attribute(api, info, "act_lo", &k->act_lo);
+    ok = float_attribute(api, info, "act_hi", &k->act_hi) && ok;
+    ok = float_attribute(api, info, "s_top", &k->s_top) && ok;
+    ok = int_attribute(api, info, "bounded", &bounded) && ok;
     int64_t optional[2] = {0, 255};         /* absent: the whole byte range */
-    const char *names[2] = {"x_lo", "x_hi"};
-    for (int i = 0; i < 2; i++)
-        release(api, ORT(api, KernelInfoGetAttribute_int64, FI)(info, names[i], &optional[i]));
+    int_attribute(api, info, "x_lo", &optional[0]);
+    int_attribute(api, info, "x_hi", &optional[1]);
     k->bounded = bounded != 0;
     k->x_lo = optional[0] >= 0 && optional[0] <= 255 ? (int)optional[0] : -1;
     k->x_hi = optional[1] >= 0 && optional[1] <= 255 ? (int)optional[1] : -1;
@@ -186,6 +192,18 @@ static int input(OrtApiTable *api, OrtKernelContext *ctx, size_t index, int expe
                && !ORT(api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))((OrtValue *)value, data);
     ORT(api, ReleaseTensorTypeAndShapeInfo, void (*)(OrtShape *))(shape);
     return good && (*data != NULL || *count == 0);
+}
+
+/* Output `index` made with these dimensions: its data, or NULL where onnxruntime refused it (or it is
+ * empty). */
+static void *output_data(OrtApiTable *api, OrtKernelContext *ctx, size_t index, const int64_t *dims, size_t rank)
+{
+    typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
+    OrtValue *out = NULL;
+    void *y = NULL;
+    if (!release(api, ORT(api, KernelContext_GetOutput, GetOutput)(ctx, index, dims, rank, &out)) || out == NULL)
+        return NULL;
+    return release(api, ORT(api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y)) ? y : NULL;
 }
 
 /* The call's arguments from the inputs; 0 where anything disagrees with the kernel's geometry. */
@@ -244,11 +262,8 @@ static void run_layer(OrtKernelContext *ctx, const dw_args *a, int split, uint8_
  * is left for the rings (this ABI version has no way to return an error). */
 static void compute(void *op_kernel, OrtKernelContext *ctx)
 {
-    typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
     const Kernel *k = op_kernel;
     dw_args a;
-    OrtValue *out = NULL;
-    void *y = NULL;
     uint8_t *rings = NULL;
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
@@ -256,13 +271,11 @@ static void compute(void *op_kernel, OrtKernelContext *ctx)
     int split = good && parallel_api != NULL && (size_t)a.n * dw_tasks(&a) > 1;
     good = good && (rings = malloc((split ? (size_t)a.n * dw_tasks(&a) : 1) * dw_ring_bytes(&a))) != NULL;
     int64_t dims[4] = {good ? a.n : 0, good ? a.oh : 0, good ? a.ow : 0, good ? a.c : 0};
-    OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, 4, &out);
-    if (st == NULL && good
-        && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
+    void *y = output_data(k->api, ctx, 0, dims, 4);
+    if (good && y != NULL) {
         a.y = y;
         run_layer(ctx, &a, split, rings);
     }
-    release(k->api, st);
     free(rings);
 }
 

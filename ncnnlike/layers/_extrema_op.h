@@ -84,21 +84,16 @@ static void *e_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelIn
  * cannot fail a call; the caller checks the shapes). */
 static void e_compute(void *op_kernel, OrtKernelContext *ctx)
 {
-    typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
     const ExtremaKernel *k = op_kernel;
     void *x = NULL, *y[2] = {NULL, NULL};
     size_t count = 0, rank = 0;
     int64_t dims[MAX_RANK] = {0};
-    OrtValue *out[2] = {NULL, NULL};
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
     int good = input(k->api, ctx, 0, T_FLOAT, &x, &count, dims, &rank) && rank == 2 && dims[0] >= 0 && dims[1] >= 1;
     int64_t n = good ? dims[0] : 0;
-    for (size_t i = 0; i < 2; i++) {
-        OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, i, &n, 1, &out[i]);
-        good = release(k->api, st) && good
-               && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out[i], &y[i]);
-    }
+    for (size_t i = 0; i < 2; i++)
+        y[i] = output_data(k->api, ctx, i, &n, 1);
     if (!good || n == 0 || y[0] == NULL || y[1] == NULL)
         return;
     for (int64_t s = 0; s < n; s++)

@@ -18,14 +18,12 @@ typedef struct {
 
 static void *h_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
 {
-    typedef OrtStatus *(*FF)(const OrtKernelInfo *, const char *, float *);
     (void)op;
     HistogramKernel *k = calloc(1, sizeof(HistogramKernel));
     if (k == NULL)
         return NULL;
     k->api = api;
-    k->ok = release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "absmax", &k->absmax))
-            && k->absmax > 0.0f && !isinf(k->absmax);
+    k->ok = float_attribute(api, info, "absmax", &k->absmax) && k->absmax > 0.0f && !isinf(k->absmax);
     return k;
 }
 
@@ -33,26 +31,21 @@ static void *h_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelIn
  * fail a call; the caller checks the shape). */
 static void h_compute(void *op_kernel, OrtKernelContext *ctx)
 {
-    typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
     const HistogramKernel *k = op_kernel;
-    void *x = NULL, *y = NULL;
+    void *x = NULL;
     size_t count = 0, rank = 1;
     int64_t dims[MAX_RANK] = {0};
-    OrtValue *out = NULL;
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
     int good = k->ok && input(k->api, ctx, 0, T_FLOAT, &x, &count, dims, &rank);
     dims[0] = good ? HIST_OUT : 0;
-    OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, 1, &out);
-    if (st == NULL && good
-        && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
-        int64_t *counts = y;
+    int64_t *counts = output_data(k->api, ctx, 0, dims, 1);
+    if (good && counts != NULL) {
         memset(counts, 0, HIST_OUT * sizeof(int64_t));
         int64_t zeros = count > 0 ? bins_add(x, count, k->absmax, (float)NUM_BINS, counts) : 0;
         counts[NUM_BINS] = zeros < 0 ? 0 : zeros;
         counts[NUM_BINS + 1] = zeros < 0;
     }
-    release(k->api, st);
 }
 
 static const char *h_name(const OrtCustomOp *op) { (void)op; return "Histogram"; }

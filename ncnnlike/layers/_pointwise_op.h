@@ -17,18 +17,15 @@ typedef struct {
 
 static void *pw_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
 {
-    typedef OrtStatus *(*FF)(const OrtKernelInfo *, const char *, float *);
     (void)op;
     PointwiseKernel *k = calloc(1, sizeof(PointwiseKernel));
     if (k == NULL)
         return NULL;
     k->api = api;
-    k->ok = release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_lo", &k->act_lo))
-            & release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "act_hi", &k->act_hi));
+    k->ok = float_attribute(api, info, "act_lo", &k->act_lo) & float_attribute(api, info, "act_hi", &k->act_hi);
     k->parts = tasks_attribute(api, info);
     int64_t fma = 1;
-    release(api, ORT(api, KernelInfoGetAttribute_int64, OrtStatus *(*)(const OrtKernelInfo *, const char *, int64_t *))(
-                     info, "fma", &fma));
+    int_attribute(api, info, "fma", &fma);
     k->fma = fma != 0;
     return k;
 }
@@ -73,21 +70,17 @@ static void pw_task(void *user, size_t index)
 /* The output: x's shape with C for K, or empty where the inputs do not fit (this ABI cannot fail a call). */
 static void pw_compute(void *op_kernel, OrtKernelContext *ctx)
 {
-    typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
     const PointwiseKernel *k = op_kernel;
     pw_args a;
     int64_t dims[MAX_RANK] = {0};
     size_t rank = 0;
-    OrtValue *out = NULL;
-    void *y = NULL;
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
     int good = k->ok && dw_cpu_supported() && pw_gather(k, ctx, &a, dims, &rank);
     if (!good)
         rank = 1, dims[0] = 0;
-    OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, rank, &out);
-    if (st == NULL && good && a.m > 0
-        && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
+    void *y = output_data(k->api, ctx, 0, dims, rank);
+    if (good && a.m > 0 && y != NULL) {
         a.y = y;
         size_t tiles = ((size_t)a.m + PW_TILE - 1) / PW_TILE;
         PointwiseJob job = {&a, (size_t)k->parts < tiles ? (size_t)k->parts : tiles};
@@ -96,7 +89,6 @@ static void pw_compute(void *op_kernel, OrtKernelContext *ctx)
                                                                                        0, &job)))
             pw_run_task(&a, 0, 1);
     }
-    release(k->api, st);
 }
 
 static const char *pw_name(const OrtCustomOp *op) { (void)op; return "PointwiseInt8"; }

@@ -19,16 +19,14 @@ typedef struct {
 
 static void *q_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
 {
-    typedef OrtStatus *(*FF)(const OrtKernelInfo *, const char *, float *);
     (void)op;
     QuantizeKernel *k = calloc(1, sizeof(QuantizeKernel));
     if (k == NULL)
         return NULL;
     k->api = api;
     int64_t pad = -1;
-    k->ok = release(api, ORT(api, KernelInfoGetAttribute_float, FF)(info, "scale", &k->scale));
-    release(api, ORT(api, KernelInfoGetAttribute_int64, OrtStatus *(*)(const OrtKernelInfo *, const char *, int64_t *))(
-                     info, "pad", &pad));
+    k->ok = float_attribute(api, info, "scale", &k->scale);
+    int_attribute(api, info, "pad", &pad);
     k->ok = k->ok && pad >= -1 && pad <= 255;
     k->pad = (int)pad;
     k->parts = tasks_attribute(api, info);
@@ -82,12 +80,10 @@ static int q_job(const QuantizeKernel *k, const float *x, uint8_t *y, int64_t *d
  * cannot fail a call). */
 static void q_compute(void *op_kernel, OrtKernelContext *ctx)
 {
-    typedef OrtStatus *(*GetOutput)(OrtKernelContext *, size_t, const int64_t *, size_t, OrtValue **);
     const QuantizeKernel *k = op_kernel;
-    void *x = NULL, *y = NULL;
+    void *x = NULL;
     size_t count = 0, rank = 1;
     int64_t dims[MAX_RANK] = {0};
-    OrtValue *out = NULL;
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
     QuantizeJob job;
@@ -95,9 +91,8 @@ static void q_compute(void *op_kernel, OrtKernelContext *ctx)
                && q_job(k, x, NULL, dims, &rank, count, &job);
     if (!good)
         rank = 1, dims[0] = 0;
-    OrtStatus *st = ORT(k->api, KernelContext_GetOutput, GetOutput)(ctx, 0, dims, rank, &out);
-    if (st == NULL && good && count > 0
-        && !ORT(k->api, GetTensorMutableData, OrtStatus *(*)(OrtValue *, void **))(out, &y) && y != NULL) {
+    void *y = output_data(k->api, ctx, 0, dims, rank);
+    if (good && count > 0 && y != NULL) {
         job.y = y;
         size_t tasks = job.chunks * (count / (job.count * (job.c ? (size_t)job.c : 1)));
         int split = parallel_api != NULL && k->parts > 1 && tasks > 1;
@@ -106,7 +101,6 @@ static void q_compute(void *op_kernel, OrtKernelContext *ctx)
             for (size_t i = 0; i < tasks; i++)
                 q_task(&job, i);
     }
-    release(k->api, st);
 }
 
 static const char *q_name(const OrtCustomOp *op) { (void)op; return "QuantizeInt8"; }

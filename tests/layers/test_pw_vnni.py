@@ -14,16 +14,23 @@ from ncnnlike.runtime.lower import lower_to_bytes
 needs_kernel = pytest.mark.skipif(pw_vnni.dw_vnni.library() is None, reason="no AVX512-VNNI/VBMI here, or not built")
 
 
-def conv1x1(rng, k, n, act, act_params=(), bias=True, term=1, name="pw"):
-    """An int8 1x1 Convolution with a float top (term 1) or a requantized one (term 101)."""
-    w = rng.integers(-127, 128, (n, k)).astype(np.int8)
-    params = {0: n, 1: 1, 5: int(bias), 6: w.size, 8: term, 9: act}
+def int8_params(rng, k, n, act, act_params, bias, params):
+    """(params, weights) of an int8 layer of n outputs over k inputs: random int8 weights, their
+    scales, an input scale, the activation and its params added to `params`."""
+    params = {**params, 9: act}
     if act_params:
         params[10] = list(act_params)
-    weights = {"weight_data": w.ravel(), "weight_data_int8_scales": rng.uniform(30, 150, n).astype(np.float32),
+    weights = {"weight_data": rng.integers(-127, 128, (n, k)).astype(np.int8).ravel(),
+               "weight_data_int8_scales": rng.uniform(30, 150, n).astype(np.float32),
                "bottom_blob_int8_scales": np.float32([23.7])}
     if bias:
         weights["bias_data"] = rng.normal(0, 3, n).astype(np.float32)
+    return params, weights
+
+
+def conv1x1(rng, k, n, act, act_params=(), bias=True, term=1, name="pw"):
+    """An int8 1x1 Convolution with a float top (term 1) or a requantized one (term 101)."""
+    params, weights = int8_params(rng, k, n, act, act_params, bias, {0: n, 1: 1, 5: int(bias), 6: n * k, 8: term})
     if term > 100:
         weights["top_blob_int8_scales"] = np.float32([19.3])
     return layer("Convolution", name, ["x"], ["y"], params, weights)
@@ -77,14 +84,7 @@ def test_direct_call_checks_its_buffers_and_geometry():
 
 def innerproduct(rng, k, n, act, act_params=(), bias=True):
     """An int8 InnerProduct (always a float top)."""
-    w = rng.integers(-127, 128, (n, k)).astype(np.int8)
-    params = {0: n, 1: int(bias), 2: w.size, 8: 1, 9: act}
-    if act_params:
-        params[10] = list(act_params)
-    weights = {"weight_data": w.ravel(), "weight_data_int8_scales": rng.uniform(30, 150, n).astype(np.float32),
-               "bottom_blob_int8_scales": np.float32([23.7])}
-    if bias:
-        weights["bias_data"] = rng.normal(0, 3, n).astype(np.float32)
+    params, weights = int8_params(rng, k, n, act, act_params, bias, {0: n, 1: int(bias), 2: n * k, 8: 1})
     return layer("InnerProduct", "ip", ["x"], ["y"], params, weights)
 
 

@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from helpers import REFERENCE
+from helpers import BIN_EDGE_ABSMAX, REFERENCE, bin_edge_values, ncnn_bins
 from ncnnlike.cli.model2table import main as model2table
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.model import load_model
@@ -189,20 +189,14 @@ def test_input_cache_file_cut_short_is_one_clear_error(tiny):
         next(cache.second_pass())
 
 
-@pytest.mark.parametrize("absmax", [6.1234567, 0.37, 1e-30, 3e38, 2.0 ** -120])
+@pytest.mark.parametrize("absmax", BIN_EDGE_ABSMAX)
 def test_phase_2_binning_is_ncnns_float32_formula_on_bin_edges(absmax):
     absmax = np.float32(absmax)
-    rng = np.random.default_rng(5)
-    edges = (np.arange(2049, dtype=np.float32) / np.float32(2048) * absmax).astype(np.float32)
-    v = np.concatenate([edges, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.float32(np.inf)), -edges,
-                        rng.uniform(-absmax, absmax, 50000).astype(np.float32), [0.0, -0.0, 1e-45, -1e-40]])
-    v = np.clip(v.astype(np.float32), -absmax, absmax)
+    v = bin_edge_values(absmax, 5)
     histogram = Histogram(absmax)
     histogram.update(v[None])
-    nonzero = v[v != 0]
-    ncnn = np.minimum((np.abs(nonzero) / absmax * np.float32(2048)).astype(np.int64), 2047)   # float32 ops
-    assert np.array_equal(histogram.counts, np.bincount(ncnn, minlength=2048).astype(np.uint64))
-    assert histogram.zeros == v.size - nonzero.size
+    counts, zeros = ncnn_bins(v, absmax)
+    assert np.array_equal(histogram.counts, counts.astype(np.uint64)) and histogram.zeros == zeros
 
 
 def test_net_run_writes_into_given_output_arrays(tiny):

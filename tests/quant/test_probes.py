@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from helpers import REFERENCE, random_benchmark
+from helpers import BIN_EDGE_ABSMAX, REFERENCE, bin_edge_values, ncnn_bins, random_benchmark
 from ncnnlike.errors import NcnnlikeError
 from ncnnlike.io.model import load_model
 from ncnnlike.layers import dw_vnni
@@ -37,21 +37,15 @@ def _session(absmax=None):
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("absmax", [6.1234567, 0.37, 1e-30, 3e38, 2.0 ** -120, 6.0])
+@pytest.mark.parametrize("absmax", BIN_EDGE_ABSMAX + [6.0])
 def test_the_op_bins_as_ncnns_float32_formula_on_bin_edges(absmax):
     absmax = np.float32(absmax)
-    rng = np.random.default_rng(7)
-    edges = (np.arange(2049, dtype=np.float32) / np.float32(2048) * absmax).astype(np.float32)
-    v = np.concatenate([edges, np.nextafter(edges, np.float32(0)), np.nextafter(edges, np.float32(np.inf)), -edges,
-                        rng.uniform(-absmax, absmax, 50000).astype(np.float32), [0.0, -0.0, 1e-45, -1e-40]])
-    v = np.clip(v.astype(np.float32), -absmax, absmax)
+    v = bin_edge_values(absmax, 7)
     out = _session(absmax).run(None, {"x": v.reshape(2, -1)})[0]
     assert out.shape == (2050,) and out[2049] == 0
-    nonzero = v[v != 0]
-    ncnn = np.minimum((np.abs(nonzero) / absmax * np.float32(2048)).astype(np.int64), 2047)   # float32 ops
-    expected = np.bincount(ncnn, minlength=2048)
-    expected[0] += v.size - nonzero.size
-    assert np.array_equal(out[:2048], expected) and out[2048] == v.size - nonzero.size
+    expected, zeros = ncnn_bins(v, absmax)
+    expected[0] += zeros
+    assert np.array_equal(out[:2048], expected) and out[2048] == zeros
     ours = Histogram(absmax)
     probes.HistogramProbe({"b": absmax}).add_to(ours, "b", [out], v.size)
     reference = Histogram(absmax)
