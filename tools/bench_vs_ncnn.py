@@ -35,8 +35,9 @@ blocked NCHWc layout (runtime/reloaded.py, runtime/reorders.py): one run of pass
 CPU against 17.0 taking the 50 blobs out and binning them in Python (6.8 M values, ~0.8-1.06 ns
 each in the compiled kernel; numpy and OpenCV's 8-bit histogram, the path of installs without a C
 compiler, took 15-24), Extrema 18 us on 200K values against ReduceMin + ReduceMax's 38; A/B in one
-run (ours only, NCNNLIKE_CALIB_OPS=0 for the other): aciq on 500 images 9% less wall and CPU, kl on
-100 10%, on 500 11.5% with the histogram op alone. Decoding a 256x341 PNG 2.0-2.2 and resizing it
+run (`python tools/bench_calib_ops.py`: ours with NCNNLIKE_CALIB_OPS=1 and 0, interleaved): aciq on 500
+images 8-9% less wall and 10% less CPU, kl on 100 3-10% in two runs, on 500 11.5% with the histogram
+op alone. Decoding a 256x341 PNG 2.0-2.2 and resizing it
 0.4 (ncnn's bilinear compiled, quant/_resize.c; 0.7-1.5 in numpy), once: kept for pass 2; fixed
 costs ~0.3 s of imports, ~0.3 s for the two sessions, ~0.15 s of CPU (0.08-0.1 s of wall) for the
 KL searches (their estimates compiled, quant/methods/_klest.c; 0.47 s of CPU and 0.29-0.38 of wall

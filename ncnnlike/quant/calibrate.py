@@ -13,7 +13,7 @@ it) histograms |v| over [0, absmax]. Each phase is one batched run per batch of 
   numpy; 13-14 ms in onnxruntime's own saved optimized model, runtime/reloaded.py, and 1 ms less
   with the blobs reduced in onnxruntime's blocked layout, runtime/reorders.py); by our op
   ncnnlike.Extrema where the custom-op library is built (quant/probes.py: one pass where ReduceMin
-  and ReduceMax take two; aciq on 500 images 9% less time). Its session
+  and ReduceMax take two; aciq on 500 images 8-10% less time: tools/bench_calib_ops.py). Its session
   is released before phase 2 builds its own (release_sessions: dropped and malloc_trim'd, else
   glibc kept 50 MB of it through phase 2).
 - Phase 2 bins inside the runtime graph where the custom-op library is built (quant/probes.py):
