@@ -6,6 +6,7 @@ absmax, phase 2 histograms |v| over [0, absmax]. Each statistic is a small objec
 different machines and combined: merging in list order gives exactly the result of one pass.
 A batch is an array (N, *blob_shape) of N samples of one layer's bottom blob (ncnn shape, no batch).
 """
+import math
 import zipfile
 from collections import OrderedDict
 
@@ -57,16 +58,22 @@ class AbsMax:
 
     def update_extrema(self, lows, highs, count):
         """Phase 1 from per-sample minima and maxima reduced elsewhere (in the runtime graph);
-        `count` is the per-sample element count. Same result as update() on the samples."""
+        `count` is the per-sample element count. Same result as update() on the samples. Called
+        for every measured blob of every run (50 a Lite0 image): the float32 extrema are compared
+        as Python floats, which hold them exactly (8 -> 1 us a call: ~0.35 ms of an aciq image's ~16 ms of CPU)."""
         lows, highs = np.asarray(lows, np.float32), np.asarray(highs, np.float32)
         if lows.size == 0:
             return
-        lo, hi = np.float32(lows.min()), np.float32(highs.max())
-        if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo, hi = (float(lows[0]), float(highs[0])) if lows.size == 1 else (float(lows.min()), float(highs.max()))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
             raise NcnnlikeError("non-finite value (inf or nan) in a calibration blob")
-        self.min = min(self.min, lo)
-        self.max = max(self.max, hi)
-        self.absmax = np.float32(max(self.absmax, -lo, hi))
+        if lo < self.min:
+            self.min = np.float32(lo)
+        if hi > self.max:
+            self.max = np.float32(hi)
+        top = max(-lo, hi)
+        if top > self.absmax:
+            self.absmax = np.float32(top)
         self.count = int(count)
         self.samples += lows.size
 

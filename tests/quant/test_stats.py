@@ -161,3 +161,24 @@ def test_values_beyond_absmax_go_to_the_last_bin_and_nan_is_an_error():
     assert histogram.counts[512] == 1 and histogram.counts[2047] == 2 and histogram.total() == 3
     with pytest.raises(NcnnlikeError, match="non-finite value \\(nan\\)"):
         Histogram(np.float32(1.0)).update(np.array([[0.5, np.nan]], np.float32))
+
+
+def test_extrema_from_the_graph_give_the_blobs_absmax_min_and_max():
+    """update_extrema (per-sample minima and maxima, as the graph's reductions give them) compares
+    them as Python floats: float32 results equal to numpy's over all the values seen."""
+    rng = np.random.default_rng(11)
+    pool = np.float32([0.0, -0.0, 1e-45, -1e-45, 3.4e38, -3.4e38, 6.0, -6.0, 0.5, 3.3e-39])
+    for _ in range(200):
+        ours, seen = AbsMax(), []
+        for _ in range(rng.integers(1, 4)):
+            batch = rng.choice(pool, (int(rng.integers(1, 4)), 5)).astype(np.float32)
+            ours.update_extrema(batch.min(1), batch.max(1), 5)
+            seen.append(batch)
+        values = np.concatenate(seen)
+        assert (ours.absmax, ours.min, ours.max) == (np.abs(values).max(), values.min(), values.max())
+        assert all(type(v) is np.float32 for v in (ours.absmax, ours.min, ours.max))
+        assert (ours.count, ours.samples) == (5, len(values))
+    with pytest.raises(NcnnlikeError, match="non-finite"):
+        AbsMax().update_extrema(np.float32([np.nan]), np.float32([1.0]), 1)
+    with pytest.raises(NcnnlikeError, match="non-finite"):
+        AbsMax().update_extrema(np.float32([-1.0, 0.0]), np.float32([1.0, np.inf]), 1)
