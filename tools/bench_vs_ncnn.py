@@ -52,9 +52,9 @@ image, decoding and resizing (2.4-2.6 PNG) and the network alone in the fastest 
 already take 12.5-12.7 ms, at or above the budget (0.8 x ncnn2table's 1.87-2.09 s of CPU, less our
 ~0.45 s of imports and session: 10.5-12.2 ms an image); and in wall, ~0.35 s of start-up and
 session build on about one core plus 100 x 12.5 ms on two cores already exceed 0.8 x its 0.96-1.12
-s. On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run) aciq stands at 0.85x wall and
-0.79x CPU with the Extrema op (one run; 0.85-0.92x / 0.81-0.88x without): at the edge of the CPU
-target and just over the wall one, where our runs keep the two cores busy on average 1.83 of 2
+s. On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run) aciq stands at 0.80-0.85x wall
+and 0.76-0.79x CPU with the Extrema op (two runs; 0.85-0.92x / 0.81-0.88x without): the CPU target
+met, the wall one at its line, where our runs keep the two cores busy on average 1.83 of 2
 (ncnn2table 1.97: our start-up, ~0.35 s, runs on about one core). kl meets 0.8x on 100 and on 500
 images (0.68-0.79x wall, 0.65-0.73x CPU on 100 in this session's four runs with the histogram op).
 Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, onnxruntime's code once run ~20, the
