@@ -249,7 +249,8 @@ class _RunShapes:
     def __init__(self, net):
         self.net = net
         self.unique = list(dict.fromkeys(_blobs_of(net).values()))
-        self.found = {}           # shape key -> (every lowered blob's shape, the measured ones') or None
+        self.found = {}           # shape key -> (every lowered blob's shape, the measured ones', their
+        #                           per-sample element counts) or None
         self.lock = threading.Lock()
         self.staged = threading.Lock()
 
@@ -258,7 +259,8 @@ class _RunShapes:
         with self.lock:
             if key not in self.found:
                 shapes = run_shapes(self.net, inputs, self.unique)
-                self.found[key] = None if shapes is None else (shapes, {b: shapes[b] for b in self.unique})
+                self.found[key] = None if shapes is None else (
+                    shapes, {b: shapes[b] for b in self.unique}, {b: _count(shapes[b]) for b in self.unique})
             return self.found[key]
 
     def get(self, inputs):
@@ -272,14 +274,14 @@ class _RunShapes:
         return None if found is None else found[0]
 
     def run(self, inputs, blobs, probe=None, out=None, any_order=False):
-        """net.run and the per-sample element count ncnn2table reads of each blob (_per_sample)."""
-        shapes = self.get(inputs)
-        if shapes is None:
+        """net.run and the per-sample element count ncnn2table reads of each blob (_per_sample; worked
+        out once per input shape, not for every blob of every run)."""
+        found = self._found(inputs)
+        if found is None:
             with self.staged:
                 outputs = self.net.run(inputs, blobs, probe=probe, out=out)
                 return outputs, {blob: _per_sample(self.net, blob) for blob in blobs}
-        return self.net.run(inputs, blobs, probe=probe, out=out, any_order=any_order), \
-            {blob: _count(shape) for blob, shape in shapes.items()}
+        return self.net.run(inputs, blobs, probe=probe, out=out, any_order=any_order), found[2]
 
 
 def _count(shape):
