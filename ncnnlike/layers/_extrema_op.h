@@ -51,14 +51,10 @@ __attribute__((target("avx512f"))) static void extrema_avx512(const float *v, si
     *hi = bad ? NAN : _mm512_reduce_max_ps(b[0]);
 }
 
+/* The AVX-512 loop where the CPU has it (libgcc reads the CPU's features when the library loads). */
 static void extrema_row(const float *v, size_t n, float *lo, float *hi)
 {
-    static int avx512 = -1;
-    if (avx512 < 0) {
-        __builtin_cpu_init();
-        avx512 = __builtin_cpu_supports("avx512f");
-    }
-    if (avx512)
+    if (__builtin_cpu_supports("avx512f"))
         extrema_avx512(v, n, lo, hi);
     else
         extrema_plain(v, n, lo, hi);

@@ -61,18 +61,15 @@ static int q_job(const QuantizeKernel *k, const float *x, uint8_t *y, int64_t *d
                  QuantizeJob *job)
 {
     *job = (QuantizeJob){.x = x, .scale = k->scale, .y = y, .count = count, .chunk = Q_CHUNK, .c = 0, .pad = k->pad};
-    size_t samples = 1;
     if (k->pad >= 0) {
         if (*rank != 4 || dims[0] < 0 || dims[1] < 1 || dims[1] > 3 || dims[2] < 0 || dims[3] < 0)
             return 0;
-        samples = (size_t)dims[0], job->c = (int)dims[1];
+        job->c = (int)dims[1];
         job->count = (size_t)dims[2] * (size_t)dims[3];
         job->chunk = Q_CHUNK / 4;        /* the same bytes of output a task */
         dims[1] = dims[2], dims[2] = dims[3], dims[3] = 4;
     }
-    job->chunks = samples == 0 ? 1 : (job->count + job->chunk - 1) / job->chunk;
-    if (job->chunks == 0)
-        job->chunks = 1;
+    job->chunks = job->count ? (job->count + job->chunk - 1) / job->chunk : 1;    /* empty: no task runs */
     return 1;
 }
 

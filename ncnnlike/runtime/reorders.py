@@ -236,9 +236,8 @@ def edited_pieces(model, kind, keep=()):
     "outputs": every ReorderOutput that only feeds a graph output goes; that output is then the
     blocked tensor itself, under its name, in the same place among the graph's outputs, except the
     outputs named in `keep` (str), which stay in order. "probes":
-    every ReorderOutput whose tensor is only flattened per sample and reduced to a min or max
-    or binned (quant/probes.py) goes; the Flatten nodes read the
-    blocked tensor, with the same results."""
+    every ReorderOutput whose tensor is only flattened per sample and reduced to a min or max or
+    binned (quant/probes.py) goes; the Flatten nodes read the blocked tensor, with the same results."""
     model = memoryview(model)
     find = EDITS[kind]
     if keep:
