@@ -76,7 +76,7 @@ typedef struct OrtCustomOp {
  * Attributes: kernel_shape, strides (2 ints), pads (4 ints, ONNX order: top, left, bottom, right),
  * bounded (int), act_lo, act_hi, s_top (floats), and optionally x_lo, x_hi (ints, default 0 and 255:
  * the uint8 clamp of the input, a Clip folded in) and tasks (int, default 1: the session's threads,
- * which a sample's channel groups are split among). Output: y (N, OH, OW, C) uint8. */
+ * which a sample's output rows are split among). Output: y (N, OH, OW, C) uint8. */
 
 enum { IN_X, IN_WV, IN_SCALE, IN_BIAS, IN_CORR, N_INPUTS };
 static const int input_types[N_INPUTS] = {T_UINT8, T_INT8, T_FLOAT, T_FLOAT, T_INT32};

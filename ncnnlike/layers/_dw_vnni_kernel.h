@@ -31,7 +31,7 @@
 typedef struct {
     int n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, bounded;
     int x_lo, x_hi;               /* the input's bytes are clamped to [x_lo, x_hi] as they are read */
-    int parts;                    /* tasks a sample splits into, by channel groups (threads to use) */
+    int parts;                    /* tasks a sample splits into, by output rows (threads to use) */
     float act_lo, act_hi, s_top;
     const uint8_t *x;             /* (n, h, w, c) */
     const int8_t *wv;             /* (groups, kh, nq, 64): lane i byte k = w[ky][4q + k][16g + i] */
@@ -52,15 +52,16 @@ static int dw_ring_cols(const dw_args *a)
     return wp + 4;
 }
 
-/* Tasks a sample splits into: `parts`, at most one a channel group; task t takes groups
- * t * groups / tasks up to (t + 1) * groups / tasks. */
-static int dw_tasks(const dw_args *a) { return a->parts < dw_groups(a->c) ? a->parts : dw_groups(a->c); }
+/* Tasks a sample splits into: `parts`, at most one an output row; task t takes output rows
+ * t * oh / tasks up to (t + 1) * oh / tasks, every channel group. (By rows, not by channel groups:
+ * the output is channels-last, so tasks holding channel groups write parts of the same cache lines,
+ * pixel after pixel, and two threads ran a layer slower than one.) */
+static int dw_tasks(const dw_args *a) { return a->parts < a->oh ? a->parts : a->oh; }     /* both >= 1: dw_check */
 
-/* The ring of one task (its groups, at most ceil(groups / tasks)). */
+/* The ring of one task: kh padded input rows of every channel group. */
 static size_t dw_ring_bytes(const dw_args *a)
 {
-    int tasks = dw_tasks(a), groups = (dw_groups(a->c) + tasks - 1) / tasks;
-    return (size_t)a->kh * groups * dw_ring_cols(a) * 16;
+    return (size_t)a->kh * dw_groups(a->c) * dw_ring_cols(a) * 16;
 }
 
 /* NULL when the geometry is one the kernel runs, else what is wrong with it. */
@@ -92,46 +93,45 @@ static const char *dw_check(const dw_args *a)
  * in another register and then moves every accumulator back on every tap). */
 #define DW_DPBUSD(acc, x, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w))
 
-/* Padded row yp of groups g0..g1-1 into the ring row `dst` (a plane of `cols` columns of 16 bytes a
- * group): input row yp - pt, the byte 128 (q = 0) outside the input and in a partial last group's
- * missing channels. */
-static void dw_fill_row(const dw_args *a, const uint8_t *x, int yp, uint8_t *dst, int cols, int g0, int g1)
+/* Padded row yp of every channel group into the ring row `dst` (a plane of `cols` columns of 16
+ * bytes a group): input row yp - pt, the byte 128 (q = 0) outside the input and in a partial last
+ * group's missing channels. */
+static void dw_fill_row(const dw_args *a, const uint8_t *x, int yp, uint8_t *dst, int cols)
 {
-    int c = a->c, w = a->w, pl = a->pl, full = c / 16, y = yp - a->pt;
+    int c = a->c, w = a->w, pl = a->pl, full = c / 16, groups = dw_groups(c), y = yp - a->pt;
     size_t plane = (size_t)cols * 16;
     if (y < 0 || y >= a->h) {
-        memset(dst, 128, (g1 - g0) * plane);
+        memset(dst, 128, groups * plane);
         return;
     }
     const uint8_t *src_row = x + (size_t)y * w * c;
-    for (int g = g0; g < g1; g++) {
-        uint8_t *row = dst + (g - g0) * plane;
+    for (int g = 0; g < groups; g++) {
+        uint8_t *row = dst + g * plane;
         memset(row, 128, (size_t)pl * 16);
         memset(row + (size_t)(pl + w) * 16, 128, (size_t)(cols - pl - w) * 16);
         if (g == full)
             memset(row + (size_t)pl * 16, 128, (size_t)w * 16);
     }
     uint8_t *base = dst + (size_t)pl * 16;
-    int end = g1 < full ? g1 : full;
     __m512i lo = _mm512_set1_epi8((char)a->x_lo), hi = _mm512_set1_epi8((char)a->x_hi);
     __m128i lo16 = _mm512_castsi512_si128(lo), hi16 = _mm512_castsi512_si128(hi);
     __mmask16 tail = (__mmask16)((1u << (c - 16 * full)) - 1);
     for (int xx = 0; xx < w; xx++) {       /* one 64-byte load for 4 groups, 4 16-byte stores */
         const uint8_t *src = src_row + (size_t)xx * c;
         uint8_t *col = base + (size_t)xx * 16;
-        int g = g0;
-        for (; g + 4 <= end; g += 4) {
+        int g = 0;
+        for (; g + 4 <= full; g += 4) {
             __m512i v = _mm512_min_epu8(_mm512_max_epu8(_mm512_loadu_si512(src + 16 * g), lo), hi);
-            _mm_storeu_si128((__m128i *)(col + (g - g0) * plane), _mm512_castsi512_si128(v));
-            _mm_storeu_si128((__m128i *)(col + (g - g0 + 1) * plane), _mm512_extracti32x4_epi32(v, 1));
-            _mm_storeu_si128((__m128i *)(col + (g - g0 + 2) * plane), _mm512_extracti32x4_epi32(v, 2));
-            _mm_storeu_si128((__m128i *)(col + (g - g0 + 3) * plane), _mm512_extracti32x4_epi32(v, 3));
+            _mm_storeu_si128((__m128i *)(col + g * plane), _mm512_castsi512_si128(v));
+            _mm_storeu_si128((__m128i *)(col + (g + 1) * plane), _mm512_extracti32x4_epi32(v, 1));
+            _mm_storeu_si128((__m128i *)(col + (g + 2) * plane), _mm512_extracti32x4_epi32(v, 2));
+            _mm_storeu_si128((__m128i *)(col + (g + 3) * plane), _mm512_extracti32x4_epi32(v, 3));
         }
-        for (; g < end; g++)
-            _mm_storeu_si128((__m128i *)(col + (g - g0) * plane),
+        for (; g < full; g++)
+            _mm_storeu_si128((__m128i *)(col + g * plane),
                              _mm_min_epu8(_mm_max_epu8(_mm_loadu_si128((const __m128i *)(src + 16 * g)), lo16), hi16));
-        if (full < g1)
-            _mm_mask_storeu_epi8(col + (full - g0) * plane, tail,
+        if (full < groups)
+            _mm_mask_storeu_epi8(col + full * plane, tail,
                                  _mm_min_epu8(_mm_max_epu8(_mm_maskz_loadu_epi8(tail, src + 16 * full), lo16), hi16));
     }
 }
@@ -215,14 +215,14 @@ static void dw_group_constants(const dw_args *a, int g, dw_requant *r)
     r->mode = a->act_lo >= 0.0f ? 1 + (a->bounded != 0) : 0;
 }
 
-/* Task t of one sample, its channel groups g0..g1-1: output row after output row, the kh padded
- * input rows it reads kept blocked in the ring (kh * (g1 - g0) * cols * 16 bytes: cache-sized),
- * each input row blocked once. */
+/* Task t of one sample, its output rows oy0..oy1-1 (dw_tasks), row after row, the kh padded input
+ * rows they read kept blocked in the ring (kh * groups * cols * 16 bytes: cache-sized), each input
+ * row blocked once a task. */
 static void dw_task(const dw_args *a, const uint8_t *x, uint8_t *y, int t, uint8_t *ring)
 {
     int kh = a->kh, cols = dw_ring_cols(a), groups = dw_groups(a->c), tasks = dw_tasks(a);
-    int g0 = (int)((long long)t * groups / tasks), g1 = (int)((long long)(t + 1) * groups / tasks);
-    size_t row_bytes = (size_t)(g1 - g0) * cols * 16;
+    int oy0 = (int)((long long)t * a->oh / tasks), oy1 = (int)((long long)(t + 1) * a->oh / tasks);
+    size_t row_bytes = (size_t)groups * cols * 16;
     int held[DW_MAX_KH];
     for (int k = 0; k < kh; k++)
         held[k] = -1;
@@ -231,20 +231,20 @@ static void dw_task(const dw_args *a, const uint8_t *x, uint8_t *y, int t, uint8
         for (int k = 0; k < 4; k++)
             idx[4 * i + k] = (uint8_t)(16 * k + i);
     __m512i perm = _mm512_loadu_si512(idx);
-    for (int oy = 0; oy < a->oh; oy++) {
+    for (int oy = oy0; oy < oy1; oy++) {
         const uint8_t *rows[DW_MAX_KH];
         for (int ky = 0; ky < kh; ky++) {
             int yp = oy * a->sh + ky, slot = yp % kh;
             if (held[slot] != yp) {
-                dw_fill_row(a, x, yp, ring + slot * row_bytes, cols, g0, g1);
+                dw_fill_row(a, x, yp, ring + slot * row_bytes, cols);
                 held[slot] = yp;
             }
             rows[ky] = ring + slot * row_bytes;
         }
-        for (int g = g0; g < g1; g++) {
+        for (int g = 0; g < groups; g++) {
             dw_requant r;
             dw_group_constants(a, g, &r);
-            dw_group_row(a, rows, g, g - g0, &r, perm, y + (size_t)oy * a->ow * a->c + 16 * g, cols);
+            dw_group_row(a, rows, g, g, &r, perm, y + (size_t)oy * a->ow * a->c + 16 * g, cols);
         }
     }
 }

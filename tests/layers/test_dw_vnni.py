@@ -123,7 +123,7 @@ def test_the_relu6_clip_of_the_conv_before_is_folded_into_the_kernel():
 @needs_kernel
 @pytest.mark.parametrize("parts", [2, 3, 7, 100])
 def test_a_sample_split_into_tasks_gives_the_same_outputs(parts):
-    """Tasks take contiguous ranges of channel groups (at most one a group), each its own ring."""
+    """Tasks take contiguous ranges of output rows (at most one a row: 5 here), each its own ring."""
     rng = np.random.default_rng(parts)
     l = dw_layer(rng, 100, (5, 5), 2, (2, 2, 2, 2), 0)
     L = int8.int8_layer(l, resolve(l), (100, 9, 11))
