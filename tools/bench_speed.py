@@ -2,6 +2,7 @@
 side in one run, at 1 and 2 threads, and the .bin sizes. Prints one table; never fails a build.
 
     python tools/bench_speed.py [--table T] [--rounds 100] [--warmup 10] [--threads 1,2] [--no-ort]
+                                [--idle sleep|spin] [--block 10]
 
 fp32: ../shared/reference/lite0/lite0-opt.{param,bin}. int8: that model converted by our model2int8
 (ncnnlike.quant.convert, weights kept float stored fp16 as the CLI default) with --table (default the
@@ -17,17 +18,21 @@ too: the source efficientnet-lite0.onnx in fp32, and its QDQ int8 made by onnxru
 quantize_static (u8 activations, s8 per-channel weights, calibrated on 20 calib.txt images), a speed
 reference for what onnxruntime's own int8 reaches on this CPU; with the openvino package installed
 (not a dependency), OpenVINO runs those two files too. Idle threads of every runtime sleep
-(no spinning into the next runner's turn). Targets (DESIGN): the default int8 <= 0.45x our fp32 time
-on a CPU with VNNI (as close as the CPU allows without); exact int8 <= 1.5x pip ncnn's int8 time;
-int8 .bin <= 30% of fp32. The header names the CPU, its flags and the load average.
+(no spinning into the next runner's turn). With --idle spin, every runtime keeps its own default
+instead (our runtime's and ncnn's openmp_blocktime of 20 ms, onnxruntime's spinning pool, libgomp's
+default wait policy), which is what a program calling one model after another gets: then each round
+runs every runner for a block of --block runs, after a 50 ms pause that lets the previous runner's
+threads go idle, and the first run of each block is not counted (it pays the wake-up from the
+pause); the CPU column then counts the spinning too. At 2 threads on a VM the two policies differ
+most: each split of a layer first wakes a sleeping thread (pip ncnn at 2 threads took 14.7 ms
+sleeping, 7.1 spinning, in two runs an hour apart). Targets (DESIGN): the default int8 <= 0.45x our
+fp32 time on a CPU with VNNI (as close as the CPU allows without); exact int8 <= 1.5x pip ncnn's
+int8 time; int8 .bin <= 30% of fp32. The header names the CPU, its flags and the load average.
 """
 import argparse
 import os
 import sys
 
-# pip ncnn's OpenMP threads spin while idle and steal the cores of the runner after them (measured
-# here under load: 2-thread pip ncnn 1 s per image instead of 10 ms); libgomp reads this at load
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import tempfile
 import time
 
@@ -41,18 +46,20 @@ from tools import common  # noqa: E402
 FAST_TARGET, EXACT_TARGET, SIZE_TARGET = 0.45, 1.5, 0.30
 
 
-def our_runner(param, binfile, int8, image, threads):
+def our_runner(param, binfile, int8, image, threads, spin=False):
     """A zero-argument call running one batch-1 inference in our runtime."""
     net = common.our_net(param, binfile, int8, threads)
-    net.opt.openmp_blocktime = 0      # idle threads sleep: no spinning into the next runner's turn
+    if not spin:
+        net.opt.openmp_blocktime = 0      # idle threads sleep: no spinning into the next runner's turn
     feed = {common.INPUT: image[None]}
     return lambda: net.run(feed, [common.OUTPUT])
 
 
-def ncnn_runner(param, binfile, int8, image, threads):
+def ncnn_runner(param, binfile, int8, image, threads, spin=False):
     """A zero-argument call running one inference in pip ncnn (input Mat cloned per run, as in use)."""
     net = common.ncnn_net(param, binfile, int8, threads)
-    net.opt.openmp_blocktime = 0      # likewise for ncnn's OpenMP threads
+    if not spin:
+        net.opt.openmp_blocktime = 0      # likewise for ncnn's OpenMP threads
     return lambda: common.ncnn_run(net, image)
 
 
@@ -81,7 +88,7 @@ def make_qdq(folder):
     return qdq, name
 
 
-def ort_runners(folder, image, threads):
+def ort_runners(folder, image, threads, spin=False):
     """{(onnxruntime, fp32|int8 QDQ): runner} and {same keys: .onnx size} for the source Lite0 ONNX."""
     qdq, name = make_qdq(folder)
     source = SOURCE_ONNX
@@ -90,7 +97,8 @@ def ort_runners(folder, image, threads):
     for model, path in (("fp32", source), ("int8 QDQ (quantize_static)", qdq)):
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if not spin:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
         feed = {name: image[None]}
         runners[("onnxruntime", model)] = lambda sess=sess, feed=feed: sess.run(None, feed)
@@ -98,7 +106,7 @@ def ort_runners(folder, image, threads):
     return runners, sizes
 
 
-def openvino_runners(folder, image, threads):
+def openvino_runners(folder, image, threads, spin=False):
     """{(openvino, fp32|int8 QDQ): runner} for the same two ONNX files as ort_runners (which makes the
     QDQ one first), when the openvino package is installed: not a dependency, a second engine's own
     int8 on this CPU for reference. Empty without it."""
@@ -113,40 +121,44 @@ def openvino_runners(folder, image, threads):
     return runners, sizes
 
 
-def measure(runners, rounds, warmup):
-    """Interleaved timing: (name -> per-round wall seconds, name -> per-round CPU seconds of this
-    process, all its threads), after `warmup` untimed rounds. The CPU time is what a run costs
-    whatever else the cores are doing: on a shared machine it varies far less than the wall time."""
+def measure(runners, rounds, warmup, block=1, pause=0.0):
+    """Interleaved timing: (name -> per-run wall seconds, name -> per-run CPU seconds of this
+    process, all its threads), after `warmup` untimed rounds. A round runs each runner `block` times
+    in a row (after `pause` seconds idle; with a block, its first run is not counted). The CPU time
+    is what a run costs whatever else the cores are doing: on a shared machine it varies far less
+    than the wall time."""
     names = list(runners)
     wall, cpu = {name: [] for name in names}, {name: [] for name in names}
     for r in range(warmup + rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
-            t0, c0 = time.perf_counter(), time.process_time()
-            runners[name]()
-            if r >= warmup:
-                wall[name].append(time.perf_counter() - t0)
-                cpu[name].append(time.process_time() - c0)
+            time.sleep(pause)
+            for k in range(block):
+                t0, c0 = time.perf_counter(), time.process_time()
+                runners[name]()
+                if r >= warmup and (k > 0 or block == 1):
+                    wall[name].append(time.perf_counter() - t0)
+                    cpu[name].append(time.process_time() - c0)
     return ({name: np.array(t) for name, t in wall.items()}, {name: np.array(t) for name, t in cpu.items()})
 
 
-def runners_for(threads, image, int8_pair, real_pair, folder, ort_too):
+def runners_for(threads, image, int8_pair, real_pair, folder, ort_too, spin=False):
     """{(runtime, model, threads): runner} and {same: file bytes} for one thread count."""
     fp32 = (common.FP32_PARAM, common.FP32_BIN)
     runners = {
-        ("ours", "fp32"): our_runner(*fp32, False, image, threads),
-        ("ours", "int8 fast (default)"): our_runner(*int8_pair, True, image, threads),
-        ("ours", "int8 exact (pip ncnn)"): our_runner(*int8_pair, "exact", image, threads),
-        ("ours", "int8 sim"): our_runner(*int8_pair, "sim", image, threads),
-        ("pip ncnn", "fp32"): ncnn_runner(*fp32, False, image, threads),
-        ("pip ncnn", "int8"): ncnn_runner(*int8_pair, True, image, threads),
-        ("pip ncnn", "int8 real ncnn2int8"): ncnn_runner(*real_pair, True, image, threads),
+        ("ours", "fp32"): our_runner(*fp32, False, image, threads, spin),
+        ("ours", "int8 fast (default)"): our_runner(*int8_pair, True, image, threads, spin),
+        ("ours", "int8 exact (pip ncnn)"): our_runner(*int8_pair, "exact", image, threads, spin),
+        ("ours", "int8 sim"): our_runner(*int8_pair, "sim", image, threads, spin),
+        ("pip ncnn", "fp32"): ncnn_runner(*fp32, False, image, threads, spin),
+        ("pip ncnn", "int8"): ncnn_runner(*int8_pair, True, image, threads, spin),
+        ("pip ncnn", "int8 real ncnn2int8"): ncnn_runner(*real_pair, True, image, threads, spin),
     }
     sizes = {key: os.path.getsize(common.FP32_BIN if key[1] == "fp32" else int8_pair[1]) for key in runners}
     sizes[("pip ncnn", "int8 real ncnn2int8")] = os.path.getsize(real_pair[1])
     if ort_too:
         for make in (ort_runners, openvino_runners):
-            extra, extra_sizes = make(folder, image, threads)
+            extra, extra_sizes = make(folder, image, threads, spin)
             runners.update(extra)
             sizes.update(extra_sizes)
     return ({key + (threads,): r for key, r in runners.items()}, {key + (threads,): v for key, v in sizes.items()})
@@ -189,7 +201,16 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--no-ort", action="store_true", help="skip the onnxruntime reference rows")
+    ap.add_argument("--idle", choices=("sleep", "spin"), default="sleep",
+                    help="idle threads: sleep at once (default), or each runtime's default spinning, in blocks")
+    ap.add_argument("--block", type=int, default=10, help="with --idle spin: runs a runner makes in a row")
     args = ap.parse_args()
+    spin = args.idle == "spin"
+    if not spin:
+        # pip ncnn's OpenMP threads spin while idle and steal the cores of the runner after them
+        # (measured here under load: 2-thread pip ncnn 1 s per image instead of 10 ms); libgomp
+        # reads this when pip ncnn loads it, below
+        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     thread_counts = [int(t) for t in args.threads.split(",") if t.strip()]
     image = common.eval_input(common.list_paths("eval.txt", 1)[0])
     real_pair = tuple(os.path.join(common.LITE0, "lite0-int8-kl." + ext) for ext in ("param", "bin"))
@@ -197,13 +218,17 @@ def main():
         int8_pair = common.make_int8(args.table, os.path.join(tmp, "int8.param"), os.path.join(tmp, "int8.bin"))
         runners, sizes = {}, {}
         for threads in thread_counts:
-            more_runners, more_sizes = runners_for(threads, image, int8_pair, real_pair, tmp, not args.no_ort)
+            more_runners, more_sizes = runners_for(threads, image, int8_pair, real_pair, tmp, not args.no_ort, spin)
             runners.update(more_runners)
             sizes.update(more_sizes)
         header = common.machine_header(args.threads)
-        times, cpu = measure(runners, args.rounds, args.warmup)
+        block = max(2, args.block) if spin else 1
+        times, cpu = measure(runners, args.rounds, args.warmup, block, 0.05 if spin else 0.0)
     print("EfficientNet-Lite0 batch-1 latency, median of %d interleaved rounds after %d warm-up; int8 table %s"
           % (args.rounds, args.warmup, os.path.basename(args.table)))
+    print("idle threads: %s" % ("each runtime's default (spinning); each round runs a runner %d times in a row "
+                                "after a 50 ms pause, the first not counted" % block if spin
+                                else "sleep at once (OMP_WAIT_POLICY=passive, openmp_blocktime 0, no spinning)"))
     for line in header:
         print(line)
     print("load average after: %.2f %.2f %.2f (other jobs skew the times, pip ncnn's OpenMP threads most)"
