@@ -52,7 +52,12 @@ image, decoding and resizing (2.4-2.6 PNG) and the network alone in the fastest 
 already take 12.5-12.7 ms, at or above the budget (0.8 x ncnn2table's 1.87-2.09 s of CPU, less our
 ~0.45 s of imports and session: 10.5-12.2 ms an image); and in wall, ~0.35 s of start-up and
 session build on about one core plus 100 x 12.5 ms on two cores already exceed 0.8 x its 0.96-1.12
-s. On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run) aciq stands at 0.80-0.85x wall
+s. No engine would do much better: the conv layers' 385 M multiply-adds alone take 8.7-9.1 ms at
+onnxruntime's one-thread fp32 MatMul peak (42-45 GMAC/s at 2048^3; 7.4 ms at OpenBLAS's 52;
+`python tools/calib_engines.py` prints it), the engines measured run the whole network at 72-88%
+of that, and even at 100% the wall would be ~0.3 s of start-up (imports 0.10-0.14 s, the session
+0.2 s) + 100 x (2.4 + 8.7) ms / 2 cores = 0.86 s, against a budget of 0.79 s in this session's
+runs (ncnn2table 0.98 s). On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run) aciq stands at 0.80-0.85x wall
 and 0.76-0.79x CPU with the Extrema op (two runs; 0.85-0.92x / 0.81-0.88x without): the CPU target
 met, the wall one at its line, where our runs keep the two cores busy on average 1.83 of 2
 (ncnn2table 1.97: our start-up, ~0.35 s, runs on about one core). kl meets 0.8x on 100 and on 500

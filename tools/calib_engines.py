@@ -15,6 +15,7 @@ optimizations off, for the plain network, pass 1's graph and the 50 blobs out as
 ReorderOutput nodes), and the last two with runtime/reorders.py's edits (the blobs reduced or taken
 out in onnxruntime's blocked NCHWc layout): what leaving the layout costs, and what the optimized
 graph costs when onnxruntime does not optimize it at load.
+The floor of any engine: the conv layers' multiply-adds at this CPU's one-thread fp32 GEMM peak.
 Then pass 1 with other in-graph reductions (probe_rows): the 50 blobs merely exposed (a Shape node
 each: every consumer outside the NCHWc-aware ops makes onnxruntime reorder the blob out of its
 layout), GlobalMaxPool (max only, in the layout), Abs + GlobalMaxPool, and max with -min through a
@@ -66,6 +67,17 @@ def timed(label, work, samples, workers=1):
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def gemm_floor_row():
+    """The network's multiply-adds per sample at this CPU's one-thread fp32 peak (onnxruntime's MatMul
+    at 2048^3, the best of ~0.3 s): no engine runs Lite0's layers faster than their GEMMs at it."""
+    from tools.eq_bound import layer_cost, lite0_specs, matmul_seconds
+    _, specs = lite0_specs()
+    macs = sum(layer_cost(spec, top)["macs"] for _, spec, top in specs)
+    rate = 2048 ** 3 / matmul_seconds((2048, 2048), (2048, 2048), "fp32", 1)
+    print("| the conv layers' %.0f M multiply-adds at the 1-thread fp32 peak (%.1f GMAC/s, MatMul 2048^3) | "
+          "%.1f | |" % (macs / 1e6, rate / 1e9, macs / rate * 1e3), flush=True)
 
 
 def onnxruntime_rows(graph, xs, samples):
@@ -366,6 +378,7 @@ def main():
         print(line)
     print("\n| per sample | wall ms | CPU ms |\n|---|---|---|")
     ncnn_rows(graph, xs, args.samples)       # first: its peak RSS before onnxruntime is imported
+    gemm_floor_row()
     onnxruntime_rows(graph, xs, args.samples)
     saved_model_rows(graph, xs, args.samples)
     probe_rows(graph, xs, args.samples)
