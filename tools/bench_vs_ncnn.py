@@ -54,7 +54,7 @@ already take 12.5-12.7 ms, at or above the budget (0.8 x ncnn2table's 1.87-2.09 
 session build on about one core plus 100 x 12.5 ms on two cores already exceed 0.8 x its 0.96-1.12
 s. No engine would do much better: the conv layers' 385 M multiply-adds alone take 8.7-9.1 ms at
 onnxruntime's one-thread fp32 MatMul peak (42-45 GMAC/s at 2048^3; 7.4 ms at OpenBLAS's 52;
-`python tools/calib_engines.py` prints it), the engines measured run the whole network at 72-88%
+`python tools/calib_engines.py` prints it), the engines measured run the whole network at 72-90%
 of that, and even at 100% the wall would be ~0.3 s of start-up (imports 0.10-0.14 s, the session
 0.2 s) + 100 x (2.4 + 8.7) ms / 2 cores = 0.86 s, against a budget of 0.79 s in this session's
 runs (ncnn2table 0.98 s). On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run) aciq stands at 0.80-0.85x wall
