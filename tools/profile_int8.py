@@ -116,7 +116,7 @@ def conv_kinds(path):
     for node in model.graph.node:
         if node.op_type == dw_vnni.OP:
             kinds[node.name] = "depthwise"
-        if node.op_type == pw_vnni.OP:
+        if node.op_type in (pw_vnni.OP, pw_vnni.OP_Q, pw_vnni.OP_ADD_Q):
             kinds[node.name] = "pointwise"
         if node.op_type not in ("Conv", "QLinearConv", "FusedConv", "NchwcConv"):
             continue

@@ -4,15 +4,19 @@
  * bias float (C); corr int32 (C). Attributes: act_lo, act_hi (floats), fma (int, default 1: one
  * rounding as ncnn's Convolution; 0: two, as its InnerProduct), tasks (int, default 1: the
  * session's threads, among which the pixels are split). Output: y, x's shape with C for K, float.
- * Included by _dw_vnni.c, after its declarations of onnxruntime's ABI. */
+ * PointwiseInt8Q and PointwiseInt8AddQ (layers/pw_fuse.py), NHWC x only: the same, plus the attribute
+ * qscale (float) and a second output, uint8 (N, H, W, C): y quantized as ncnn's float2int8(y * qscale),
+ * q + 128; PointwiseInt8AddQ also takes r (N, H, W, C) float, added to y (ncnn's BinaryOp add after
+ * the layer) before both outputs. Included by _dw_vnni.c, after its declarations of onnxruntime's ABI. */
 
-enum { PW_X_IN, PW_W_IN, PW_SCALE_IN, PW_BIAS_IN, PW_CORR_IN, PW_INPUTS };
-static const int pw_input_types[PW_INPUTS] = {T_UINT8, T_INT8, T_FLOAT, T_FLOAT, T_INT32};
+enum { PW_X_IN, PW_W_IN, PW_SCALE_IN, PW_BIAS_IN, PW_CORR_IN, PW_INPUTS, PW_R_IN = PW_INPUTS };
+static const int pw_input_types[PW_INPUTS + 1] = {T_UINT8, T_INT8, T_FLOAT, T_FLOAT, T_INT32, T_FLOAT};
+static const OrtCustomOp pointwise_op, pointwise_q_op, pointwise_add_q_op;
 
 typedef struct {
     OrtApiTable *api;
-    int parts, ok, fma;
-    float act_lo, act_hi;
+    int parts, ok, fma, quantize, residual;
+    float act_lo, act_hi, qscale;
 } PointwiseKernel;
 
 static void *pw_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
@@ -27,6 +31,10 @@ static void *pw_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelI
     int64_t fma = 1;
     int_attribute(api, info, "fma", &fma);
     k->fma = fma != 0;
+    k->residual = op == &pointwise_add_q_op;
+    k->quantize = k->residual || op == &pointwise_q_op;
+    if (k->quantize)
+        k->ok = k->ok && float_attribute(api, info, "qscale", &k->qscale);
     return k;
 }
 
@@ -56,6 +64,25 @@ static int pw_gather(const PointwiseKernel *k, OrtKernelContext *ctx, pw_args *a
     return 1;
 }
 
+/* The fused ops' extra input and output (NHWC only): r, of y's shape, and q; 0 where r disagrees. */
+static int pw_fused(const PointwiseKernel *k, OrtKernelContext *ctx, pw_args *a, const int64_t *dims, size_t rank)
+{
+    int64_t r_dims[MAX_RANK];
+    size_t r_rank = 0, r_count = 0;
+    void *r = NULL;
+    if (rank != 4)
+        return 0;
+    if (k->residual) {
+        if (!input(k->api, ctx, PW_R_IN, T_FLOAT, &r, &r_count, r_dims, &r_rank) || r_rank != rank
+            || memcmp(r_dims, dims, rank * sizeof dims[0]))
+            return 0;
+        a->r = r;
+    }
+    a->qscale = k->qscale;
+    a->q = output_data(k->api, ctx, 1, dims, rank);
+    return a->q != NULL || (size_t)a->m * a->n == 0;
+}
+
 typedef struct {
     const pw_args *a;
     size_t tasks;
@@ -77,8 +104,14 @@ static void pw_compute(void *op_kernel, OrtKernelContext *ctx)
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
     int good = k->ok && dw_cpu_supported() && pw_gather(k, ctx, &a, dims, &rank);
-    if (!good)
+    a.r = NULL, a.q = NULL;
+    if (good && k->quantize)
+        good = pw_fused(k, ctx, &a, dims, rank);
+    if (!good) {
         rank = 1, dims[0] = 0;
+        if (k->quantize)
+            output_data(k->api, ctx, 1, dims, rank);
+    }
     void *y = output_data(k->api, ctx, 0, dims, rank);
     if (good && a.m > 0 && y != NULL) {
         a.y = y;
@@ -91,11 +124,21 @@ static void pw_compute(void *op_kernel, OrtKernelContext *ctx)
     }
 }
 
-static const char *pw_name(const OrtCustomOp *op) { (void)op; return "PointwiseInt8"; }
-static int pw_input_type(const OrtCustomOp *op, size_t i) { (void)op; return i < PW_INPUTS ? pw_input_types[i] : 0; }
-static size_t pw_input_count(const OrtCustomOp *op) { (void)op; return PW_INPUTS; }
-static int pw_output_type(const OrtCustomOp *op, size_t i) { (void)op; (void)i; return T_FLOAT; }
+static const char *pw_name(const OrtCustomOp *op)
+{
+    return op == &pointwise_add_q_op ? "PointwiseInt8AddQ" : op == &pointwise_q_op ? "PointwiseInt8Q" : "PointwiseInt8";
+}
+static size_t pw_input_count(const OrtCustomOp *op) { return PW_INPUTS + (op == &pointwise_add_q_op); }
+static int pw_input_type(const OrtCustomOp *op, size_t i) { return i < pw_input_count(op) ? pw_input_types[i] : 0; }
+static int pw_output_type(const OrtCustomOp *op, size_t i) { (void)op; return i == 0 ? T_FLOAT : T_UINT8; }
+static size_t pw_output_count(const OrtCustomOp *op) { return op == &pointwise_op ? 1 : 2; }
 
 static const OrtCustomOp pointwise_op = {ORT_API_VERSION_USED, pw_create, pw_name, op_provider, pw_input_type,
-                                         pw_input_count, pw_output_type, op_output_count, pw_compute, destroy,
+                                         pw_input_count, pw_output_type, pw_output_count, pw_compute, destroy,
                                          op_required, op_required};
+static const OrtCustomOp pointwise_q_op = {ORT_API_VERSION_USED, pw_create, pw_name, op_provider, pw_input_type,
+                                           pw_input_count, pw_output_type, pw_output_count, pw_compute, destroy,
+                                           op_required, op_required};
+static const OrtCustomOp pointwise_add_q_op = {ORT_API_VERSION_USED, pw_create, pw_name, op_provider, pw_input_type,
+                                               pw_input_count, pw_output_type, pw_output_count, pw_compute, destroy,
+                                               op_required, op_required};

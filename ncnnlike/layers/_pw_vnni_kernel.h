@@ -12,6 +12,10 @@
  * the 16 channels' weights of those 4 inputs). Six pixels and 32 output channels at a time: 12
  * accumulators, each 4-byte broadcast used twice, each weight vector six times. The q + 128 offset
  * comes out as 128 * sum(w) per channel (`corr`), the accumulators' starting value.
+ * Fused (the ops PointwiseInt8Q / PointwiseInt8AddQ, layers/pw_fuse.py): the ncnn BinaryOp add that
+ * follows the layer, v + r[pixel][channel] in float32, is done at the store (`r`), and the sum is
+ * also quantized for the next conv as ncnn's float2int8(v * qscale), q + 128 (`q`): the same
+ * arithmetic as the Add and the QuantizeInt8 op they replace, without their passes over memory.
  * (Requantized tops stay on onnxruntime's QLinearConv: this kernel with ncnn's requantization,
  * eleven instructions a vector of outputs, was slower there; docs/int8-speed.md.)
  */
@@ -26,6 +30,9 @@ typedef struct {
     const float *scale, *bias;
     const int32_t *corr;      /* (n): 128 * sum of the channel's weights */
     float *y;                 /* (m, n) */
+    const float *r;           /* (m, n) added to y, or NULL */
+    uint8_t *q;               /* (m, n) y quantized with qscale as q + 128, or NULL */
+    float qscale;
 } pw_args;
 
 /* NULL when the geometry is one the kernel runs, else what is wrong with it. */
@@ -43,7 +50,7 @@ static const char *pw_check(const pw_args *a)
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
 
 typedef struct {
-    __m512 scale, bias, lo, hi;
+    __m512 scale, bias, lo, hi, qscale;
     __m512i start;
     __mmask16 m;
 } pw_block;
@@ -57,22 +64,43 @@ static void pw_block_constants(const pw_args *a, int b, pw_block *r)
     r->start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_maskz_loadu_epi32(r->m, a->corr + 16 * b));
     r->lo = _mm512_set1_ps(a->act_lo);
     r->hi = _mm512_set1_ps(a->act_hi);
+    r->qscale = _mm512_set1_ps(a->qscale);
 }
+
+/* ncnn's x86 float2int8(v * s) as uint8 q + 128, 16 lanes (dw_quantize's arithmetic). */
+static inline __attribute__((always_inline)) __m128i pw_quantize(__m512 v, __m512 s)
+{
+    __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, s), _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+    __m512 h = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(_mm512_set1_ps(0.5f)),
+                                                   _mm512_and_si512(_mm512_castps_si512(t),
+                                                                    _mm512_set1_epi32((int)0x80000000u))));
+    return _mm512_cvtusepi32_epi8(_mm512_add_epi32(_mm512_cvttps_epi32(_mm512_add_ps(t, h)), _mm512_set1_epi32(128)));
+}
+
+/* What the store does besides y (a compile-time constant in each copy of pw_blocks). */
+enum { PW_PLAIN, PW_Q, PW_ADD_Q };
 
 /* The 16 outputs of one accumulator, at output pixel `row`, channel block b. */
 static inline __attribute__((always_inline)) void pw_store(const pw_args *a, size_t row, int b, __m512i acc,
-                                                           const pw_block *r)
+                                                           const pw_block *r, int mode)
 {
     __m512 f = _mm512_cvtepi32_ps(acc);
     __m512 v = a->fma ? _mm512_fmadd_ps(f, r->scale, r->bias) : _mm512_add_ps(_mm512_mul_ps(f, r->scale), r->bias);
-    _mm512_mask_storeu_ps(a->y + row * a->n + 16 * (size_t)b, r->m, _mm512_min_ps(_mm512_max_ps(v, r->lo), r->hi));
+    size_t at = row * a->n + 16 * (size_t)b;
+    v = _mm512_min_ps(_mm512_max_ps(v, r->lo), r->hi);
+    if (mode == PW_ADD_Q)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(r->m, a->r + at));
+    _mm512_mask_storeu_ps(a->y + at, r->m, v);
+    if (mode != PW_PLAIN)
+        _mm_mask_storeu_epi8(a->q + at, r->m, pw_quantize(v, r->qscale));
 }
 
 #define PW_DPB(acc, x, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w))
 #define PW_X(p) _mm512_set1_epi32(*(const int32_t *)(xr + (size_t)(p) * k + 4 * (size_t)t))
 
 /* Pixels m0..m1-1, channel blocks b and b + 1 (b + 1 where `two`). */
-static void pw_blocks(const pw_args *a, int m0, int m1, int b, int two)
+static inline __attribute__((always_inline)) void pw_blocks(const pw_args *a, int m0, int m1, int b, int two,
+                                                            int mode)
 {
     pw_block r0, r1;
     pw_block_constants(a, b, &r0);
@@ -96,9 +124,9 @@ static void pw_blocks(const pw_args *a, int m0, int m1, int b, int two)
         }
 #define PW_PAIR(p, s0, s1)                                  \
         do {                                                \
-            pw_store(a, (size_t)m + (p), b, s0, &r0);       \
+            pw_store(a, (size_t)m + (p), b, s0, &r0, mode); \
             if (two)                                        \
-                pw_store(a, (size_t)m + (p), b + 1, s1, &r1); \
+                pw_store(a, (size_t)m + (p), b + 1, s1, &r1, mode); \
         } while (0)
         PW_PAIR(0, a00, a01);
         PW_PAIR(1, a10, a11);
@@ -116,10 +144,21 @@ static void pw_blocks(const pw_args *a, int m0, int m1, int b, int two)
             PW_DPB(s0, x0, _mm512_loadu_si512(w0 + (size_t)t * 64));
             PW_DPB(s1, x0, _mm512_loadu_si512(w1 + (size_t)t * 64));
         }
-        pw_store(a, (size_t)m, b, s0, &r0);
+        pw_store(a, (size_t)m, b, s0, &r0, mode);
         if (two)
-            pw_store(a, (size_t)m, b + 1, s1, &r1);
+            pw_store(a, (size_t)m, b + 1, s1, &r1, mode);
     }
+}
+
+/* pw_blocks compiled for what the call's store does, so that its inner loop does not ask. */
+static void pw_blocks_for(const pw_args *a, int m0, int m1, int b, int two)
+{
+    if (a->q == NULL)
+        pw_blocks(a, m0, m1, b, two, PW_PLAIN);
+    else if (a->r == NULL)
+        pw_blocks(a, m0, m1, b, two, PW_Q);
+    else
+        pw_blocks(a, m0, m1, b, two, PW_ADD_Q);
 }
 
 #pragma GCC pop_options
@@ -139,7 +178,7 @@ static void pw_run_task(const pw_args *a, size_t index, size_t tasks)
     for (int c = m0; c < m1; c += PW_CHUNK) {
         int end = m1 - c < PW_CHUNK ? m1 : c + PW_CHUNK;
         for (int b = 0; b < blocks; b += 2)
-            pw_blocks(a, c, end, b, b + 1 < blocks);
+            pw_blocks_for(a, c, end, b, b + 1 < blocks);
     }
 }
 #else

@@ -180,7 +180,10 @@ def lower(layer, p, ctx):
         a = ctx.op("Reshape", [a, ctx.ints([0] + list(ea))])
     if eb != tuple(sb):
         b = ctx.op("Reshape", [b, ctx.ints([0] + list(eb))])
-    ctx.top(layer, 0, emit(ctx, p.op_type, a, b), out)
+    y = emit(ctx, p.op_type, a, b)
+    if p.op_type == ADD and tuple(sa) == tuple(sb):
+        ctx.same_shape_adds.add(y)       # one Add node, a fused op may take it in (layers/pw_fuse.py)
+    ctx.top(layer, 0, y, out)
 
 
 

@@ -33,6 +33,8 @@ def lower(layer, p, ctx):
     y = xs[0]
     for x in xs[1:]:   # left to right, the order ncnn accumulates in
         y = ctx.op(op, [y, x])
+    if op == "Add" and n == 2 and not p.coeffs:
+        ctx.same_shape_adds.add(y)       # one Add node, a fused op may take it in (layers/pw_fuse.py)
     ctx.top(layer, 0, y, shapes[0])
 
 

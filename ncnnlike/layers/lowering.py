@@ -57,6 +57,7 @@ class LowerCtx:
         self.nonnegative = frozenset()   # blobs provably >= 0 (runtime/nonnegative.py), for int8_fast
         self.value_infos = []   # (tensor, elem type, dims): shapes onnxruntime cannot infer (custom ops)
         self.uint8_clips = {}   # Clip output -> (its input, lo, hi): a uint8 clamp a consumer may fold in
+        self.same_shape_adds = set()   # Add outputs of two operands of one shape (layers/pw_fuse.py)
         self.threads = threads  # the session's intra-op threads, which a kernel of ours may split among
 
     # --- names and constants -------------------------------------------------------------

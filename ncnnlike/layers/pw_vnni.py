@@ -9,13 +9,15 @@ Why: exact, where MatMulIntegerToFloat dequantizes in two roundings and ncnn's c
 and faster: on Lite0's 15 such layers (its projections), 0.89x of MatMulIntegerToFloat's kernel
 time in the graph (docs/int8-speed.md). Like the depthwise op it reads NHWC between two Transposes
 that cancel against onnxruntime's NHWC kernels, its output's shape stated. Requantized 1x1 convs
-stay on QLinearConv (int8_fast.py)."""
+stay on QLinearConv (int8_fast.py). The ops PointwiseInt8Q and PointwiseInt8AddQ are this one fused
+with the residual add and the quantizing that follow it (layers/pw_fuse.py)."""
 import numpy as np
 
 from ncnnlike.layers import dw_vnni
 from ncnnlike.layers.lowering import FLOAT
 
 OP = "PointwiseInt8"
+OP_Q, OP_ADD_Q = "PointwiseInt8Q", "PointwiseInt8AddQ"    # fused with what follows: layers/pw_fuse.py
 
 
 def usable(p, L, pads):

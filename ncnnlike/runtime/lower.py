@@ -70,6 +70,7 @@ def lower_graph(graph, input_shapes, outputs, int8=True, probe=None):
                     for blob, shape in input_shapes.items()]
     names = _output_nodes(ctx, outputs, probe, lambda t, out: helper.make_node("Identity", [t], [out], name="n_" + out))
     _drop_folded_clips(ctx, names)
+    pw_fuse.fuse(ctx, names)
     graph_outputs = [onnx.ValueInfoProto(name=out) for out in names]   # types left to inference
     g = helper.make_graph(ctx.nodes, "ncnnlike", graph_inputs, graph_outputs, ctx.initializers,
                           value_info=[helper.make_tensor_value_info(*v) for v in ctx.value_infos])
@@ -125,10 +126,11 @@ def lower_to_bytes(graph, input_shapes, outputs, int8=True, probe=None, threads=
     layers/onnx_bytes.py. `threads`: the session's intra-op threads (layers/dw_vnni.py splits its
     work among them)."""
     from ncnnlike.layers.lowering import Node
-    from ncnnlike.layers import onnx_bytes
+    from ncnnlike.layers import onnx_bytes, pw_fuse
     ctx = lower_layers(graph, input_shapes, outputs, int8, build="records", threads=threads)
     names = _output_nodes(ctx, outputs, probe, lambda t, out: Node("Identity", [t], [out], {}, "n_" + out), direct=True)
     _drop_folded_clips(ctx, names)
+    pw_fuse.fuse(ctx, names)
     inputs = [(blob, FLOAT, ["N", *tuple(shape)]) for blob, shape in input_shapes.items()]
     data, external = onnx_bytes.model(ctx.nodes, inputs, names, ctx.initializers, opsets(ctx), IR_VERSION,
                                       value_infos=ctx.value_infos)
