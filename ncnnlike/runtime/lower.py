@@ -70,7 +70,6 @@ def lower_graph(graph, input_shapes, outputs, int8=True, probe=None):
                     for blob, shape in input_shapes.items()]
     names = _output_nodes(ctx, outputs, probe, lambda t, out: helper.make_node("Identity", [t], [out], name="n_" + out))
     _drop_folded_clips(ctx, names)
-    pw_fuse.fuse(ctx, names)
     graph_outputs = [onnx.ValueInfoProto(name=out) for out in names]   # types left to inference
     g = helper.make_graph(ctx.nodes, "ncnnlike", graph_inputs, graph_outputs, ctx.initializers,
                           value_info=[helper.make_tensor_value_info(*v) for v in ctx.value_infos])
