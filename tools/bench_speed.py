@@ -109,7 +109,8 @@ def ort_runners(folder, image, threads, spin=False):
 def openvino_runners(folder, image, threads, spin=False):
     """{(openvino, fp32|int8 QDQ): runner} for the same two ONNX files as ort_runners (which makes the
     QDQ one first), when the openvino package is installed: not a dependency, a second engine's own
-    int8 on this CPU for reference. Empty without it."""
+    int8 on this CPU for reference. Empty without it. OpenVINO keeps its own idle policy either way
+    (`spin` is taken for the runners' common signature)."""
     runners, sizes = {}, {}
     for model, path in (("fp32", SOURCE_ONNX), ("int8 QDQ (quantize_static)", os.path.join(folder, "lite0-qdq.onnx"))):
         request = common.openvino_request(path, threads)
