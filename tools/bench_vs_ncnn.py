@@ -57,11 +57,12 @@ onnxruntime's one-thread fp32 MatMul peak (42-45 GMAC/s at 2048^3; 7.4 ms at Ope
 `python tools/calib_engines.py` prints it), the engines measured run the whole network at 72-90%
 of that, and even at 100% the wall would be ~0.3 s of start-up (imports 0.10-0.14 s, the session
 0.2 s) + 100 x (2.4 + 8.7) ms / 2 cores = 0.86 s, against a budget of 0.79 s in this session's
-runs (ncnn2table 0.98 s). On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run) aciq stands at 0.80-0.85x wall
-and 0.76-0.79x CPU with the Extrema op (two runs; 0.85-0.92x / 0.81-0.88x without): the CPU target
-met, the wall one at its line, where our runs keep the two cores busy on average 1.83 of 2
-(ncnn2table 1.97: our start-up, ~0.35 s, runs on about one core). kl meets 0.8x on 100 and on 500
-images (0.68-0.79x wall, 0.65-0.73x CPU on 100 in this session's four runs with the histogram op).
+runs (ncnn2table 0.98 s). On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a real run) aciq stands at 0.75-0.81x wall
+and 0.71-0.77x CPU with the Extrema op (four runs of the last session; 0.85-0.92x / 0.81-0.88x
+without): the CPU target met, the wall one at its line, where our runs keep the two cores busy on
+average 1.83-1.85 of 2 (ncnn2table 1.94-1.97: our start-up, ~0.25-0.35 s, runs on about one core).
+kl meets 0.8x on 500 images (0.62-0.71x) and on 100 in CPU (0.63-0.75x); its wall on 100 was
+0.71-0.85x in the last session's three runs (0.85x at load 1.9), the same code.
 Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, onnxruntime's code once run ~20, the
 graph's weights 19, a reloaded session ~15 MB of heap (building one takes ~45 MB for a moment:
 onnxruntime's optimizing session and its saved model), and per concurrent run onnxruntime's
