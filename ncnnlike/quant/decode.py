@@ -7,7 +7,8 @@ libpng report damage only there ("Premature end of JPEG file" for a truncated fi
 decodes, grey below the cut), so a message there means a damaged image: an error naming the file
 and the list line, and no library line reaches the terminal (a few about images that are fine,
 such as libpng's colour-profile warnings, are dropped). Decodes take turns for this (the
-redirect is process-wide); text that other threads printed meanwhile is passed on.
+redirect is process-wide); what Python printed meanwhile from another thread (our progress bars
+and lines, the interpreter's warnings, `-X importtime`) is passed on, not taken for damage.
 
 npy: the header is parsed and checked (magic, float32, shape, size against the file and the limit)
 before the data is read, so an .npz renamed .npy, a pickle, an empty file or a 200-byte header
@@ -29,8 +30,10 @@ import cv2  # noqa: E402  (after the limit, which OpenCV reads once)
 
 _CAPTURE_LOCK = threading.Lock()
 _capture_file = None
-# what our own Python code may print from another thread during a decode: progress bars, our lines
-_OURS = re.compile(r"^(\r|warning: |error: |.*\|.*(img|it)/s)")
+# what Python may print from another thread during a decode: our progress bars and lines, and the
+# interpreter's own: a warning (file:line: Category: message, then its source line, indented) and
+# `python -X importtime`'s lines; no libjpeg / libpng / OpenCV message starts with a space
+_OURS = re.compile(r"^(\r|warning: |error: |.*\|.*(img|it)/s|import time: |\s|\S.*:\d+: \w*Warning: )")
 # library lines about images that are fine: colour profiles, metadata, version fields (dropped)
 _BENIGN = re.compile(r"^(libpng warning: (iCCP|sRGB|cHRM|gAMA|tEXt|zTXt|iTXt|Interlace)|Warning: unknown JFIF|"
                      r"\[ ?WARN.*(exif|EXIF|Exif))")

@@ -160,3 +160,44 @@ def test_a_png_with_a_bad_colour_profile_is_fine_and_quiet(tmp_path, capfd):
     path.write_bytes(data[:33] + icc + data[33:])
     assert decode_image(str(path)).shape == (8, 8, 3)
     assert capfd.readouterr().err == ""
+
+
+FOREIGN = [  # what the interpreter itself may write from another thread while an image decodes
+    "import time:       412 |        980 | tqdm.utils\n",
+    "/x/numpy/core/fromnumeric.py:88: RuntimeWarning: overflow encountered in reduce\n"
+    "  return ufunc.reduce(obj, axis, dtype, out, **passkwargs)\n",
+]
+
+
+@pytest.mark.parametrize("text", FOREIGN)
+def test_text_another_thread_writes_during_a_decode_is_passed_on_not_taken_for_damage(tmp_path, capfd, monkeypatch,
+                                                                                  text):
+    """The capture of fd 2 sees all of the process's writes: a line the interpreter writes meanwhile
+    (a warning, `python -X importtime`) is no library's report on the image."""
+    from ncnnlike.quant import decode
+    ok, data = cv2.imencode(".png", np.full((8, 8, 3), 7, np.uint8))
+    path = tmp_path / "fine.png"
+    path.write_bytes(data.tobytes())
+    real = cv2.imdecode
+
+    def decode_while_another_thread_writes(buf, flags):
+        os.write(2, text.encode())
+        return real(buf, flags)
+    monkeypatch.setattr(decode.cv2, "imdecode", decode_while_another_thread_writes)
+    assert decode_image(str(path)).shape == (8, 8, 3)
+    assert capfd.readouterr().err == text
+
+
+def test_a_library_line_during_a_decode_still_marks_the_image_damaged(tmp_path, monkeypatch):
+    from ncnnlike.quant import decode
+    ok, data = cv2.imencode(".png", np.full((8, 8, 3), 7, np.uint8))
+    path = tmp_path / "fine.png"
+    path.write_bytes(data.tobytes())
+    real = cv2.imdecode
+
+    def decode_with_a_libjpeg_warning(buf, flags):
+        os.write(2, b"Corrupt JPEG data: 2 extraneous bytes before marker 0xd9\n")
+        return real(buf, flags)
+    monkeypatch.setattr(decode.cv2, "imdecode", decode_with_a_libjpeg_warning)
+    with pytest.raises(DamagedImage, match="extraneous bytes"):
+        decode_image(str(path))
