@@ -309,8 +309,8 @@ __attribute__((visibility("default"))) OrtStatus *RegisterCustomOps(OrtSessionOp
         return NULL;         /* no status can be made without the table; the op is then unknown */
     parallel_api = base->GetApi(ORT_API_VERSION_PARALLEL);
     st = ORT(api, CreateCustomOpDomain, OrtStatus *(*)(const char *, OrtCustomOpDomain **))("ncnnlike", &domain);
-    const OrtCustomOp *ops[] = {&histogram_op, &extrema_op, &depthwise_op, &quantize_op, &pointwise_op,
-                                &pointwise_q_op, &pointwise_add_q_op};
+    const OrtCustomOp *ops[] = {&histogram_op, &extrema_op, &depthwise_op, &quantize_op, &pointwise_ops[PW_PLAIN],
+                                &pointwise_ops[PW_Q], &pointwise_ops[PW_ADD_Q]};
     size_t n_ops = dw_cpu_supported() ? sizeof ops / sizeof ops[0] : 2;    /* the int8 ops need VNNI and VBMI */
     for (size_t i = 0; i < n_ops && st == NULL; i++)
         st = ORT(api, CustomOpDomain_Add, OrtStatus *(*)(OrtCustomOpDomain *, const OrtCustomOp *))(domain, ops[i]);

@@ -11,17 +11,19 @@
 
 enum { PW_X_IN, PW_W_IN, PW_SCALE_IN, PW_BIAS_IN, PW_CORR_IN, PW_INPUTS, PW_R_IN = PW_INPUTS };
 static const int pw_input_types[PW_INPUTS + 1] = {T_UINT8, T_INT8, T_FLOAT, T_FLOAT, T_INT32, T_FLOAT};
-static const OrtCustomOp pointwise_op, pointwise_q_op, pointwise_add_q_op;
+static const OrtCustomOp pointwise_ops[PW_MODES];     /* the op of each mode: its place in this array */
+static const char *const pw_names[PW_MODES] = {"PointwiseInt8", "PointwiseInt8Q", "PointwiseInt8AddQ"};
+
+static int pw_mode(const OrtCustomOp *op) { return (int)(op - pointwise_ops); }
 
 typedef struct {
     OrtApiTable *api;
-    int parts, ok, fma, quantize, residual;
+    int parts, ok, fma, mode;
     float act_lo, act_hi, qscale;
 } PointwiseKernel;
 
 static void *pw_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelInfo *info)
 {
-    (void)op;
     PointwiseKernel *k = calloc(1, sizeof(PointwiseKernel));
     if (k == NULL)
         return NULL;
@@ -31,9 +33,8 @@ static void *pw_create(const OrtCustomOp *op, OrtApiTable *api, const OrtKernelI
     int64_t fma = 1;
     int_attribute(api, info, "fma", &fma);
     k->fma = fma != 0;
-    k->residual = op == &pointwise_add_q_op;
-    k->quantize = k->residual || op == &pointwise_q_op;
-    if (k->quantize)
+    k->mode = pw_mode(op);
+    if (k->mode != PW_PLAIN)
         k->ok = k->ok && float_attribute(api, info, "qscale", &k->qscale);
     return k;
 }
@@ -72,7 +73,7 @@ static int pw_fused(const PointwiseKernel *k, OrtKernelContext *ctx, pw_args *a,
     void *r = NULL;
     if (rank != 4)
         return 0;
-    if (k->residual) {
+    if (k->mode == PW_ADD_Q) {
         if (!input(k->api, ctx, PW_R_IN, T_FLOAT, &r, &r_count, r_dims, &r_rank) || r_rank != rank
             || memcmp(r_dims, dims, rank * sizeof dims[0]))
             return 0;
@@ -104,12 +105,11 @@ static void pw_compute(void *op_kernel, OrtKernelContext *ctx)
     if (k == NULL)            /* its creation ran out of memory: nothing can be reported */
         return;
     int good = k->ok && dw_cpu_supported() && pw_gather(k, ctx, &a, dims, &rank);
-    a.r = NULL, a.q = NULL;
-    if (good && k->quantize)
+    if (good && k->mode != PW_PLAIN)
         good = pw_fused(k, ctx, &a, dims, rank);
     if (!good) {
         rank = 1, dims[0] = 0;
-        if (k->quantize)
+        if (k->mode != PW_PLAIN)
             output_data(k->api, ctx, 1, dims, rank);
     }
     void *y = output_data(k->api, ctx, 0, dims, rank);
@@ -124,21 +124,13 @@ static void pw_compute(void *op_kernel, OrtKernelContext *ctx)
     }
 }
 
-static const char *pw_name(const OrtCustomOp *op)
-{
-    return op == &pointwise_add_q_op ? "PointwiseInt8AddQ" : op == &pointwise_q_op ? "PointwiseInt8Q" : "PointwiseInt8";
-}
-static size_t pw_input_count(const OrtCustomOp *op) { return PW_INPUTS + (op == &pointwise_add_q_op); }
+static const char *pw_name(const OrtCustomOp *op) { return pw_names[pw_mode(op)]; }
+static size_t pw_input_count(const OrtCustomOp *op) { return PW_INPUTS + (pw_mode(op) == PW_ADD_Q); }
 static int pw_input_type(const OrtCustomOp *op, size_t i) { return i < pw_input_count(op) ? pw_input_types[i] : 0; }
 static int pw_output_type(const OrtCustomOp *op, size_t i) { (void)op; return i == 0 ? T_FLOAT : T_UINT8; }
-static size_t pw_output_count(const OrtCustomOp *op) { return op == &pointwise_op ? 1 : 2; }
+static size_t pw_output_count(const OrtCustomOp *op) { return pw_mode(op) == PW_PLAIN ? 1 : 2; }
 
-static const OrtCustomOp pointwise_op = {ORT_API_VERSION_USED, pw_create, pw_name, op_provider, pw_input_type,
-                                         pw_input_count, pw_output_type, pw_output_count, pw_compute, destroy,
-                                         op_required, op_required};
-static const OrtCustomOp pointwise_q_op = {ORT_API_VERSION_USED, pw_create, pw_name, op_provider, pw_input_type,
-                                           pw_input_count, pw_output_type, pw_output_count, pw_compute, destroy,
-                                           op_required, op_required};
-static const OrtCustomOp pointwise_add_q_op = {ORT_API_VERSION_USED, pw_create, pw_name, op_provider, pw_input_type,
-                                               pw_input_count, pw_output_type, pw_output_count, pw_compute, destroy,
-                                               op_required, op_required};
+#define PW_OP {ORT_API_VERSION_USED, pw_create, pw_name, op_provider, pw_input_type, pw_input_count, pw_output_type, \
+               pw_output_count, pw_compute, destroy, op_required, op_required}
+static const OrtCustomOp pointwise_ops[PW_MODES] = {PW_OP, PW_OP, PW_OP};
+#undef PW_OP

@@ -22,6 +22,10 @@
 
 #define PW_TILE 6             /* pixels of a tile */
 
+/* What the store does besides y: nothing, q, or r added first then q (the ops PointwiseInt8,
+ * PointwiseInt8Q, PointwiseInt8AddQ; a compile-time constant in each copy of pw_blocks). */
+enum { PW_PLAIN, PW_Q, PW_ADD_Q, PW_MODES };
+
 typedef struct {
     int m, k, n, fma;         /* fma: one rounding (Convolution), else two (InnerProduct) */
     float act_lo, act_hi;
@@ -76,9 +80,6 @@ static inline __attribute__((always_inline)) __m128i pw_quantize(__m512 v, __m51
                                                                     _mm512_set1_epi32((int)0x80000000u))));
     return _mm512_cvtusepi32_epi8(_mm512_add_epi32(_mm512_cvttps_epi32(_mm512_add_ps(t, h)), _mm512_set1_epi32(128)));
 }
-
-/* What the store does besides y (a compile-time constant in each copy of pw_blocks). */
-enum { PW_PLAIN, PW_Q, PW_ADD_Q };
 
 /* The 16 outputs of one accumulator, at output pixel `row`, channel block b. */
 static inline __attribute__((always_inline)) void pw_store(const pw_args *a, size_t row, int b, __m512i acc,

@@ -47,7 +47,7 @@ class _Graph:
 def _chain(ctx, g, node):
     """(transpose, add or None, residual or None, to-NHWC transpose, quantize) after a PointwiseInt8
     conv node, or None where the chain is not there whole."""
-    if not (_is(node, pw_vnni.OP, dw_vnni.DOMAIN) and len(node.input) == 5):
+    if not _is(node, pw_vnni.OP, dw_vnni.DOMAIN):
         return None
     t1 = g.sole_reader(node.output[0])
     if t1 is None or not _transpose(t1, TO_NCHW):

@@ -21,10 +21,10 @@ import os
 import numpy as np
 
 from ncnnlike.errors import NcnnlikeError
+from ncnnlike.layers.dw_vnni import DOMAIN
 from ncnnlike.quant.bins import NUM_BINS
 
-DOMAIN = "ncnnlike"
-OP = "Histogram"
+EXTREMA_OP, HISTOGRAM_OP = "Extrema", "Histogram"
 _NAN = "non-finite value (nan) in a calibration blob"
 
 
@@ -45,7 +45,7 @@ def extrema_probe(ctx, blob, x):
     """Phase 1 in the graph: per-sample min and max of the measured blob."""
     flat = measured_flat(ctx, blob, x)
     if available():
-        return ctx.op("Extrema", [flat], n_out=2, domain=DOMAIN)
+        return ctx.op(EXTREMA_OP, [flat], n_out=2, domain=DOMAIN)
     return [ctx.op("ReduceMin", [flat], axes=[1], keepdims=0), ctx.op("ReduceMax", [flat], axes=[1], keepdims=0)]
 
 
@@ -70,7 +70,7 @@ class HistogramProbe:
         absmax = self.absmax[blob]
         if absmax == 0:
             return [ctx.op("ReduceMax", [ctx.op("Abs", [flat])], axes=[1], keepdims=0)]
-        return [ctx.op(OP, [flat], domain=DOMAIN, absmax=absmax)]
+        return [ctx.op(HISTOGRAM_OP, [flat], domain=DOMAIN, absmax=absmax)]
 
     def add_to(self, histogram, blob, result, values):
         """Add one run's `result` for `blob` to a stats.Histogram; `values`: the blob's measured
