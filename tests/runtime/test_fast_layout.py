@@ -34,7 +34,7 @@ def optimized_graph(tmp_path):
     return onnx.load(str(tmp_path / "optimized.onnx"), load_external_data=False).graph
 
 
-def test_every_quantized_conv_runs_channels_last_and_only_two_transposes_remain(tmp_path):
+def test_every_quantized_conv_runs_channels_last_and_only_two_transposes_remain(tmp_path, kernels):
     graph = optimized_graph(tmp_path)
     convs = [n for n in graph.node if n.op_type == "QLinearConv"]
     ours = [n for n in graph.node if n.op_type == dw_vnni.OP]    # Lite0's 16 depthwise, where the CPU runs them
