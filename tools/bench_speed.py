@@ -9,7 +9,8 @@ fp32: ../shared/reference/lite0/lite0-opt.{param,bin}. int8: that model converte
 real ncnn2table's lite0-kl.table), plus the real ncnn2int8 output lite0-int8-kl in pip ncnn. Our
 runtime runs int8 in its three modes: the default "fast" (onnxruntime's integer kernels), "exact"
 (pip ncnn inside: its answers bit for bit) and "sim" (ncnn's int8 arithmetic in onnxruntime float
-ops). Rounds are interleaved (each round runs every runner once, in a rotating order) so that load
+ops), and the fast mode once more with our integer kernels off (onnxruntime's alone: what a CPU
+without AVX512-VNNI and VBMI runs; timed here, with the kernels onnxruntime picks for this CPU). Rounds are interleaved (each round runs every runner once, in a rotating order) so that load
 from other jobs hits all alike; the latency is the median over rounds after the warm-up, beside the
 median CPU time of the process (all its threads), which other jobs on the cores disturb far less
 than the wall time (a loaded 2-core machine moves wall ratios by 0.1). pip ncnn
@@ -53,6 +54,21 @@ def our_runner(param, binfile, int8, image, threads, spin=False):
         net.opt.openmp_blocktime = 0      # idle threads sleep: no spinning into the next runner's turn
     feed = {common.INPUT: image[None]}
     return lambda: net.run(feed, [common.OUTPUT])
+
+
+def ort_kernels_runner(param, binfile, image, threads, spin=False):
+    """Our default int8 mode with our integer kernels turned off, on onnxruntime's alone: the graph a
+    CPU without AVX512-VNNI and VBMI (an AVX2 one) runs, timed on this CPU (so with the kernels
+    onnxruntime picks here: VNNI ones on a VNNI CPU, not an AVX2 machine's figure)."""
+    from ncnnlike.layers import dw_vnni
+    run = our_runner(param, binfile, True, image, threads, spin)
+    saved = dw_vnni.library
+    dw_vnni.library = lambda: None
+    try:
+        run()           # the session is built, and kept, now: its graph has none of our ops
+    finally:
+        dw_vnni.library = saved
+    return run
 
 
 def ncnn_runner(param, binfile, int8, image, threads, spin=False):
@@ -151,6 +167,7 @@ def runners_for(threads, image, int8_pair, real_pair, folder, ort_too, spin=Fals
         ("ours", "int8 fast (default)"): our_runner(*int8_pair, True, image, threads, spin),
         ("ours", "int8 exact (pip ncnn)"): our_runner(*int8_pair, "exact", image, threads, spin),
         ("ours", "int8 sim"): our_runner(*int8_pair, "sim", image, threads, spin),
+        ("ours", "int8 fast, onnxruntime's kernels only"): ort_kernels_runner(*int8_pair, image, threads, spin),
         ("pip ncnn", "fp32"): ncnn_runner(*fp32, False, image, threads, spin),
         ("pip ncnn", "int8"): ncnn_runner(*int8_pair, True, image, threads, spin),
         ("pip ncnn", "int8 real ncnn2int8"): ncnn_runner(*real_pair, True, image, threads, spin),
