@@ -263,12 +263,9 @@ def reference_d(spec, xq, y3, s_in, scales, sample):
 def run_search(module, spec, x, y3, s_in, ws, threads):
     """(weight seconds, bottom seconds, d, chosen weight scales, bottom cosine sums) of one implementation."""
     from ncnnlike.quant.methods import eq
-    y_norm = np.sqrt(np.square(y3, dtype=np.float64).sum(axis=(1, 2)))
+    y_norm = eq.top_norms(y3)
     start = time.perf_counter()
-    xq = eq.quantize(x, s_in)
-    if any(spec.pads):
-        t, left, b, r = spec.pads
-        xq = np.pad(xq, ((0, 0), (0, 0), (t, b), (left, r)), constant_values=spec.pad_q)
+    xq = eq.quantized_bottom(spec, x, s_in)
     scales = np.concatenate([eq.candidate_scales(ws), ws[:, None]], axis=1)
     d, q = module.weight_contributions(spec, xq, y3, s_in, scales, threads)
     chosen = eq.search_weight_scales(d, q, y_norm, scales)

@@ -123,6 +123,7 @@ def test_search_equals_brute_force_sequential_order(name, monkeypatch):
     s0 = np.float32(127 / np.abs(x).max())
     spec = eq.int8_layer(lay, x.shape[1:])
     monkeypatch.setattr(eq, "_RUN_ELEMENTS", 700)       # many small chunks of units, samples, candidates
+    monkeypatch.setattr(eq, "_CHUNK_BYTES", 1)          # the quantized bottom made one sample at a time
     ws, s_in, before, after = eq.equalize_layer(spec, x, y, w0, s0, threads=2)
     ref_ws, ref_s = brute_force_eq(lay, x, y, w0, s0)
     np.testing.assert_array_equal(ws, ref_ws)

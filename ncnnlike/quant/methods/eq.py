@@ -23,7 +23,10 @@ Execution: small onnxruntime graphs per layer run the int8 layer as a float Conv
 on int8 values, with the dequantization folded into the operands (weight search: rows q_w/(s_in*s_w);
 bottom search: inputs q_x/s_in, weights q_w/s_w) so that bias and activation fuse into the Conv. This
 equals ncnn's integer arithmetic up to float32 rounding (~1e-6 relative). Memory is bounded by
-chunking units, samples and candidates, and by fetching the fp32 blobs of a few layers at a time.
+chunking units, samples and candidates, and by fetching the fp32 blobs of a few layers at a time;
+nothing of a layer's size is made for all samples at once but its fp32 bottom and top (the
+quantized bottom, its padding and the norms of the top come a chunk of samples at a time: Lite0's
+model2table method=eq peaked at 1257 MB when they did not, 705 MB now, the same table).
 """
 import functools
 from collections import deque
@@ -47,6 +50,7 @@ EQ_SAMPLES = 50
 _RUN_ELEMENTS = 1 << 21      # values of the widest tensor of one onnxruntime run
 _WEIGHT_ELEMENTS = 1 << 22   # candidate weight values per run
 _BLOB_BYTES = 1 << 28        # fp32 bottoms + tops of the samples fetched by one net run
+_CHUNK_BYTES = 1 << 26       # the quantized, padded bottom of the samples one weight search takes at a time
 _FETCH_BATCH = 10            # samples per net run while fetching blobs
 _FLOAT, _INT64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
 
@@ -59,10 +63,30 @@ def candidate_scales(scale):
     return (lower + np.arange(CANDIDATES, dtype=np.float32) * step).astype(np.float32)
 
 
-def quantize(x, scale):
-    """ncnn float2int8 of x*scale as float32 integers (spec 7.2: trunc(v + copysign(0.5, v)), +-127)."""
-    v = np.asarray(x, np.float32) * np.asarray(scale, np.float32)
-    return np.clip(np.trunc(v + np.copysign(np.float32(0.5), v)), -127, 127).astype(np.float32)
+def quantize(x, scale, out=None):
+    """ncnn float2int8 of x*scale as float32 integers (spec 7.2: trunc(v + copysign(0.5, v)), +-127);
+    into `out` (x's shape, float32) if given, with no temporary beyond one array of x's size."""
+    v = np.multiply(np.asarray(x, np.float32), np.asarray(scale, np.float32), out=out, dtype=np.float32)
+    half = np.copysign(np.float32(0.5), v)
+    v += half
+    np.trunc(v, out=v)
+    return np.clip(v, -127, 127, out=v)
+
+
+def padded_size(spec, x):
+    """(h, w) of a sample of x (n, *in_chw) once padded with the layer's pads."""
+    t, left, b, r = spec.pads
+    return x.shape[2] + t + b, x.shape[3] + left + r
+
+
+def quantized_bottom(spec, x, scale):
+    """The layer's int8 bottom as ncnn pads it (spec 8 steps 1-2), float32 integers: x (n, *in_chw)
+    quantized with `scale`, then padded with pad_q, made in place in one array."""
+    t, left = spec.pads[:2]
+    n, c, h, w = x.shape
+    out = np.full((n, c) + padded_size(spec, x), np.float32(spec.pad_q), np.float32)
+    quantize(x, scale, out=out[:, :, t:t + h, left:left + w])
+    return out
 
 
 @dataclass
@@ -218,6 +242,12 @@ def bottom_search_session(spec, weight):
 
 # ---------------------------------------------------------------- the search
 
+def top_norms(y3):
+    """|y| of each sample's fp32 top (n, C, P), in float64, one sample at a time (the float64
+    squares of all samples at once were twice the top's size: 460 MB for Lite0's largest)."""
+    return np.sqrt(np.array([np.square(sample, dtype=np.float64).sum() for sample in y3], np.float64))
+
+
 def cosine_sums(d, q, y_norm):
     """Sum over samples (axis 0) of d / (|out| |y|), with |out| = sqrt(q); 0 where a norm is 0."""
     denom = np.sqrt(np.maximum(q, 0.0)) * y_norm
@@ -285,6 +315,17 @@ def _weight_runs(spec, xq, y3, sizes, bottom_scale, scales, spans, sessions, out
             yield functools.partial(_store, sessions[size], feeds, outputs, (slice(n0, n1), slice(u0, u1)))
 
 
+def _weight_search(spec, x, y3, bottom_scale, scales, threads):
+    """weight_contributions over the samples of x, a few at a time: their quantized, padded bottom,
+    within _CHUNK_BYTES, is made for each chunk of samples (Lite0's largest bottom: 230 MB for 50
+    samples, which quantizing whole held three times over)."""
+    sample_bytes = 4 * x.shape[1] * int(np.prod(padded_size(spec, x)))
+    parts = [weight_contributions(spec, quantized_bottom(spec, x[n0:n1], bottom_scale), y3[n0:n1], bottom_scale,
+                                  scales, threads)
+             for n0, n1 in _spans(x.shape[0], _CHUNK_BYTES // sample_bytes)]
+    return tuple(np.concatenate([part[i] for part in parts]) for i in range(2))
+
+
 def search_weight_scales(d, q, y_norm, scales):
     """Walk the units in order (ncnn's in-place order), each choosing among its candidates with the
     other units at their current scales: returns the chosen scales (units,) float32."""
@@ -310,22 +351,31 @@ def bottom_cosine_sums(spec, x, y3, y_norm, weight_scales, bottom_scales, thread
     n, k1, (c, pixels) = x.shape[0], len(bottom_scales), y3.shape[1:]
     per_channel = np.repeat(np.asarray(weight_scales, np.float32), spec.per_unit)[:, None, None, None]
     session = bottom_search_session(spec, quantize(spec.weight, per_channel) * (np.float32(1) / per_channel))
-    if any(spec.pads) and spec.pad_q == 0:            # zeros quantize to 0: pad once here
-        t, left, b, r = spec.pads
-        x = np.pad(x, ((0, 0), (0, 0), (t, b), (left, r)))
-    half = np.copysign(np.float32(0.5), x)
-    pairs = max(1, _RUN_ELEMENTS // max(c * pixels, int(np.prod(x.shape[1:]))))
+    pad = any(spec.pads) and spec.pad_q == 0          # zeros quantize to 0: the fp32 bottom is padded
+    padded = padded_size(spec, x) if pad else x.shape[2:]
+    pairs = max(1, _RUN_ELEMENTS // max(c * pixels, x.shape[1] * int(np.prod(padded))))
     d, q = np.empty((k1, n, c)), np.empty((k1, n, c))
-    runs = []
-    for k0, k2 in _spans(k1, pairs):
-        s = np.asarray(bottom_scales[k0:k2], np.float32)
-        for n0, n1 in _spans(n, pairs // len(s)):
-            feeds = {"x": x[n0:n1], "half": half[n0:n1], "s": s.reshape(-1, 1, 1, 1, 1), "y": y3[n0:n1],
-                     "inv": np.repeat(np.float32(1) / s, n1 - n0), "xshape": np.array((-1,) + x.shape[1:], np.int64),
-                     "shape": np.array([len(s), n1 - n0, c, pixels], np.int64)}
-            runs.append(functools.partial(_store, session, feeds, (d, q), (slice(k0, k2), slice(n0, n1))))
-    _run_all(runs, threads)
+    _run_all(_bottom_runs(spec, session, x, y3, bottom_scales, pairs, pad, (d, q)), threads)
     return cosine_sums(d.sum(axis=2).T, q.sum(axis=2).T, y_norm[:, None])
+
+
+def _bottom_runs(spec, session, x, y3, bottom_scales, pairs, pad, outputs):
+    """The runs of bottom_cosine_sums, `pairs` (candidate, sample) pairs each, built one chunk of
+    samples at a time: its padded bottom and copysign(0.5, x) exist for that chunk only."""
+    k1 = len(bottom_scales)
+    kspan = min(pairs, k1)
+    for n0, n1 in _spans(x.shape[0], pairs // kspan):
+        xs = x[n0:n1]
+        if pad:
+            t, left, b, r = spec.pads
+            xs = np.pad(xs, ((0, 0), (0, 0), (t, b), (left, r)))
+        half = np.copysign(np.float32(0.5), xs)
+        for k0, k2 in _spans(k1, kspan):
+            s = np.asarray(bottom_scales[k0:k2], np.float32)
+            feeds = {"x": xs, "half": half, "s": s.reshape(-1, 1, 1, 1, 1), "y": y3[n0:n1],
+                     "inv": np.repeat(np.float32(1) / s, n1 - n0), "xshape": np.array((-1,) + xs.shape[1:], np.int64),
+                     "shape": np.array([len(s), n1 - n0, y3.shape[1], y3.shape[2]], np.int64)}
+            yield functools.partial(_store, session, feeds, outputs, (slice(k0, k2), slice(n0, n1)))
 
 
 def equalize_layer(spec, bottom, top, weight_scales, bottom_scale, threads=1, weight_cap=None):
@@ -333,17 +383,13 @@ def equalize_layer(spec, bottom, top, weight_scales, bottom_scale, threads=1, we
     summed cosine with the given scales, summed cosine with the chosen ones). `weight_cap` (per
     unit) bounds the weight candidates: 6-bit layers must keep their weights within +-31."""
     x, y3 = spec.bottom(bottom), spec.top(top)
-    y_norm = np.sqrt(np.square(y3, dtype=np.float64).sum(axis=(1, 2)))
+    y_norm = top_norms(y3)
     weight_scales = np.asarray(weight_scales, np.float32).reshape(spec.units)
     bottom_scale = np.float32(bottom_scale)
-    xq = quantize(x, bottom_scale)
-    if any(spec.pads):
-        t, left, b, r = spec.pads
-        xq = np.pad(xq, ((0, 0), (0, 0), (t, b), (left, r)), constant_values=spec.pad_q)
     scales = np.concatenate([candidate_scales(weight_scales), weight_scales[:, None]], axis=1)
     if weight_cap is not None:
         scales = np.minimum(scales, np.asarray(weight_cap, np.float32).reshape(-1, 1))
-    d, q = weight_contributions(spec, xq, y3, bottom_scale, scales, threads)
+    d, q = _weight_search(spec, x, y3, bottom_scale, scales, threads)
     before = float(cosine_sums(d[:, :, -1].sum(axis=1), q[:, :, -1].sum(axis=1), y_norm))
     weight_scales = search_weight_scales(d, q, y_norm, scales)
     bottom_scales = np.append(candidate_scales(bottom_scale), bottom_scale)
