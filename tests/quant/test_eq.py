@@ -223,6 +223,26 @@ def test_tiny_eq_table_does_not_depend_on_threads(tiny_eq):
             np.testing.assert_array_equal(lines[key], lines_single[key])
 
 
+def test_tiny_eq_table_does_not_depend_on_holding_a_layers_blobs_in_chunks(tiny_eq, monkeypatch):
+    """A layer whose blobs for every sample exceed _BLOB_BYTES is searched a chunk of samples at a time,
+    fetched again for each search: the same table as holding them whole, group for group."""
+    graph, net, _, _, lists, preprocess, stats = tiny_eq
+    monkeypatch.setattr(eq, "_BLOB_BYTES", 1)            # every layer alone, in chunks of one fetch batch
+    monkeypatch.setattr(eq, "_FETCH_BATCH", 3)
+    groups, seen = eq._fetch_groups, []
+    monkeypatch.setattr(eq, "_fetch_groups", lambda *a: seen.extend(groups(*a)) or seen)
+    chunked = eq.equalize_table(net, lists, preprocess, stats, threads=2, progress=False)
+    convs = [lay.name for lay in graph if lay.type in ("Convolution", "ConvolutionDepthWise", "InnerProduct")]
+    assert [[lay.name for lay in group] for group, _ in seen] == [[name] for name in convs]
+    assert all(chunks == [(n, min(n + 3, 20)) for n in range(0, 20, 3)] for _, chunks in seen)
+    monkeypatch.setattr(eq, "_fetch_groups", lambda *a: [(group, [(0, a[2])]) for group, _ in groups(*a)])
+    whole = eq.equalize_table(net, lists, preprocess, stats, threads=2, progress=False)
+    for lines, lines_whole in zip(chunked[:2], whole[:2]):
+        assert list(lines) == list(lines_whole)
+        for key in lines:
+            np.testing.assert_array_equal(lines[key], lines_whole[key])
+
+
 def test_first_step_matches_ncnn2table_eq_log(tiny_eq):
     """ncnn's one completed step (its sample loop reuses sample 0, spec 5.8 BUG): convrelu_0's weight
     scale 0 goes 77.805656 -> 97.257065 with bottom scale 58.348942 (the calib20.txt KL run). Sample 0

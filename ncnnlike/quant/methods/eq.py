@@ -23,10 +23,13 @@ Execution: small onnxruntime graphs per layer run the int8 layer as a float Conv
 on int8 values, with the dequantization folded into the operands (weight search: rows q_w/(s_in*s_w);
 bottom search: inputs q_x/s_in, weights q_w/s_w) so that bias and activation fuse into the Conv. This
 equals ncnn's integer arithmetic up to float32 rounding (~1e-6 relative). Memory is bounded by
-chunking units, samples and candidates, and by fetching the fp32 blobs of a few layers at a time;
-nothing of a layer's size is made for all samples at once but its fp32 bottom and top (the
-quantized bottom, its padding and the norms of the top come a chunk of samples at a time: Lite0's
-model2table method=eq peaked at 1257 MB when they did not, 705 MB now, the same table).
+chunking units, samples and candidates, and by fetching the fp32 blobs of a few layers at a time
+(_BLOB_BYTES); nothing of a layer's size is made for all samples at once but its fp32 bottom and
+top, and a layer whose bottom and top exceed _BLOB_BYTES is searched a chunk of samples at a time,
+its blobs fetched again for each of the two searches (the quantized bottom, its padding and the
+norms of the top come a chunk of samples at a time too: Lite0's model2table method=eq peaked at
+1257 MB when they did not, 705-751 MB now, the same table; the rest of its peak is the other
+layers' blobs, 87-256 MB a group, onnxruntime's runs and the KL calibration before).
 """
 import functools
 from collections import deque
@@ -44,6 +47,7 @@ from ncnnlike.layers.activation import lower_fused
 from ncnnlike.layers.base import resolve
 from ncnnlike.layers.convolution import pads_and_out
 from ncnnlike.layers.lowering import OPSET, LowerCtx
+from ncnnlike.runtime import heap
 
 CANDIDATES = 100
 EQ_SAMPLES = 50
@@ -348,6 +352,13 @@ def search_weight_scales(d, q, y_norm, scales):
 def bottom_cosine_sums(spec, x, y3, y_norm, weight_scales, bottom_scales, threads=1):
     """Summed cosine over samples (len(bottom_scales),) of the int8 layer for each bottom scale;
     x is spec.bottom() of the fp32 bottom."""
+    d, q = bottom_contributions(spec, x, y3, weight_scales, bottom_scales, threads)
+    return cosine_sums(d.T, q.T, y_norm[:, None])
+
+
+def bottom_contributions(spec, x, y3, weight_scales, bottom_scales, threads=1):
+    """d, q (len(bottom_scales), n) float64: each sample's int8 output under each bottom scale dotted
+    with its fp32 top y3 (n, C, P), and its squared norm."""
     n, k1, (c, pixels) = x.shape[0], len(bottom_scales), y3.shape[1:]
     per_channel = np.repeat(np.asarray(weight_scales, np.float32), spec.per_unit)[:, None, None, None]
     session = bottom_search_session(spec, quantize(spec.weight, per_channel) * (np.float32(1) / per_channel))
@@ -356,7 +367,7 @@ def bottom_cosine_sums(spec, x, y3, y_norm, weight_scales, bottom_scales, thread
     pairs = max(1, _RUN_ELEMENTS // max(c * pixels, x.shape[1] * int(np.prod(padded))))
     d, q = np.empty((k1, n, c)), np.empty((k1, n, c))
     _run_all(_bottom_runs(spec, session, x, y3, bottom_scales, pairs, pad, (d, q)), threads)
-    return cosine_sums(d.sum(axis=2).T, q.sum(axis=2).T, y_norm[:, None])
+    return d.sum(axis=2), q.sum(axis=2)
 
 
 def _bottom_runs(spec, session, x, y3, bottom_scales, pairs, pad, outputs):
@@ -382,36 +393,85 @@ def equalize_layer(spec, bottom, top, weight_scales, bottom_scale, threads=1, we
     """EQ of one layer on fp32 bottom/top blobs (n, *ncnn shape): (weight scales, bottom scale,
     summed cosine with the given scales, summed cosine with the chosen ones). `weight_cap` (per
     unit) bounds the weight candidates: 6-bit layers must keep their weights within +-31."""
-    x, y3 = spec.bottom(bottom), spec.top(top)
-    y_norm = top_norms(y3)
+    return equalize_chunks(spec, lambda n0, n1: (bottom[n0:n1], top[n0:n1]), [(0, len(bottom))],
+                           weight_scales, bottom_scale, threads, weight_cap)
+
+
+def equalize_chunks(spec, blobs, chunks, weight_scales, bottom_scale, threads=1, weight_cap=None):
+    """equalize_layer over the samples in `chunks` ([(n0, n1)], in order), whose fp32 (bottom, top)
+    blobs(n0, n1) gives, twice (once for each search): a layer whose blobs for every sample are too
+    large is searched holding one chunk's. Everything kept across chunks is per sample, and summed
+    over samples in one go at the end: the result does not depend on the chunks."""
     weight_scales = np.asarray(weight_scales, np.float32).reshape(spec.units)
     bottom_scale = np.float32(bottom_scale)
     scales = np.concatenate([candidate_scales(weight_scales), weight_scales[:, None]], axis=1)
     if weight_cap is not None:
         scales = np.minimum(scales, np.asarray(weight_cap, np.float32).reshape(-1, 1))
-    d, q = _weight_search(spec, x, y3, bottom_scale, scales, threads)
+    parts = []
+    for n0, n1 in chunks:
+        x, y3 = _views(spec, *blobs(n0, n1))
+        parts.append((top_norms(y3),) + _weight_search(spec, x, y3, bottom_scale, scales, threads))
+        del x, y3                 # before the next chunk's are fetched
+    y_norm, d, q = (np.concatenate([part[i] for part in parts]) for i in range(3))
     before = float(cosine_sums(d[:, :, -1].sum(axis=1), q[:, :, -1].sum(axis=1), y_norm))
     weight_scales = search_weight_scales(d, q, y_norm, scales)
     bottom_scales = np.append(candidate_scales(bottom_scale), bottom_scale)
-    sums = bottom_cosine_sums(spec, x, y3, y_norm, weight_scales, bottom_scales, threads)
+    parts = [bottom_contributions(spec, *_views(spec, *blobs(n0, n1)), weight_scales, bottom_scales, threads)
+             for n0, n1 in chunks]
+    d, q = (np.concatenate([part[i] for part in parts], axis=1) for i in range(2))
+    sums = cosine_sums(d.T, q.T, y_norm[:, None])
     best = _pick(sums)
     return weight_scales, np.float32(bottom_scales[best]), before, float(sums[best])
+
+
+def _views(spec, bottom, top):
+    """(x, y3): the search's views of fp32 bottom and top blobs (n, *ncnn shape)."""
+    return spec.bottom(bottom), spec.top(top)
 
 
 # ---------------------------------------------------------------- the table
 
 def _fetch_groups(layers, shapes, samples):
-    """Consecutive layers whose fp32 bottoms and tops for `samples` samples fit in _BLOB_BYTES."""
+    """[(group, chunks)]: consecutive layers whose fp32 bottoms and tops for `samples` samples fit in
+    _BLOB_BYTES, with [(0, samples)]; a layer whose own do not, alone, with the chunks of samples
+    whose blobs do, each a whole number of _FETCH_BATCH (onnxruntime's fp32 results are not always the
+    same for a sample run in batches of other sizes: the table would then depend on the chunks)."""
     group, size = [], 0
     for layer in layers:
         need = 4 * samples * sum(int(np.prod(shapes[b])) for b in (layer.bottoms[0], layer.tops[0]))
         if group and size + need > _BLOB_BYTES:
-            yield group
+            yield group, [(0, samples)]
             group, size = [], 0
+        if need > _BLOB_BYTES:      # in whole fetch batches: the blobs come from the same runs
+            per_batch = need // samples * _FETCH_BATCH
+            yield [layer], _spans(samples, _FETCH_BATCH * max(1, _BLOB_BYTES // per_batch))
+            continue
         group.append(layer)
         size += need
     if group:
-        yield group
+        yield group, [(0, samples)]
+
+
+class _Blobs:
+    """The fp32 bottoms and tops of a group of layers for the samples of `inputs`: fetched once for
+    all of them where `chunks` is one chunk, else a chunk of samples at a time whenever a search asks
+    (the network runs again for each: twice over the samples for a layer too large to hold)."""
+
+    def __init__(self, graph, inputs, group, chunks, threads):
+        self.graph, self.inputs, self.threads = graph, inputs, threads
+        wanted = list(dict.fromkeys(b for layer in group for b in (layer.bottoms[0], layer.tops[0])))
+        self.whole = _fetch(graph, inputs, wanted, threads) if len(chunks) == 1 else None
+
+    def of(self, layer):
+        """blobs(n0, n1) -> (bottom, top) of `layer`, for equalize_chunks."""
+        names = (layer.bottoms[0], layer.tops[0])
+
+        def blobs(n0, n1):
+            if self.whole is not None:
+                return tuple(self.whole[name][n0:n1] for name in names)
+            part = _fetch(self.graph, {k: v[n0:n1] for k, v in self.inputs.items()}, list(names), self.threads)
+            return tuple(part[name] for name in names)
+        return blobs
 
 
 def _fetch(graph, inputs, blobs, threads):
@@ -426,6 +486,8 @@ def _fetch(graph, inputs, blobs, threads):
         result = runner.run({k: v[n0:n0 + _FETCH_BATCH] for k, v in inputs.items()}, blobs)
         for blob, array in result.items():
             out.setdefault(blob, np.empty((n,) + array.shape[1:], np.float32))[n0:n0 + len(array)] = array
+    del runner, result
+    heap.trim()                   # the session's memory, freed in pieces the search will not reuse
     return out
 
 
@@ -445,16 +507,15 @@ def equalize_table(net, lists, preprocess, stats, threads=1, progress=True):
     ctx = lower_graph(graph, {k: v.shape[1:] for k, v in inputs.items()}, blobs, int8=False)[2]
     shapes = {blob: ctx.shape(blob) for blob in blobs}
     with tqdm(total=len(layers), desc="eq search", unit="layer", disable=None if progress else True) as bar:
-        for group in _fetch_groups(layers, shapes, count):
-            wanted = list(dict.fromkeys(b for layer in group for b in (layer.bottoms[0], layer.tops[0])))
-            fetched = _fetch(graph, inputs, wanted, net.opt.num_threads)
+        for group, chunks in _fetch_groups(layers, shapes, count):
+            fetched = _Blobs(graph, inputs, group, chunks, net.opt.num_threads)
             for layer in group:
                 bar.set_postfix_str(layer.name)
                 key = layer.name + "_param_0"
                 spec = int8_layer(layer, shapes[layer.bottoms[0]])
                 cap = weight_lines[key] if is_six_bit(layer) else None   # KL's 31/absmax: stay within +-31
-                weights, bottom, _, _ = equalize_layer(spec, fetched[layer.bottoms[0]], fetched[layer.tops[0]],
-                                                       weight_lines[key], blob_lines[layer.name][0], threads, cap)
+                weights, bottom, _, _ = equalize_chunks(spec, fetched.of(layer), chunks, weight_lines[key],
+                                                        blob_lines[layer.name][0], threads, cap)
                 weight_lines[key] = weights
                 blob_lines[layer.name] = np.array([bottom], np.float32)
                 bar.update(1)
