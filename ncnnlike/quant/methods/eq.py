@@ -434,15 +434,15 @@ def _views(spec, bottom, top):
 def _fetch_groups(layers, shapes, samples):
     """[(group, chunks)]: consecutive layers whose fp32 bottoms and tops for `samples` samples fit in
     _BLOB_BYTES, with [(0, samples)]; a layer whose own do not, alone, with the chunks of samples
-    whose blobs do, each a whole number of _FETCH_BATCH (onnxruntime's fp32 results are not always the
-    same for a sample run in batches of other sizes: the table would then depend on the chunks)."""
+    whose blobs do, each a whole number of _FETCH_BATCH (so that every sample's blobs come from a run
+    of the same batch as when they are fetched whole)."""
     group, size = [], 0
     for layer in layers:
         need = 4 * samples * sum(int(np.prod(shapes[b])) for b in (layer.bottoms[0], layer.tops[0]))
         if group and size + need > _BLOB_BYTES:
             yield group, [(0, samples)]
             group, size = [], 0
-        if need > _BLOB_BYTES:      # in whole fetch batches: the blobs come from the same runs
+        if need > _BLOB_BYTES:
             per_batch = need // samples * _FETCH_BATCH
             yield [layer], _spans(samples, _FETCH_BATCH * max(1, _BLOB_BYTES // per_batch))
             continue
@@ -481,7 +481,7 @@ def _fetch(graph, inputs, blobs, threads):
     runner = Net.from_graph(graph)
     runner.opt.num_threads, runner.opt.use_int8_inference = threads, False
     n = len(next(iter(inputs.values())))
-    out = {}
+    out, result = {}, None
     for n0 in range(0, n, _FETCH_BATCH):
         result = runner.run({k: v[n0:n0 + _FETCH_BATCH] for k, v in inputs.items()}, blobs)
         for blob, array in result.items():
