@@ -61,8 +61,9 @@ runs (ncnn2table 0.98 s). On 500 JPEG (decoding 1.5-2.0 ms, resizing 0.8 in a re
 and 0.71-0.77x CPU with the Extrema op (four runs of the last session; 0.85-0.92x / 0.81-0.88x
 without): the CPU target met, the wall one at its line, where our runs keep the two cores busy on
 average 1.83-1.85 of 2 (ncnn2table 1.94-1.97: our start-up, ~0.25-0.35 s, runs on about one core).
-kl meets 0.8x on 500 images (0.62-0.71x) and on 100 in CPU (0.63-0.75x); its wall on 100 was
-0.71-0.85x in the last session's three runs (0.85x at load 1.9), the same code.
+kl meets 0.8x on 500 images (0.61-0.71x) and on 100 in CPU (0.63-0.75x); its wall on 100 was
+0.71-0.85x in the three runs of one session (0.85x at load 1.9) and 0.70-0.79x in the two of the
+next, the same code (aciq on 100 then 1.11-1.15x wall, 0.95-0.98x CPU; on 500 0.78x / 0.73x).
 Peak RSS: the imports (numpy, OpenCV, onnxruntime) ~66 MB, onnxruntime's code once run ~20, the
 graph's weights 19, a reloaded session ~15 MB of heap (building one takes ~45 MB for a moment:
 onnxruntime's optimizing session and its saved model), and per concurrent run onnxruntime's
