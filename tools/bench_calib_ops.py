@@ -11,28 +11,15 @@ tools/bench_vs_ncnn.py. Both variants write the same table (checked after every 
 """
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from tools import bench_vs_ncnn, common  # noqa: E402
-
-
-def run(cmd, env):
-    """(wall s, CPU s) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main():
@@ -53,7 +40,10 @@ def main():
         for _ in range(args.rounds):
             for flag in "10":
                 cmd = [sys.executable, "-m", "ncnnlike.cli.model2table", param, binfile, images, tables[flag]] + options
-                samples[flag].append(run(cmd, dict(os.environ, NCNNLIKE_CALIB_OPS=flag)))
+                wall, cpu, _, status, tail = bench_vs_ncnn.measure(cmd, dict(os.environ, NCNNLIKE_CALIB_OPS=flag))
+                if status:
+                    sys.exit("model2table failed (exit %d): %s" % (status, tail))
+                samples[flag].append((wall, cpu))
             with open(tables["1"], "rb") as a, open(tables["0"], "rb") as b:
                 same = a.read() == b.read()
             if not same:
