@@ -185,12 +185,12 @@ static inline __attribute__((always_inline)) void dw_row(const uint8_t *const *r
     }
 }
 
-/* One output row of channel group g, the plane `slot` of the ring rows. */
-static void dw_group_row(const dw_args *a, const uint8_t *const *rows, int g, int slot, const dw_requant *r,
+/* One output row of channel group g (plane g of the ring rows). */
+static void dw_group_row(const dw_args *a, const uint8_t *const *rows, int g, const dw_requant *r,
                          __m512i perm, uint8_t *o, int cols)
 {
     int kh = a->kh, nq = dw_nq(a->kw), ow = a->ow, c = a->c;
-    size_t at = (size_t)slot * cols * 16;
+    size_t at = (size_t)g * cols * 16;
     __m512i wv[DW_MAX_QK];
     for (int k = 0; k < kh * nq; k++)
         wv[k] = _mm512_loadu_si512(a->wv + ((size_t)g * kh * nq + k) * 64);
@@ -244,7 +244,7 @@ static void dw_task(const dw_args *a, const uint8_t *x, uint8_t *y, int t, uint8
         for (int g = 0; g < groups; g++) {
             dw_requant r;
             dw_group_constants(a, g, &r);
-            dw_group_row(a, rows, g, g, &r, perm, y + (size_t)oy * a->ow * a->c + 16 * g, cols);
+            dw_group_row(a, rows, g, &r, perm, y + (size_t)oy * a->ow * a->c + 16 * g, cols);
         }
     }
 }
